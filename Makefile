@@ -1,0 +1,59 @@
+# driftline: `make demo` and `make test` each do the whole set-up from nothing and are safe to rerun.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test test-unit bench setup system-deps kafka-jars stack-up stack-down lint clean
+
+demo: setup
+	$(BIN)/driftline demo
+
+test: setup
+	$(BIN)/pytest
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+bench: setup
+	@if [ -d benchmarks ]; then $(BIN)/python -m benchmarks; else echo "no benchmarks yet (the performance issue adds them)"; fi
+
+setup: system-deps $(STAMP) kafka-jars
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "driftline needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# Redis, kcat (a Kafka client that is not ours, for tests) and Java/Maven: Debian packages when
+# missing and we may install them; otherwise a clear message.
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v kcat >/dev/null || missing="$$missing kcat"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing:$$missing - install them (Debian: sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
+
+# Apache Kafka's jars, resolved by Maven once per machine into ~/.cache/driftline.
+kafka-jars: $(STAMP)
+	$(BIN)/driftline stack fetch
+
+stack-up: setup
+	$(BIN)/driftline stack up
+
+stack-down:
+	$(BIN)/driftline stack down
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache test-artifacts

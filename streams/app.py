@@ -1,0 +1,33 @@
+"""The Faust app factory: the app is wiring, nothing more; agents register themselves on it."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.settings import Settings
+
+
+def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
+    """Build the Faust app for these settings.
+
+    Values travel as raw bytes: ``schemas.decode`` turns them into typed records or dead letters,
+    so a bad record never kills an agent inside Faust's own deserializer.
+    """
+    datadir = settings.state_dir / "faust" / name
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        f"{settings.topic_prefix}-{name}",
+        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_host="127.0.0.1",
+        web_port=settings.web_port,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        datadir=str(datadir),
+    )

@@ -1,0 +1,35 @@
+"""What ``driftline stack`` prints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from rich.console import Console
+from rich.table import Table
+
+from streams.stack import Component, UpReport
+
+
+def print_up(report: UpReport) -> None:
+    started = ", ".join(report.started) or "nothing (already running)"
+    print(f"kafka   {report.bootstrap}  ({report.kafka_source})")
+    print(f"redis   {report.redis_url}")
+    print(f"started {started} in {report.seconds:.1f}s")
+    if report.topics_created:
+        print(f"topics  created {len(report.topics_created)}: {', '.join(report.topics_created)}")
+
+
+def print_down(stopped: list[str]) -> None:
+    print(f"stopped {', '.join(stopped)}" if stopped else "nothing of ours was running")
+
+
+def print_status(components: list[Component], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([asdict(c) for c in components], indent=2))
+        return
+    table = Table("component", "address", "pid", "health", "detail", box=None)
+    for c in components:
+        pid = str(c.pid) if c.pid else ("not ours" if c.healthy else "not running")
+        table.add_row(c.name, c.address, pid, "[green]up[/]" if c.healthy else "[red]down[/]", c.detail)
+    Console().print(table)

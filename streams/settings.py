@@ -1,0 +1,127 @@
+"""The one frozen settings object, built from the environment at the edge and passed in.
+
+Every variable has a default that fits the local stack (see ../shared/CONTRACT.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value driftline cannot use."""
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "driftline"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "driftline"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """driftline's configuration. Build it with :meth:`from_env`; never mutate it."""
+
+    kafka_bootstrap: str = field(default="127.0.0.1:9092", metadata={"env": "DRIFTLINE_KAFKA_BOOTSTRAP"})
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", metadata={"env": "DRIFTLINE_REDIS_URL"})
+    topic_prefix: str = field(default="driftline", metadata={"env": "DRIFTLINE_TOPIC_PREFIX"})
+    pipeline: str = field(default="", metadata={"env": "DRIFTLINE_PIPELINE"})
+    web_port: int = field(default=6066, metadata={"env": "DRIFTLINE_WEB_PORT"})
+    state_dir: Path = field(default_factory=_default_state_dir, metadata={"env": "DRIFTLINE_STATE_DIR"})
+    cache_dir: Path = field(default_factory=_default_cache_dir, metadata={"env": "DRIFTLINE_CACHE_DIR"})
+    partitions: int = field(default=4, metadata={"env": "DRIFTLINE_PARTITIONS"})
+    max_event_bytes: int = field(default=64 * 1024, metadata={"env": "DRIFTLINE_MAX_EVENT_BYTES"})
+    kafka_controller_port: int = field(default=0, metadata={"env": "DRIFTLINE_KAFKA_CONTROLLER_PORT"})
+    kafka_heap_opts: str = field(default="-Xms256m -Xmx512m", metadata={"env": "DRIFTLINE_KAFKA_HEAP_OPTS"})
+    kafka_version: str = field(default="3.9.1", metadata={"env": "DRIFTLINE_KAFKA_VERSION"})
+
+    def __post_init__(self) -> None:
+        if not self.topic_prefix or any(c not in _TOPIC_CHARS for c in self.topic_prefix):
+            raise SettingsError(
+                f"DRIFTLINE_TOPIC_PREFIX={self.topic_prefix!r}: use letters, digits, '.', '_' or '-'"
+            )
+        kafka_address(self.kafka_bootstrap)
+        redis_address(self.redis_url)
+        for name in ("web_port", "kafka_controller_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise SettingsError(f"{_env_name(name)}={port}: a port is 0..65535")
+        if self.partitions < 1:
+            raise SettingsError(f"DRIFTLINE_PARTITIONS={self.partitions}: at least 1")
+        if self.max_event_bytes < 1:
+            raise SettingsError(f"DRIFTLINE_MAX_EVENT_BYTES={self.max_event_bytes}: at least 1")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``DRIFTLINE_*`` variable; unset or empty ones keep their default."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"], "").strip()
+            if not raw:
+                continue
+            if f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise SettingsError(f"{f.metadata['env']}={raw!r}: not an integer") from None
+            elif f.type in ("Path", Path):
+                values[f.name] = Path(raw).expanduser().resolve()
+            else:
+                values[f.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
+
+    def topic(self, name: str) -> str:
+        """The full topic name for a contract name: ``topic("raw") == "driftline.raw"``."""
+        return f"{self.topic_prefix}.{name}"
+
+    @property
+    def kafka_host_port(self) -> tuple[str, int]:
+        """The first bootstrap server, as (host, port)."""
+        return kafka_address(self.kafka_bootstrap)
+
+    @property
+    def redis_host_port(self) -> tuple[str, int]:
+        return redis_address(self.redis_url)
+
+    def as_env(self) -> dict[str, str]:
+        """The environment that rebuilds these settings in another process."""
+        return {f.metadata["env"]: str(getattr(self, f.name)) for f in fields(self)}
+
+
+_TOPIC_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def _env_name(attr: str) -> str:
+    return next(f.metadata["env"] for f in fields(Settings) if f.name == attr)
+
+
+def kafka_address(bootstrap: str) -> tuple[str, int]:
+    """Parse the first ``host:port`` of a bootstrap list."""
+    first = bootstrap.split(",")[0].strip()
+    if first.startswith("kafka://"):
+        first = first[len("kafka://") :]
+    host, sep, port = first.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise SettingsError(f"DRIFTLINE_KAFKA_BOOTSTRAP={bootstrap!r}: expected host:port[,host:port]")
+    return host.strip("[]"), int(port)
+
+
+def redis_address(url: str) -> tuple[str, int]:
+    """Parse ``redis://host:port/db`` into (host, port)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname or port < 1:
+        raise SettingsError(f"DRIFTLINE_REDIS_URL={url!r}: expected redis://host:port/db")
+    return parts.hostname, port

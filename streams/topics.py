@@ -1,0 +1,44 @@
+"""The contract's topics: names, partition counts and configs, from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from streams.settings import Settings
+
+#: Contract names, in the order data flows.
+NAMES: tuple[str, ...] = (
+    "raw",
+    "features",
+    "predictions",
+    "feedback",
+    "deadletter",
+    "alerts",
+    "models",
+    "examples",
+)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic as it is created on the broker."""
+
+    name: str
+    partitions: int
+    config: tuple[tuple[str, str], ...] = field(default=())
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every driftline topic for these settings.
+
+    The event topics get ``settings.partitions``; ``alerts`` keeps one partition so alerts stay
+    in order; ``models`` is the registry's compacted log keyed by version; ``examples`` (joined
+    labelled examples) has one partition so exactly one trainer in the group learns, in order.
+    """
+    n = settings.partitions
+    one = {"alerts": 1, "models": 1, "examples": 1}
+    configs = {"models": (("cleanup.policy", "compact"),)}
+    return [
+        TopicSpec(settings.topic(name), one.get(name, n), configs.get(name, ()))
+        for name in NAMES
+    ]

@@ -1,0 +1,145 @@
+"""Session fixtures: a real Kafka broker and a real Redis for the integration tests.
+
+Where they come from, in this order: the contract's environment variables when set (an outside
+stack); else the local stack's own processes on free ports in a temporary folder; else
+testcontainers' Kafka and Redis when a Docker engine answers. With CI=true a missing broker
+fails the run; it never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+_broker_line: list[str] = []
+
+
+def _from_env() -> Settings | None:
+    if os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP") and os.environ.get("DRIFTLINE_REDIS_URL"):
+        return Settings.from_env()
+    return None
+
+
+def _local_stack(tmp: Path) -> tuple[Settings, object] | None:
+    import shutil
+
+    from streams import stack
+    from streams.stack.kafka import cached_jars
+    from streams.stack.ports import free_port
+
+    if shutil.which("redis-server") is None:
+        return None
+    base = Settings.from_env({})
+    settings = replace(
+        base,
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        state_dir=tmp,
+        cache_dir=Settings.from_env().cache_dir,
+    )
+    if cached_jars(settings) is None and not (shutil.which("java") and shutil.which("mvn")):
+        return None
+    stack.up(settings)
+    return settings, lambda: stack.down(settings)
+
+
+def _containers() -> tuple[Settings, object] | None:
+    from streams.stack.docker import engine_answers
+
+    if not engine_answers():
+        return None
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.redis import RedisContainer
+
+    base = Settings.from_env({})
+    kafka = KafkaContainer(f"apache/kafka:{base.kafka_version}").with_kraft()
+    kafka.start()
+    redis = RedisContainer("redis:7")
+    redis.start()
+    settings = replace(
+        base,
+        kafka_bootstrap=kafka.get_bootstrap_server(),
+        redis_url=f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0",
+    )
+
+    def stop() -> None:
+        kafka.stop()
+        redis.stop()
+
+    return settings, stop
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings pointing at a real, running broker and Redis for the whole session."""
+    from streams import admin
+    from streams.topics import topic_specs
+
+    stop = None
+    settings = _from_env()
+    origin = "environment"
+    if settings is None:
+        started = _local_stack(tmp_path_factory.mktemp("stack"))
+        origin = "local stack"
+        if started is None:
+            started = _containers()
+            origin = "testcontainers"
+        if started is None:
+            message = "no Kafka broker: no redis-server/Java/Maven for the local stack and no Docker engine"
+            if os.environ.get("CI") == "true":
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        settings, stop = started  # type: ignore[misc]
+    info = admin.cluster_info(settings.kafka_bootstrap, timeout_ms=5000)
+    if info is None:
+        pytest.fail(f"no broker answers at {settings.kafka_bootstrap}", pytrace=False)
+    logged = admin.version_from_log(settings.state_dir / "logs" / "kafka.log")
+    _broker_line.append(
+        f"broker: Apache Kafka {logged or info.api_version} (ApiVersions: {info.api_version}) "
+        f"at {settings.kafka_bootstrap} from the {origin}; Redis at {settings.redis_url}"
+    )
+    print(f"\n{_broker_line[-1]}")
+    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    try:
+        yield settings
+    finally:
+        if stop is not None:
+            stop()  # type: ignore[operator]
+
+
+@pytest.fixture
+def unique_topic(stack_settings: Settings, request: pytest.FixtureRequest) -> str:
+    """A fresh one-partition topic named after the test, so tests never see each other's data."""
+    return make_topic(stack_settings, request.node.name)
+
+
+def make_topic(settings: Settings, label: str, partitions: int = 1) -> str:
+    from streams import admin
+    from streams.topics import TopicSpec
+
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in label)[:80]
+    name = f"test.{safe}.{uuid.uuid4().hex[:10]}"
+    admin.ensure_topics(settings.kafka_bootstrap, [TopicSpec(name, partitions)])
+    return name
+
+
+@pytest.fixture
+def redis_client(stack_settings: Settings) -> Iterator[object]:
+    import redis
+
+    client = redis.Redis.from_url(stack_settings.redis_url)
+    yield client
+    client.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _broker_line:
+        terminalreporter.write_line(line)

@@ -1,0 +1,147 @@
+"""`driftline stack up | down | status` as a user runs them, each test with its own stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from streams.stack.ports import free_port
+from streams.stack.procs import is_alive
+
+DRIFTLINE = str(Path(sys.executable).with_name("driftline"))
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DRIFTLINE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of a stack of this test's own (ports, state folder); torn down after."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env.update(
+        DRIFTLINE_STATE_DIR=str(tmp_path / "state"),
+        DRIFTLINE_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
+        DRIFTLINE_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        DRIFTLINE_PARTITIONS="2",
+    )
+    yield env
+    run(env, "stack", "down")
+
+
+def pids(env: dict[str, str]) -> dict[str, int]:
+    run_dir = Path(env["DRIFTLINE_STATE_DIR"]) / "run"
+    return {p.stem: json.loads(p.read_text())["pid"] for p in run_dir.glob("*.pid")}
+
+
+def our_processes(env: dict[str, str]) -> list[str]:
+    """Live processes whose command line names this stack's state folder or ports."""
+    marks = [env["DRIFTLINE_STATE_DIR"], env["DRIFTLINE_KAFKA_BOOTSTRAP"], env["DRIFTLINE_REDIS_URL"].split("//")[1].split("/")[0]]
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(m in cmd for m in marks) and is_alive(int(proc.name)):
+            found.append(cmd)
+    return found
+
+
+def test_up_twice_gives_one_broker_and_one_redis_then_down_leaves_nothing(own_stack: dict[str, str]) -> None:
+    first = run(own_stack, "stack", "up")
+    assert first.returncode == 0, first.stderr
+    assert own_stack["DRIFTLINE_KAFKA_BOOTSTRAP"] in first.stdout
+    assert own_stack["DRIFTLINE_REDIS_URL"] in first.stdout
+    assert "started redis, kafka in" in first.stdout
+    started = pids(own_stack)
+    assert set(started) == {"kafka", "redis"}
+
+    second = run(own_stack, "stack", "up")
+    assert second.returncode == 0, second.stderr
+    assert "already running" in second.stdout
+    assert pids(own_stack) == started
+    assert len(our_processes(own_stack)) == 2
+
+    status = run(own_stack, "stack", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    components = {c["name"]: c for c in json.loads(status.stdout)}
+    assert components["kafka"]["healthy"] and components["redis"]["healthy"]
+    assert components["kafka"]["pid"] == started["kafka"]
+    assert "Apache Kafka 3.9.1" in components["kafka"]["detail"]
+
+    down = run(own_stack, "stack", "down")
+    assert down.returncode == 0, down.stderr
+    assert all(not is_alive(pid) for pid in started.values())
+    assert our_processes(own_stack) == []
+    assert pids(own_stack) == {}
+
+    after = run(own_stack, "stack", "status")
+    assert after.returncode == 1
+    assert "Traceback" not in after.stdout + after.stderr
+
+
+def test_a_message_survives_kill_9_of_the_broker(own_stack: dict[str, str]) -> None:
+    assert run(own_stack, "stack", "up").returncode == 0
+    bootstrap = own_stack["DRIFTLINE_KAFKA_BOOTSTRAP"]
+    topic = "driftline.raw"
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    meta = producer.send(topic, key=b"c-1", value=b'{"event_id": "before-kill", "data": {}}').get(timeout=30)
+    producer.close()
+
+    broker = pids(own_stack)["kafka"]
+    os.kill(broker, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while is_alive(broker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not is_alive(broker)
+
+    again = run(own_stack, "stack", "up")  # the stale pid file is noticed and Kafka restarts
+    assert again.returncode == 0, again.stderr
+    assert "started kafka" in again.stdout
+    assert pids(own_stack)["kafka"] != broker
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    tp = TopicPartition(topic, meta.partition)
+    consumer.assign([tp])
+    consumer.seek(tp, meta.offset)
+    records = consumer.poll(timeout_ms=15000, max_records=1).get(tp, [])
+    consumer.close()
+    assert [r.value for r in records] == [b'{"event_id": "before-kill", "data": {}}']
+
+
+def test_a_taken_kafka_port_is_one_clear_line_and_nothing_is_left_running(own_stack: dict[str, str]) -> None:
+    host, port = own_stack["DRIFTLINE_KAFKA_BOOTSTRAP"].split(":")
+    with socket.socket() as squatter:
+        squatter.bind((host, int(port)))
+        squatter.listen()
+        result = run(own_stack, "stack", "up")
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "taken" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert our_processes(own_stack) == []  # Redis, started first, was stopped again
+    assert pids(own_stack) == {}
+
+
+def test_stale_pid_file_naming_someone_elses_process_is_ignored(own_stack: dict[str, str]) -> None:
+    run_dir = Path(own_stack["DRIFTLINE_STATE_DIR"]) / "run"
+    run_dir.mkdir(parents=True)
+    # our own pid with a wrong start time: the pid exists but is not the process we started
+    (run_dir / "redis.pid").write_text(json.dumps({"pid": os.getpid(), "start_ticks": 1, "port": 1}))
+    down = run(own_stack, "stack", "down")
+    assert down.returncode == 0
+    assert "nothing of ours was running" in down.stdout
+    assert is_alive(os.getpid())
+    assert not (run_dir / "redis.pid").exists()

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError, fields
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings, SettingsError
+
+
+def test_defaults_fit_the_local_stack_and_the_contract() -> None:
+    s = Settings.from_env({})
+    assert s.kafka_bootstrap == "127.0.0.1:9092"
+    assert s.redis_url == "redis://127.0.0.1:6379/0"
+    assert s.topic_prefix == "driftline"
+    assert s.web_port == 6066
+    assert s.max_event_bytes == 64 * 1024
+    assert s.topic("raw") == "driftline.raw"
+
+
+def test_every_contract_variable_is_read() -> None:
+    s = Settings.from_env(
+        {
+            "DRIFTLINE_KAFKA_BOOTSTRAP": "10.0.0.1:19092,10.0.0.2:19092",
+            "DRIFTLINE_REDIS_URL": "redis://cache:6380/2",
+            "DRIFTLINE_TOPIC_PREFIX": "shop",
+            "DRIFTLINE_PIPELINE": "/etc/pipe.toml",
+            "DRIFTLINE_WEB_PORT": "7000",
+        }
+    )
+    assert s.kafka_host_port == ("10.0.0.1", 19092)
+    assert s.redis_host_port == ("cache", 6380)
+    assert s.topic("alerts") == "shop.alerts"
+    assert s.pipeline == "/etc/pipe.toml"
+    assert s.web_port == 7000
+
+
+def test_settings_are_frozen() -> None:
+    s = Settings.from_env({})
+    with pytest.raises(FrozenInstanceError):
+        s.web_port = 1  # type: ignore[misc]
+
+
+def test_as_env_rebuilds_the_same_settings(tmp_path: Path) -> None:
+    s = Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path), "DRIFTLINE_PARTITIONS": "3"})
+    assert Settings.from_env(s.as_env()) == s
+    assert {f.metadata["env"] for f in fields(Settings)} == set(s.as_env())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DRIFTLINE_WEB_PORT", "http", "not an integer"),
+        ("DRIFTLINE_WEB_PORT", "70000", "a port is 0..65535"),
+        ("DRIFTLINE_KAFKA_BOOTSTRAP", "localhost", "expected host:port"),
+        ("DRIFTLINE_REDIS_URL", "http://x:1", "expected redis://"),
+        ("DRIFTLINE_TOPIC_PREFIX", "a b", "letters, digits"),
+        ("DRIFTLINE_PARTITIONS", "0", "at least 1"),
+    ],
+)
+def test_a_bad_value_names_the_variable(variable: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({variable: value})
+    assert variable in str(err.value)
+    assert message in str(err.value)
