@@ -18,6 +18,8 @@ import pytest
 
 from streams.settings import Settings
 
+collect_ignore = ["integration/apps"]  # worker programs the tests run, not tests
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 _broker_line: list[str] = []
 
@@ -113,6 +115,12 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     finally:
         if stop is not None:
             stop()  # type: ignore[operator]
+
+
+@pytest.fixture
+def new_topic(stack_settings: Settings, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Make fresh topics named after the test: ``new_topic("raw", partitions=1)``."""
+    return lambda label, partitions=1: make_topic(stack_settings, f"{request.node.name}.{label}", partitions)
 
 
 @pytest.fixture

@@ -96,11 +96,23 @@ def java() -> str:
     return found
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: a UUID in URL-safe base64, never starting with '-'.
+
+    An id starting with '-' reads as an option to the storage tool's argument parser (Kafka's
+    own ``Uuid.randomUuid`` avoids those ids for the same reason).
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 def _cluster_id(kafka_dir: Path) -> str:
     path = kafka_dir / "cluster.id"
     if path.exists():
         return path.read_text().strip()
-    cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cid = new_cluster_id()
     path.write_text(cid)
     return cid
 

@@ -86,7 +86,7 @@ def test_stack_created_every_contract_topic(stack_settings: Settings) -> None:
     client = KafkaAdminClient(bootstrap_servers=stack_settings.kafka_bootstrap.split(","))
     try:
         topics = set(client.list_topics())
-        described = {t["topic"]: t for t in client.describe_topics([stack_settings.topic("raw"), stack_settings.topic("alerts")])}
+        described = {t["name"]: t for t in client.describe_topics([stack_settings.topic("raw"), stack_settings.topic("alerts")])}
     finally:
         client.close()
     for name in ("raw", "features", "predictions", "feedback", "deadletter", "alerts", "models"):

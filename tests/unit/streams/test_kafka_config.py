@@ -29,3 +29,17 @@ def test_the_controller_port_is_kept_across_restarts(tmp_path: Path) -> None:
     first = _props(write_config(settings, tmp_path)[0])["controller.quorum.voters"]
     second = _props(write_config(settings, tmp_path)[0])["controller.quorum.voters"]
     assert first == second
+
+
+def test_cluster_ids_never_start_with_a_dash(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # regression: an id like "-3xk…" was read as an option by the storage tool and start-up failed
+    import uuid
+
+    from streams.stack import kafka
+
+    dash_first = uuid.UUID(bytes=bytes([0xF8]) + bytes(15))  # base64 of 0xF8… starts with "-"
+    ids = iter([dash_first, uuid.UUID(int=1)])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(ids))
+    cid = kafka.new_cluster_id()
+    assert not cid.startswith("-")
+    assert len(cid) == 22
