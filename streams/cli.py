@@ -62,7 +62,7 @@ def _schemas(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cmd_demo import run_demo
 
-    return run_demo(settings, events=args.events, say=_say)
+    return run_demo(settings, events=args.events, keep=args.keep, say=_say)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job, end to end")
     p.add_argument("--events", type=_positive_int, default=20, help="how many events to send")
+    p.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
     p.set_defaults(run=_demo)
     return parser
 

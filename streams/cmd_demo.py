@@ -18,10 +18,21 @@ from streams.errors import EnvironmentProblem
 from streams.settings import Settings
 
 
-def run_demo(settings: Settings, *, events: int, say: Callable[[str], None]) -> int:
-    """Produce ``events`` raw events, read them back from the broker, decode each; 0 when all match."""
+def run_demo(settings: Settings, *, events: int, keep: bool, say: Callable[[str], None]) -> int:
+    """Produce ``events`` raw events, read them back, decode each; 0 when all came back.
+
+    Stops the stack afterwards if it started it, unless ``keep``.
+    """
     report = stack.up(settings, say=say)
     say(f"stack up: kafka {report.bootstrap}, redis {report.redis_url} ({report.seconds:.1f}s)")
+    try:
+        return _round_trip(settings, events, say)
+    finally:
+        if report.started and not keep:
+            stack.down(settings, say=say)
+
+
+def _round_trip(settings: Settings, events: int, say: Callable[[str], None]) -> int:
     topic = settings.topic("raw")
     run = uuid.uuid4().hex[:8]
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")
