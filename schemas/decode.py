@@ -193,6 +193,8 @@ def _features(obj: dict[str, Any], record_ts: float | None) -> FeatureVector:
         features=_scalars(obj, "features"),
         source_partition=None if obj.get("source_partition") is None else _integer(obj, "source_partition", 0),
         source_offset=None if obj.get("source_offset") is None else _integer(obj, "source_offset", 0),
+        model_version=None if obj.get("model_version") is None else _integer(obj, "model_version", 0),
+        prediction=None if obj.get("prediction") is None else _label(obj, "prediction"),
     )
 
 
@@ -201,7 +203,8 @@ def _prediction(obj: dict[str, Any], record_ts: float | None) -> Prediction:
     challenger = obj.get("challenger")
     return Prediction(
         event_id=_id(obj, "event_id"), entity_id=_optional_id(obj, "entity_id"),
-        model_version=_integer(obj, "model_version", 1), prediction=_label(obj, "prediction"),
+        model_version=_integer(obj, "model_version", 0),
+        prediction=None if obj["prediction"] is None else _label(obj, "prediction"),
         proba=_proba(obj, "proba"), ts=_ts(obj, "ts"), scored_at=_ts(obj, "scored_at"),
         challenger=None if challenger is None else _object(obj, "challenger"),
     )

@@ -60,18 +60,24 @@ class FeatureVector(_Record):
     features: dict[str, Scalar]
     source_partition: int | None = None
     source_offset: int | None = None
+    model_version: int | None = None  # the version that scored it (None: not scored yet)
+    prediction: Label | None = None  # what was served, so the join can measure served metrics
     schema_version: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Prediction(_Record):
-    """A scored event on ``<prefix>.predictions``; ``challenger`` only while one shadows."""
+    """A scored event on ``<prefix>.predictions``; ``challenger`` only while one shadows.
+
+    ``model_version`` 0 is the untrained model a pipeline starts with; ``prediction`` is null
+    while a model cannot predict yet (for example a tree that has seen no label).
+    """
 
     kind: ClassVar[str] = "predictions"
     event_id: str
     entity_id: str | None
     model_version: int
-    prediction: Label
+    prediction: Label | None
     proba: dict[str, float] | None
     ts: float
     scored_at: float

@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from streams import __version__
 from streams.errors import EXIT_FAILED, EXIT_USAGE, DriftlineError, UsageError
+from streams.core.spec import SpecError
 from streams.settings import Settings, SettingsError
 
 
@@ -65,6 +66,63 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, events=args.events, keep=args.keep, say=_say)
 
 
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.worker import AGENTS, run
+
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else list(AGENTS)
+    return run(settings, agents, loglevel=args.loglevel)
+
+
+def _produce(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import Progress
+
+    from streams.produce import ProduceOptions, produce
+
+    opts = ProduceOptions(args.source, args.limit, None if args.rate in (None, "max") else float(args.rate),
+                          args.feedback_delay, args.feedback_fraction, args.seed, args.drift_at)
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task(f"producing {args.source}", total=args.limit)
+        sent, labels = produce(settings, opts, progress=lambda n: bar.update(task, completed=n))
+    print(f"produced {sent} events and {labels} labels to {settings.topic('raw')} / {settings.topic('feedback')}")
+    return 0
+
+
+def _alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.alerts import print_alerts
+
+    return print_alerts(settings, follow=args.follow, from_beginning=args.from_beginning, as_json=args.json)
+
+
+def _rate(text: str) -> str:
+    if text != "max":
+        try:
+            if float(text) <= 0:
+                raise ValueError
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a rate is events per second > 0, or 'max': {text!r}") from None
+    return text
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a fraction is between 0 and 1: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="driftline", description="Online machine learning on live Kafka event streams.")
     parser.add_argument("--version", action="version", version=f"driftline {__version__}")
@@ -79,6 +137,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["export"])
     p.add_argument("directory", help="folder to write one JSON Schema per value kind into")
     p.set_defaults(run=_schemas)
+
+    p = sub.add_parser("worker", help="one worker running every agent")
+    p.add_argument("--agents", help="comma-separated subset of: validate, feedback, join, train, models")
+    p.add_argument("--loglevel", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.set_defaults(run=_worker)
+
+    p = sub.add_parser("produce", help="produce raw events and feedback from a built-in stream or a file")
+    p.add_argument("source", help="agrawal-drift, sea-drift, hyperplane, or a .csv / .jsonl file")
+    p.add_argument("--limit", type=_positive_int, help="stop after this many events")
+    p.add_argument("--rate", type=_rate, help="events per second, or 'max' (the default)")
+    p.add_argument("--feedback-delay", type=_count, default=0, help="labels follow their events by this many events")
+    p.add_argument("--feedback-fraction", type=_fraction, default=1.0, help="share of events that get a label")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--drift-at", type=_positive_int, default=10_000, help="event where the built-in concept changes")
+    p.set_defaults(run=_produce)
+
+    p = sub.add_parser("alerts", help="print alerts")
+    p.add_argument("--follow", action="store_true", help="keep printing new alerts")
+    p.add_argument("--from-beginning", action="store_true", help="start from the first alert kept")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(run=_alerts)
 
     p = sub.add_parser("demo", help="the main job, end to end")
     p.add_argument("--events", type=_positive_int, default=20, help="how many events to send")
@@ -107,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         run: Callable[[argparse.Namespace, Settings], int] = args.run
         return run(args, settings)
-    except SettingsError as exc:
+    except (SettingsError, SpecError) as exc:
         _say(f"driftline: {exc}")
         return EXIT_USAGE
     except DriftlineError as exc:

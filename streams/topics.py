@@ -16,6 +16,7 @@ NAMES: tuple[str, ...] = (
     "alerts",
     "models",
     "examples",
+    "labels",
 )
 
 
@@ -34,6 +35,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     The event topics get ``settings.partitions``; ``alerts`` keeps one partition so alerts stay
     in order; ``models`` is the registry's compacted log keyed by version; ``examples`` (joined
     labelled examples) has one partition so exactly one trainer in the group learns, in order.
+    ``labels`` is feedback re-keyed by event id, co-partitioned with ``features`` for the join.
     """
     n = settings.partitions
     one = {"alerts": 1, "models": 1, "examples": 1}

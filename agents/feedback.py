@@ -1,0 +1,35 @@
+"""feedback → labels (+ deadletter): decode, check the label's type, re-key by event id.
+
+Users' clients partition feedback their own way; re-keying with our producer puts each label on
+the same partition as its event's features, so the join can meet them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import Accepted, DeadLetter, Reason, decode, encode
+from streams.core.labels import coerce_label
+from agents import metrics
+from agents.runtime import Runtime
+
+
+def register(rt: Runtime) -> None:
+    @rt.app.agent(rt.topics["feedback"], name="feedback")
+    async def feedback(stream: Any) -> None:
+        async for event in stream.events():
+            m = event.message
+            with metrics.PROCESSING.labels("feedback").time():
+                outcome = decode("feedback", event.value, max_bytes=rt.settings.max_event_bytes, source_topic=m.topic,
+                                 partition=m.partition, offset=m.offset, record_ts=m.timestamp)
+                if not isinstance(outcome, Accepted):
+                    letter = outcome.dead_letter
+                elif coerce_label(rt.spec.task, outcome.value.label) is None:
+                    letter = DeadLetter.for_bytes(Reason.WRONG_TYPE, f"label {outcome.value.label!r} does not fit a {rt.spec.task} task",
+                                                  event.value, source_topic=m.topic, partition=m.partition, offset=m.offset,
+                                                  ts=rt.scorer.clock())
+                else:
+                    rt.send("labels", event.value, key=outcome.value.event_id.encode())
+                    continue
+                rt.send("deadletter", encode(letter), key=m.key)
+                metrics.DEADLETTERS.labels(letter.reason.value).inc()

@@ -1,0 +1,76 @@
+"""features + labels → examples (+ deadletter): match each label to its scored event.
+
+Both topics are keyed by event id by our own producer and have the same partition count, so a
+label and its event meet in the same partition's joiner. Joined examples go, in order, to the
+one-partition ``examples`` topic for the single trainer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from schemas import Accepted, DeadLetter, Reason, decode, encode
+from streams.core.join import Joiner, Label, Scored
+from streams.core.labels import coerce_label
+from streams.core.trainer import Example
+from agents import metrics
+from agents.runtime import Runtime
+
+EXPIRE_EVERY = 500
+
+
+def example_bytes(example: Example) -> bytes:
+    return orjson.dumps({"event_id": example.event_id, "x": example.x, "y": example.y, "ts": example.ts,
+                         "served": example.served, "served_version": example.served_version})
+
+
+def register(rt: Runtime) -> None:
+    joiners: dict[int, Joiner] = {}
+    source = rt.app.topic(rt.settings.topic("features"), rt.settings.topic("labels"),
+                          key_type=bytes, value_type=bytes, allow_empty=True)
+
+    def joiner(partition: int) -> Joiner:
+        if partition not in joiners:
+            joiners[partition] = Joiner(horizon=rt.spec.join_horizon, early_grace=rt.spec.join_early_grace)
+        return joiners[partition]
+
+    @rt.app.agent(source, name="join")
+    async def join(stream: Any) -> None:
+        seen = 0
+        async for event in stream.events():
+            m = event.message
+            j = joiner(m.partition)
+            with metrics.PROCESSING.labels("join").time():
+                if m.topic == rt.settings.topic("features"):
+                    outcome = decode("features", event.value)
+                    if not isinstance(outcome, Accepted):
+                        continue  # our own records: decoded the same way they were encoded
+                    fv = outcome.value
+                    example = j.scored(fv.event_id, Scored(fv.features, fv.ts, fv.prediction, fv.model_version))
+                else:
+                    outcome = decode("feedback", event.value, record_ts=m.timestamp)
+                    if not isinstance(outcome, Accepted):
+                        continue  # checked by the feedback agent before it was re-keyed
+                    fb = outcome.value
+                    example = j.label(fb.event_id, Label(coerce_label(rt.spec.task, fb.label), fb.ts or m.timestamp,
+                                                         event.value, (m.topic, m.partition, m.offset)))
+                if example is not None:
+                    rt.send("examples", example_bytes(example), key=example.event_id.encode())
+                    metrics.JOINS.labels("joined").inc()
+                seen += 1
+                if seen % EXPIRE_EVERY == 0:
+                    _expire(rt, j)
+
+
+def _expire(rt: Runtime, j: Joiner) -> None:
+    before = j.counts.expired_events
+    for event_id, label in j.expire():
+        topic, partition, offset = label.where
+        letter = DeadLetter.for_bytes(Reason.UNKNOWN_EVENT, f"feedback for event {event_id!r}, never seen or already expired",
+                                      label.raw, source_topic=topic, partition=partition, offset=offset, ts=rt.scorer.clock())
+        rt.send("deadletter", encode(letter), key=event_id.encode())
+        metrics.DEADLETTERS.labels(Reason.UNKNOWN_EVENT.value).inc()
+        metrics.JOINS.labels("unknown").inc()
+    metrics.JOINS.labels("expired").inc(j.counts.expired_events - before)

@@ -1,0 +1,92 @@
+"""Joining labels to the features (and the prediction) of the same event.
+
+Scored events wait ``horizon`` seconds for their label; a label that arrives first waits
+``early_grace`` seconds for its event. A label whose event is unknown, or already expired, is an
+``unknown_event``. Time is the records' own time, so replay joins exactly as live did.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.core.trainer import Example
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What the join keeps of a scored event."""
+
+    x: dict[str, Any]
+    ts: float
+    served: Any
+    served_version: int | None
+
+
+@dataclass(frozen=True)
+class Label:
+    value: Any
+    ts: float
+    raw: bytes = b""
+    where: tuple[str, int | None, int | None] = ("", None, None)
+
+
+@dataclass
+class JoinCounts:
+    joined: int = 0
+    expired_events: int = 0
+    unknown_labels: int = 0
+    duplicate_labels: int = 0
+
+
+@dataclass
+class Joiner:
+    horizon: float = 3600.0
+    early_grace: float = 60.0
+    events: OrderedDict[str, Scored] = field(default_factory=OrderedDict)
+    early: OrderedDict[str, Label] = field(default_factory=OrderedDict)
+    done: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    counts: JoinCounts = field(default_factory=JoinCounts)
+    now: float = 0.0
+
+    def scored(self, event_id: str, scored: Scored) -> Example | None:
+        """A scored event arrives; the example if its label was already waiting."""
+        self.now = max(self.now, scored.ts)
+        label = self.early.pop(event_id, None)
+        if label is not None:
+            return self._join(event_id, scored, label)
+        self.events[event_id] = scored
+        return None
+
+    def label(self, event_id: str, label: Label) -> Example | None:
+        """A label arrives; the example if its event is waiting, else it waits a little."""
+        self.now = max(self.now, label.ts)
+        scored = self.events.pop(event_id, None)
+        if scored is not None:
+            return self._join(event_id, scored, label)
+        if event_id in self.done:
+            self.counts.duplicate_labels += 1
+            return None
+        self.early[event_id] = label
+        return None
+
+    def _join(self, event_id: str, scored: Scored, label: Label) -> Example:
+        self.counts.joined += 1
+        self.done[event_id] = self.now
+        return Example(event_id, scored.x, label.value, scored.ts, scored.served, scored.served_version)
+
+    def expire(self) -> list[tuple[str, Label]]:
+        """Forget what is past its horizon; return the labels that never found their event."""
+        cutoff = self.now - self.horizon
+        while self.events and next(iter(self.events.values())).ts < cutoff:
+            self.events.popitem(last=False)
+            self.counts.expired_events += 1
+        while self.done and next(iter(self.done.values())) < cutoff:
+            self.done.popitem(last=False)
+        unknown = []
+        grace = self.now - self.early_grace
+        while self.early and next(iter(self.early.values())).ts < grace:
+            unknown.append(self.early.popitem(last=False))
+        self.counts.unknown_labels += len(unknown)
+        return unknown

@@ -1,0 +1,108 @@
+"""The hot path's logic: validate a raw record, featurize it, score it, watch for drift.
+
+Agents and replay call these same methods; state (the model in service, the duplicate memory,
+the drift monitors) lives in the :class:`Scorer`, per-entity state is passed in and returned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from river import base
+
+from schemas import Accepted, DeadLetter, FeatureVector, Prediction, RawEvent, Reason, check_fields, decode
+from streams.core.drift import Detection, DriftMonitor
+from streams.core.features import EntityState, featurize
+from streams.core.model import build_model, is_classifier, score
+from streams.core.seen import SeenEvents
+from streams.core.spec import PipelineSpec
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a record came from: for dead letters and lineage."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    record_ts: float | None
+
+
+@dataclass(frozen=True)
+class Served:
+    """A model in service: its version and the estimator."""
+
+    version: int | None
+    model: base.Estimator
+
+
+class Scorer:
+    """Validation, features, scoring and data/prediction drift for one stream of raw records."""
+
+    def __init__(self, spec: PipelineSpec, *, max_bytes: int = 64 * 1024, clock: Callable[[], float] = time.time) -> None:
+        self.spec = spec
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self.seen = SeenEvents(horizon=spec.dedup_horizon)
+        self.champion = Served(None, build_model(spec))
+        self.challenger: Served | None = None
+        self.classifier = is_classifier(self.champion.model)
+        self.monitors = [
+            (d, DriftMonitor(d, d.feature or "predictions"))
+            for d in spec.drift if d.signal in ("feature", "prediction")
+        ]
+        self.scored = 0
+
+    def validate(self, value: bytes | None, where: Where) -> RawEvent | DeadLetter:
+        """A valid, new raw event, or the dead letter that says why not."""
+        outcome = decode("raw", value, max_bytes=self.max_bytes, source_topic=where.topic,
+                         partition=where.partition, offset=where.offset, record_ts=where.record_ts, now=self.clock)
+        if not isinstance(outcome, Accepted):
+            return outcome.dead_letter
+        event: RawEvent = outcome.value
+        problem = check_fields(event.data, self.spec.fields)
+        if problem is None and not self.seen.add(event.event_id, now=event.ts or 0.0):
+            problem = (Reason.DUPLICATE_EVENT, f"event_id {event.event_id!r} was seen within the last {self.spec.dedup_horizon:g}s")
+        if problem is not None:
+            return DeadLetter.for_bytes(problem[0], problem[1], value, source_topic=where.topic,
+                                        partition=where.partition, offset=where.offset, ts=self.clock())
+        return event
+
+    def score(self, event: RawEvent, state: EntityState | None, where: Where) -> tuple[FeatureVector, Prediction, EntityState, list[Detection]]:
+        """Features, the served prediction (and the challenger's, in shadow), new entity state."""
+        x, new_state = featurize(self.spec, event, state)
+        ts = event.ts if event.ts is not None else self.clock()
+        served = score(self.champion.model, x, self.classifier)
+        challenger = None
+        if self.challenger is not None:
+            shadow = score(self.challenger.model, x, self.classifier)
+            challenger = {"model_version": self.challenger.version, "prediction": shadow.prediction}
+        self.scored += 1
+        features = FeatureVector(event_id=event.event_id, entity_id=event.entity_id, ts=ts, features=x,
+                                 source_partition=where.partition, source_offset=where.offset,
+                                 model_version=self.champion.version, prediction=served.prediction)
+        prediction = Prediction(event_id=event.event_id, entity_id=event.entity_id, model_version=self.champion.version or 0,
+                                prediction=served.prediction, proba=served.proba, ts=ts, scored_at=self.clock(), challenger=challenger)
+        detections = []
+        for d, monitor in self.monitors:
+            value: Any = served.prediction if d.signal == "prediction" else event.data.get(d.feature or "")
+            if value is None:
+                continue
+            found = monitor.update(value, self.scored)
+            if found is not None:
+                detections.append(found)
+        return features, prediction, new_state, detections
+
+    def serve(self, version: int, model: base.Estimator, status: str) -> None:
+        """Take a published version into service: the champion, or a challenger in shadow."""
+        if status == "champion":
+            self.champion = Served(version, model)
+            if self.challenger is not None and self.challenger.version == version:
+                self.challenger = None
+        elif status == "challenger":
+            self.challenger = Served(version, model)
+        elif status == "retired" and self.challenger is not None and self.challenger.version == version:
+            self.challenger = None

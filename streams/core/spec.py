@@ -1,0 +1,277 @@
+"""The pipeline spec: what raw events hold, the features, the model, drift checks, training.
+
+Read from TOML with the standard library. A spec that does not parse, or names something
+unknown, is refused with the line and the reason (:class:`SpecError`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from schemas.fields import FIELD_TYPES, FieldSpec
+
+Task = Literal["binary", "multiclass", "regression"]
+TASKS = ("binary", "multiclass", "regression")
+AGGREGATES = ("count", "mean", "std", "min", "max", "time_since_previous")
+TRANSFORMS = ("log1p", "sqrt", "square", "abs")
+SIGNALS = ("error", "prediction", "feature")
+DETECTORS = ("ADWIN", "PageHinkley", "DDM", "HDDM_A", "HDDM_W", "KSWIN", "frequency")
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used: the message names the line (when known) and the reason."""
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    name: str
+    field: str
+    op: str
+
+
+@dataclass(frozen=True)
+class EntityFeatureSpec:
+    """An aggregate over the entity's recent events: the last ``last`` events or ``seconds``."""
+
+    name: str
+    agg: str
+    field: str | None = None
+    last: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    estimator: str = "river.tree.HoeffdingTreeClassifier"
+    params: tuple[tuple[str, Any], ...] = ()
+    scale: bool = False
+    one_hot: bool = True
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    signal: str
+    detector: str
+    feature: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+    warmup: int = 1000
+    cooldown: int = 1000
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    publish_every: int = 2000
+    publish_seconds: float = 0.0
+    metric: str = "accuracy"
+    challenger_on_drift: bool = True
+    promotion_min_examples: int = 500
+    promotion_margin: float = 0.0
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    name: str
+    task: Task
+    fields: tuple[FieldSpec, ...]
+    passthrough: tuple[str, ...]
+    transforms: tuple[TransformSpec, ...] = ()
+    entity: tuple[EntityFeatureSpec, ...] = ()
+    model: ModelSpec = field(default_factory=ModelSpec)
+    drift: tuple[DriftSpec, ...] = ()
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    dedup_horizon: float = 3600.0
+    join_horizon: float = 3600.0
+    join_early_grace: float = 60.0
+    source_text: str = ""
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the spec's text: a model's lineage names the spec it was trained under."""
+        return hashlib.sha256(self.source_text.encode()).hexdigest()
+
+    def field_named(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+def _line_of(text: str, needle: str) -> str:
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle and needle in line:
+            return f"line {number}: "
+    return ""
+
+
+def _fail(text: str, needle: str, reason: str) -> SpecError:
+    return SpecError(f"{_line_of(text, needle)}{reason}")
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any, text: str, where: str) -> Any:
+    value = table.get(key, default)
+    if value is not default and not isinstance(value, kind) or isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise _fail(text, key, f"{where}.{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _known(table: dict[str, Any], allowed: set[str], text: str, where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise _fail(text, key, f"unknown key {key!r} in {where} (known: {', '.join(sorted(allowed))})")
+
+
+def check_importable(path: str) -> type:
+    """Import ``package.module.Name`` and return it, or raise SpecError."""
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError, ValueError):
+        raise SpecError(f"cannot import {path!r}") from None
+
+
+def parse_spec(text: str) -> PipelineSpec:
+    """Parse and check a spec's TOML text."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise SpecError(f"line {match.group(1)}: {exc}" if match else str(exc)) from None
+    _known(doc, {"pipeline", "fields", "features", "model", "drift", "training", "join", "validate"}, text, "the spec")
+    head = doc.get("pipeline", {})
+    _known(head, {"name", "task"}, text, "[pipeline]")
+    task = head.get("task", "binary")
+    if task not in TASKS:
+        raise _fail(text, "task", f"task must be one of {', '.join(TASKS)}, got {task!r}")
+
+    raw_fields = doc.get("fields", [])
+    if not raw_fields:
+        raise SpecError("the spec declares no [[fields]]")
+    fields_: list[FieldSpec] = []
+    for f in raw_fields:
+        _known(f, {"name", "type", "required", "min", "max", "categories", "unseen"}, text, "[[fields]]")
+        name = f.get("name")
+        if not isinstance(name, str) or not name:
+            raise _fail(text, "[[fields]]", "every [[fields]] needs a name")
+        if f.get("type") not in FIELD_TYPES:
+            raise _fail(text, str(f.get("type")), f"field {name!r}: type must be one of {', '.join(FIELD_TYPES)}")
+        cats = f.get("categories")
+        try:
+            fields_.append(FieldSpec(
+                name=name, type=f["type"], required=bool(f.get("required", True)),
+                min=f.get("min"), max=f.get("max"),
+                categories=frozenset(str(c) for c in cats) if cats is not None else None,
+                unseen=f.get("unseen", "allow"),
+            ))
+        except ValueError as exc:
+            raise _fail(text, name, str(exc)) from None
+    names = {f.name for f in fields_}
+
+    feats = doc.get("features", {})
+    _known(feats, {"passthrough", "transform", "entity"}, text, "[features]")
+    passthrough = tuple(feats.get("passthrough", [f.name for f in fields_ if f.type != "text"]))
+    for name in passthrough:
+        if name not in names:
+            raise _fail(text, name, f"passthrough names unknown field {name!r}")
+    transforms = []
+    for t in feats.get("transform", []):
+        _known(t, {"name", "field", "op"}, text, "[[features.transform]]")
+        if t.get("field") not in names:
+            raise _fail(text, str(t.get("field")), f"transform {t.get('name')!r} names unknown field {t.get('field')!r}")
+        if t.get("op") not in TRANSFORMS:
+            raise _fail(text, str(t.get("op")), f"transform op must be one of {', '.join(TRANSFORMS)}")
+        transforms.append(TransformSpec(str(t.get("name", f"{t['op']}_{t['field']}")), t["field"], t["op"]))
+    entity = []
+    for e in feats.get("entity", []):
+        _known(e, {"name", "agg", "field", "last", "seconds"}, text, "[[features.entity]]")
+        agg = e.get("agg")
+        if agg not in AGGREGATES:
+            raise _fail(text, str(agg), f"entity feature agg must be one of {', '.join(AGGREGATES)}")
+        if agg not in ("count", "time_since_previous") and e.get("field") not in names:
+            raise _fail(text, str(e.get("field")), f"entity feature {e.get('name')!r} names unknown field {e.get('field')!r}")
+        if agg != "time_since_previous" and (e.get("last") is None) == (e.get("seconds") is None):
+            raise _fail(text, str(e.get("name")), f"entity feature {e.get('name')!r} needs exactly one of last or seconds")
+        entity.append(EntityFeatureSpec(str(e.get("name", agg)), agg, e.get("field"), e.get("last"), e.get("seconds")))
+
+    model_doc = doc.get("model", {})
+    _known(model_doc, {"estimator", "params", "scale", "one_hot"}, text, "[model]")
+    default_estimator = "river.linear_model.LinearRegression" if task == "regression" else ModelSpec.estimator
+    model = ModelSpec(
+        estimator=model_doc.get("estimator", default_estimator),
+        params=tuple(sorted(model_doc.get("params", {}).items())),
+        scale=bool(model_doc.get("scale", ModelSpec.scale)),
+        one_hot=bool(model_doc.get("one_hot", ModelSpec.one_hot)),
+    )
+    try:
+        check_importable(model.estimator)
+    except SpecError as exc:
+        raise _fail(text, model.estimator, f"[model] estimator: {exc}") from None
+
+    drifts = []
+    for d in doc.get("drift", []):
+        _known(d, {"signal", "detector", "feature", "params", "warmup", "cooldown"}, text, "[[drift]]")
+        if d.get("signal") not in SIGNALS:
+            raise _fail(text, str(d.get("signal")), f"drift signal must be one of {', '.join(SIGNALS)}")
+        if d.get("detector", "ADWIN") not in DETECTORS:
+            raise _fail(text, str(d.get("detector")), f"drift detector must be one of {', '.join(DETECTORS)}")
+        if d["signal"] == "feature" and d.get("feature") not in names:
+            raise _fail(text, str(d.get("feature")), f"drift on unknown feature {d.get('feature')!r}")
+        drifts.append(DriftSpec(
+            d["signal"], d.get("detector", "ADWIN"), d.get("feature"), tuple(sorted(d.get("params", {}).items())),
+            int(d.get("warmup", 1000)), int(d.get("cooldown", 1000)),
+        ))
+
+    tr = doc.get("training", {})
+    _known(tr, {"publish_every", "publish_seconds", "metric", "challenger_on_drift", "promotion_min_examples", "promotion_margin"}, text, "[training]")
+    metric = tr.get("metric", "mae" if task == "regression" else "accuracy")
+    if metric not in METRICS:
+        raise _fail(text, str(metric), f"training metric must be one of {', '.join(METRICS)}")
+    training = TrainingSpec(
+        publish_every=int(tr.get("publish_every", 2000)), publish_seconds=float(tr.get("publish_seconds", 0.0)),
+        metric=metric, challenger_on_drift=bool(tr.get("challenger_on_drift", True)),
+        promotion_min_examples=int(tr.get("promotion_min_examples", 500)),
+        promotion_margin=float(tr.get("promotion_margin", 0.0)),
+    )
+    if training.publish_every < 1:
+        raise _fail(text, "publish_every", "training.publish_every must be at least 1")
+    join = doc.get("join", {})
+    _known(join, {"horizon_seconds", "early_label_grace_seconds"}, text, "[join]")
+    validate = doc.get("validate", {})
+    _known(validate, {"dedup_horizon_seconds"}, text, "[validate]")
+    return PipelineSpec(
+        name=str(head.get("name", "pipeline")), task=task, fields=tuple(fields_), passthrough=passthrough,
+        transforms=tuple(transforms), entity=tuple(entity), model=model, drift=tuple(drifts), training=training,
+        dedup_horizon=float(validate.get("dedup_horizon_seconds", 3600.0)),
+        join_horizon=float(join.get("horizon_seconds", 3600.0)),
+        join_early_grace=float(join.get("early_label_grace_seconds", 60.0)), source_text=text,
+    )
+
+
+#: metric name -> (river.metrics class name, higher is better)
+METRICS: dict[str, tuple[str, bool]] = {
+    "accuracy": ("Accuracy", True),
+    "f1": ("F1", True),
+    "logloss": ("LogLoss", False),
+    "mae": ("MAE", False),
+    "rmse": ("RMSE", False),
+    "r2": ("R2", True),
+}
+
+
+def load_spec(path: str | Path | None) -> PipelineSpec:
+    """Load the spec at ``path``, or the built-in demo pipeline when ``path`` is empty."""
+    if not path:
+        return parse_spec(DEFAULT_SPEC_PATH.read_text())
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SpecError(f"cannot read the pipeline spec {path}: {exc.strerror}") from None
+    try:
+        return parse_spec(text)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+
+
+DEFAULT_SPEC_PATH = Path(__file__).with_name("demo_pipeline.toml")

@@ -1,0 +1,55 @@
+"""`driftline worker`: one Faust worker running the chosen agents over the pure core."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams import admin
+from streams.app import create_app
+from streams.core.spec import load_spec
+from streams.errors import EnvironmentProblem, UsageError
+from streams.settings import Settings
+from streams.topics import topic_specs
+
+AGENTS = ("validate", "feedback", "join", "train", "models")
+
+
+def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[no-untyped-def]
+    """The Faust app with the chosen agents registered on it."""
+    from agents import feedback, join, models, train, validate
+    from agents.runtime import Runtime
+
+    unknown = set(agents) - set(AGENTS)
+    if unknown:
+        raise UsageError(f"unknown agent(s) {', '.join(sorted(unknown))}: choose from {', '.join(AGENTS)}")
+    spec = load_spec(settings.pipeline)
+    app = create_app(settings)
+    rt = Runtime.build(settings, spec, app)
+    modules = {"validate": validate, "feedback": feedback, "join": join, "train": train, "models": models}
+    for name in agents:
+        modules[name].register(rt)
+
+    @app.page("/metrics")
+    async def metrics_page(web, request):  # type: ignore[no-untyped-def]
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    @app.page("/health")
+    async def health(web, request):  # type: ignore[no-untyped-def]
+        return web.json({"status": "ok", "agents": list(agents), "model_version": rt.scorer.champion.version})
+
+    return app, rt
+
+
+def run(settings: Settings, agents: Sequence[str], loglevel: str = "WARNING") -> int:
+    from faust.worker import Worker
+
+    if admin.cluster_info(settings.kafka_bootstrap, timeout_ms=3000) is None:
+        raise EnvironmentProblem(f"no Kafka broker answers at {settings.kafka_bootstrap} (start one with `driftline stack up`)")
+    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    app, _ = build(settings, agents)
+    sys.argv = sys.argv[:1]
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    return 0
