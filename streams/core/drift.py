@@ -26,6 +26,9 @@ DEFAULT_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("feature", "PageHinkley"): {"threshold": 200.0, "mode": "both"},
 }
 
+#: on the error signal, the smallest rise in the error rate that counts as concept drift
+MIN_INCREASE = 0.01
+
 KIND = {"error": "concept_drift", "prediction": "prediction_drift", "feature": "data_drift"}
 
 
@@ -106,11 +109,14 @@ class DriftMonitor:
         self.updates = 0
         self.quiet_until = spec.warmup
         self.mean = 0.0
+        params = dict(spec.params)
+        self.min_increase = float(params.pop("min_increase", MIN_INCREASE)) if spec.signal == "error" else 0.0
+        self.detector = make_detector(DriftSpec(spec.signal, spec.detector, spec.feature, tuple(params.items()), spec.warmup, spec.cooldown))
 
     def update(self, value: Any, position: int) -> Detection | None:
         """Feed one value (an error 0/1, a prediction, a feature value); maybe a detection."""
         self.updates += 1
-        before = self.mean
+        before = float(getattr(self.detector, "estimation", self.mean))
         if isinstance(value, bool):
             value = float(value)
         if isinstance(value, int | float):
@@ -119,7 +125,7 @@ class DriftMonitor:
         if not self.detector.drift_detected or self.updates <= self.quiet_until:
             return None
         statistic = float(getattr(self.detector, "estimation", getattr(self.detector, "psi", self.mean)))
-        if self.spec.signal == "error" and self.spec.detector in ("ADWIN", "KSWIN", "PageHinkley") and statistic <= before:
-            return None  # the error rate fell: the model got better, not drift
+        if self.spec.signal == "error" and self.spec.detector in ("ADWIN", "KSWIN", "PageHinkley") and statistic - before < self.min_increase:
+            return None  # the error rate fell, or rose too little to matter: not concept drift
         self.quiet_until = self.updates + self.spec.cooldown
         return Detection(KIND[self.spec.signal], self.subject, self.spec.detector, statistic, before, position)
