@@ -1,0 +1,41 @@
+from streams.core.join import Joiner, Label, Scored
+
+
+def scored(ts: float) -> Scored:
+    return Scored({"x": 1.0}, ts, True, 3)
+
+
+def test_a_label_after_its_event_joins_with_what_was_served() -> None:
+    j = Joiner(horizon=100)
+    assert j.scored("e1", scored(0.0)) is None
+    example = j.label("e1", Label(False, 5.0))
+    assert example is not None
+    assert (example.event_id, example.y, example.served, example.served_version) == ("e1", False, True, 3)
+
+
+def test_a_label_before_its_event_waits_for_it() -> None:
+    j = Joiner(horizon=100, early_grace=10)
+    assert j.label("e1", Label(True, 0.0)) is None
+    example = j.scored("e1", scored(1.0))
+    assert example is not None and example.y is True
+
+
+def test_labels_for_unknown_or_expired_events_come_back_as_unknown() -> None:
+    j = Joiner(horizon=10, early_grace=5)
+    j.scored("old", scored(0.0))
+    j.label("ghost", Label(True, 1.0))
+    j.scored("new", scored(20.0))
+    unknown = j.expire()
+    assert [event_id for event_id, _ in unknown] == ["ghost"]
+    assert j.counts.expired_events == 1
+    j.label("old", Label(True, 21.0))  # its event expired: it waits, then is unknown
+    j.scored("newer", scored(30.0))
+    assert [event_id for event_id, _ in j.expire()] == ["old"]
+
+
+def test_a_second_label_for_a_joined_event_is_counted_not_joined_twice() -> None:
+    j = Joiner()
+    j.scored("e1", scored(0.0))
+    assert j.label("e1", Label(True, 1.0)) is not None
+    assert j.label("e1", Label(True, 2.0)) is None
+    assert j.counts.duplicate_labels == 1 and j.counts.joined == 1

@@ -1,0 +1,65 @@
+"""The trainer's prequential metric is progressive validation; concept drift is found where it is."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from river import evaluate, metrics
+
+from schemas import RawEvent
+from streams.core.features import featurize
+from streams.core.model import build_model
+from streams.core.spec import load_spec
+from streams.core.trainer import Example, Trainer
+from streams.sources import builtin
+
+SPEC = load_spec(None)
+
+
+def examples(n: int, seed: int = 42, drift_at: int = 10_000) -> list[tuple[dict, bool]]:  # type: ignore[type-arg]
+    states: dict[str, dict] = {}  # type: ignore[type-arg]
+    out = []
+    for ev, y in itertools.islice(builtin("agrawal-drift", seed=seed, drift_at=drift_at), n):
+        raw = RawEvent(event_id=ev["event_id"], entity_id=ev["entity_id"], ts=ev["ts"], data=ev["data"])
+        x, states[ev["entity_id"]] = featurize(SPEC, raw, states.get(ev["entity_id"]))
+        out.append((x, y))
+    return out
+
+
+def test_prequential_accuracy_equals_progressive_val_score() -> None:
+    stream = examples(3000)
+    trainer = Trainer(SPEC)
+    for i, (x, y) in enumerate(stream):
+        trainer.learn(Example(f"e{i}", x, y, float(i)))
+    expected = evaluate.progressive_val_score(stream, build_model(SPEC), metrics.Accuracy())
+    assert trainer.champion.metric.get() == expected.get()
+    assert 0.5 < expected.get() < 1.0
+
+
+@pytest.mark.parametrize("seed", [42, 1, 7])
+def test_one_concept_drift_right_after_the_change_and_none_before(seed: int) -> None:
+    trainer = Trainer(SPEC)
+    found = []
+    for i, (x, y) in enumerate(examples(20_000, seed=seed)):
+        detections, requests = trainer.learn(Example(f"e{i}", x, y, float(i)))
+        found += [i for d in detections if d.kind == "concept_drift"]
+        for n, request in enumerate(requests):
+            trainer.published(request.lane, i * 10 + n)
+    assert len(found) == 1
+    assert 10_000 <= found[0] < 11_000
+
+
+def test_a_challenger_is_published_after_drift_and_versions_are_requested_on_schedule() -> None:
+    trainer = Trainer(SPEC)
+    statuses = []
+    for i, (x, y) in enumerate(examples(16_000)):
+        _, requests = trainer.learn(Example(f"e{i}", x, y, float(i)))
+        for request in requests:
+            statuses.append((i, request.status, request.parent))
+            trainer.published(request.lane, len(statuses))
+    assert statuses[0][1] == "champion" and statuses[0][2] is None  # the first version has no parent
+    challengers = [s for s in statuses if s[1] == "challenger"]
+    assert len(challengers) == 1 and challengers[0][0] > 10_000
+    champions = [s for s in statuses if s[1] == "champion"]
+    assert len(champions) >= 7  # every publish_every (2000) examples
