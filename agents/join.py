@@ -18,7 +18,7 @@ from streams.core.trainer import Example
 from agents import metrics
 from agents.runtime import Runtime
 
-EXPIRE_EVERY = 500
+EXPIRE_EVERY = 200  # events between expiry sweeps of every partition's joiner
 
 
 def example_bytes(example: Example) -> bytes:
@@ -61,7 +61,8 @@ def register(rt: Runtime) -> None:
                     metrics.JOINS.labels("joined").inc()
                 seen += 1
                 if seen % EXPIRE_EVERY == 0:
-                    _expire(rt, j)
+                    for each in joiners.values():
+                        _expire(rt, each)
 
 
 def _expire(rt: Runtime, j: Joiner) -> None:

@@ -32,7 +32,8 @@ def register(rt: Runtime) -> None:
     async def follow_models() -> None:
         await asyncio.to_thread(load_current, rt)
         consumer = AIOKafkaConsumer(rt.settings.topic("models"), bootstrap_servers=rt.settings.kafka_bootstrap,
-                                    group_id=None, auto_offset_reset="latest", enable_auto_commit=False)
+                                    group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
+                                    fetch_max_wait_ms=20)  # version events are rare: answer fast
         await consumer.start()
         try:
             async for record in consumer:

@@ -36,7 +36,7 @@ def register(rt: Runtime) -> None:
                 detections, requests = t.learn(Example(obj["event_id"], obj["x"], obj["y"], obj["ts"], obj.get("served"), obj.get("served_version")))
                 for found in detections:
                     metrics.DRIFT.labels(found.kind).inc()
-                    rt.drift_alert(found, model_version=t.champion.version)
+                    rt.drift_alert(found, model_version=t.champion.version, event_id=obj["event_id"])
                 for req in requests:
                     record = rt.registry.publish(req.model, parent=req.parent, status=req.status, reason=req.reason,
                                                  trained_examples=req.trained_examples, metrics=req.metrics)

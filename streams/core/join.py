@@ -1,7 +1,7 @@
 """Joining labels to the features (and the prediction) of the same event.
 
 Scored events wait ``horizon`` seconds for their label; a label that arrives first waits
-``early_grace`` seconds for its event. A label whose event is unknown, or already expired, is an
+``early_grace`` seconds of event time for its event. A label whose event is unknown, or already expired, is an
 ``unknown_event``. Time is the records' own time, so replay joins exactly as live did.
 """
 
@@ -49,10 +49,12 @@ class Joiner:
     done: OrderedDict[str, float] = field(default_factory=OrderedDict)
     counts: JoinCounts = field(default_factory=JoinCounts)
     now: float = 0.0
+    events_now: float = 0.0  # the scored events' clock: early labels wait on it
 
     def scored(self, event_id: str, scored: Scored) -> Example | None:
         """A scored event arrives; the example if its label was already waiting."""
         self.now = max(self.now, scored.ts)
+        self.events_now = max(self.events_now, scored.ts)
         label = self.early.pop(event_id, None)
         if label is not None:
             return self._join(event_id, scored, label)
@@ -85,7 +87,9 @@ class Joiner:
         while self.done and next(iter(self.done.values())) < cutoff:
             self.done.popitem(last=False)
         unknown = []
-        grace = self.now - self.early_grace
+        # a label's event happened before the label: once the events' own clock is past the
+        # label's time by the grace, the event is not coming (labels may run ahead of events)
+        grace = self.events_now - self.early_grace
         while self.early and next(iter(self.early.values())).ts < grace:
             unknown.append(self.early.popitem(last=False))
         self.counts.unknown_labels += len(unknown)

@@ -39,3 +39,13 @@ def test_a_second_label_for_a_joined_event_is_counted_not_joined_twice() -> None
     assert j.label("e1", Label(True, 1.0)) is not None
     assert j.label("e1", Label(True, 2.0)) is None
     assert j.counts.duplicate_labels == 1 and j.counts.joined == 1
+
+
+def test_an_early_label_waits_on_the_events_clock_not_the_labels() -> None:
+    # regression: labels running ahead of lagging events were declared unknown too soon
+    j = Joiner(horizon=1000, early_grace=60)
+    j.scored("e0", scored(0.0))
+    j.label("e1", Label(True, 1.0))
+    j.label("late", Label(True, 500.0))  # a label far ahead moves no event clock
+    assert j.expire() == []
+    assert j.scored("e1", scored(2.0)) is not None

@@ -1,0 +1,243 @@
+"""The continuous pipeline against the real broker and Redis, through `driftline worker`."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from streams import admin
+from streams.settings import Settings
+from streams.sources import builtin
+from streams.stack.ports import free_port
+from streams.topics import topic_specs
+
+DRIFTLINE = str(Path(sys.executable).with_name("driftline"))
+SPEC = (Path(__file__).resolve().parents[2] / "streams" / "core" / "demo_pipeline.toml").read_text()
+
+
+RATE = 500
+
+
+class Worker:
+    def __init__(self, settings: Settings, tmp: Path) -> None:
+        spec = tmp / "pipeline.toml"
+        spec.write_text(SPEC)
+        self.settings = replace(settings, web_port=free_port(), pipeline=str(spec), state_dir=tmp / "state")
+        self.log = tmp / "worker.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, **self.settings.as_env()}
+        self.proc = subprocess.Popen([DRIFTLINE, "worker"], env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.settings.web_port}/health", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise AssertionError("worker did not come up")
+
+    def health(self) -> dict:  # type: ignore[type-arg]
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.settings.web_port}/health", timeout=2) as r:
+            return json.loads(r.read())  # type: ignore[no-any-return]
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def worker(stack_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
+    settings = replace(stack_settings, topic_prefix=f"pipe{uuid.uuid4().hex[:8]}")
+    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    w = Worker(settings, tmp_path)
+    w.start()
+    yield w
+    w.stop()
+
+
+def read_all(settings: Settings, name: str, until: int, timeout: float = 240) -> list:  # type: ignore[type-arg]
+    """Records of a topic, waiting until at least ``until`` arrived (or the time is up)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    topic = settings.topic(name)
+    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    out: list = []  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        batch = consumer.poll(timeout_ms=500)
+        got = [r for records in batch.values() for r in records]
+        out.extend(got)
+        if got:
+            quiet_since = time.monotonic()
+        elif len(out) >= until and time.monotonic() - quiet_since > 3:
+            break
+    consumer.close()
+    return out
+
+
+def corrupted(i: int, valid: list[dict]) -> tuple[bytes, str]:  # type: ignore[type-arg]
+    """A bad record of one of eight kinds, and the reason it must be dead-lettered for."""
+    kind = i % 8
+    base = valid[-1]
+    if kind == 0:
+        return b'{"event_id": "broken', "invalid_json"
+    if kind == 1:
+        return b"[1, 2, 3]", "not_an_object"
+    if kind == 2:
+        return orjson.dumps({"event_id": f"bad-{i}", "data": {k: v for k, v in base["data"].items() if k != "salary"}}), "missing_field"
+    if kind == 3:
+        return orjson.dumps({"event_id": f"bad-{i}", "data": {**base["data"], "age": "old"}}), "wrong_type"
+    if kind == 4:
+        return orjson.dumps({"event_id": f"bad-{i}", "data": {**base["data"], "age": 500}}), "out_of_range"
+    if kind == 5:
+        return orjson.dumps({"event_id": f"bad-{i}", "data": {**base["data"], "blob": "x" * 70_000}}), "oversized"
+    if kind == 6:
+        return orjson.dumps(base), "duplicate_event"
+    return b"\xff\xfe\x00binary", "invalid_json"
+
+
+def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker: Worker) -> None:
+    s = worker.settings
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5, max_request_size=2_000_000)
+    valid: list[dict] = []  # type: ignore[type-arg]
+    labels: dict[str, bool] = {}
+    expected_dead: Counter[str] = Counter()
+    pending: list[tuple[str, bool]] = []
+    began = time.monotonic()
+    for i, (event, label) in enumerate(itertools.islice(builtin("agrawal-drift", seed=42, drift_at=10_000), 20_000)):
+        if i % 100 == 0:  # a steady 500 events/s, so that models trained on the labels serve the stream
+            time.sleep(max(0.0, i / RATE - (time.monotonic() - began)))
+        event["ts"] = time.time()
+        producer.send(s.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
+        valid.append(event)
+        labels[event["event_id"]] = label
+        pending.append((event["event_id"], label))
+        if i % 100 == 50:  # 1% corrupted, in eight ways
+            value, reason = corrupted(i // 100, valid)
+            producer.send(s.topic("raw"), key=b"bad", value=value)
+            expected_dead[reason] += 1
+        if len(pending) > 500:  # labels 500 events late
+            event_id, y = pending.pop(0)
+            producer.send(s.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
+    for event_id, y in pending:
+        producer.send(s.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
+    producer.send(s.topic("feedback"), value=b'{"event_id": "never-produced", "label": true}')
+    producer.send(s.topic("feedback"), value=b'{"event_id": "e-x", "label": [1]}')
+    expected_dead["unknown_event"] += 1
+    expected_dead["wrong_type"] += 1
+    producer.flush()
+    producer.close()
+
+    predictions = read_all(s, "predictions", 20_000)
+    ids = Counter(orjson.loads(r.value)["event_id"] for r in predictions)
+    assert len(ids) == 20_000 and set(ids) == set(labels)
+    assert max(ids.values()) == 1  # exactly one prediction per valid event
+
+    # a label whose event never came is dead-lettered once the join's clock (event time) passes
+    # its grace (60 s): move every partition's clock on with events two minutes later
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap)
+    later = time.time() + 120
+    for n in range(600):
+        event = {"event_id": f"tail-{n}", "entity_id": f"tail-{n}", "ts": later, "data": valid[0]["data"]}
+        producer.send(s.topic("raw"), value=orjson.dumps(event))
+        producer.send(s.topic("feedback"), value=orjson.dumps({"event_id": f"tail-{n}", "label": True, "ts": later}))
+    producer.flush()
+    producer.close()
+    dead = read_all(s, "deadletter", sum(expected_dead.values()))
+    reasons = Counter(orjson.loads(r.value)["reason"] for r in dead)
+    assert reasons == expected_dead
+
+    alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 3, timeout=30)]
+    # where in the stream: the event whose label set the detector off (agrawal-drift-42-<index>)
+    drift = [int(a["event_id"].rsplit("-", 1)[1]) for a in alerts if a["kind"] == "concept_drift"]
+    assert drift and all(at >= 10_000 for at in drift), drift
+    assert drift[0] < 11_000
+    versions = read_all(s, "models", 2, timeout=30)
+    assert len(versions) >= 2
+
+    served = {}
+    for r in predictions:
+        p = orjson.loads(r.value)
+        served[p["event_id"]] = p["prediction"]
+    order = [e["event_id"] for e in valid]
+
+    def accuracy(lo: int, hi: int) -> float:
+        return sum(served[e] == labels[e] for e in order[lo:hi]) / (hi - lo)
+
+    before, last = accuracy(8_000, 10_000), accuracy(18_000, 20_000)
+    print(f"served accuracy before the drift {before:.3f}, over the last 2000 {last:.3f}; drift at {drift}; {len(versions)} versions")
+    assert before > 0.9  # the served models really learned the first concept
+    assert last >= before - 0.05
+
+
+def test_a_new_model_version_is_in_service_within_a_second(worker: Worker) -> None:
+    from streams.core.model import build_model
+    from streams.core.spec import load_spec
+    from streams.registry import Registry
+
+    s = worker.settings
+    registry = Registry.connect(s)
+    record = registry.publish(build_model(load_spec(s.pipeline)), parent=None, status="champion", reason="test",
+                              trained_examples=0, metrics={})
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap)
+    from schemas import encode
+
+    sent_at = time.monotonic()
+    producer.send(s.topic("models"), key=str(record.version).encode(), value=encode(record)).get(timeout=10)
+    producer.close()
+    while worker.health()["model_version"] != record.version:
+        assert time.monotonic() - sent_at < 5, "the new version never came into service"
+        time.sleep(0.02)
+    took = time.monotonic() - sent_at
+    print(f"version {record.version} in service {took * 1000:.0f} ms after its event")
+    assert took < 1.0
+
+
+def test_sigkill_mid_stream_loses_no_event_and_entity_features_continue(worker: Worker) -> None:
+    s = worker.settings
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
+    items = list(itertools.islice(builtin("agrawal-drift", seed=5), 6000))
+    for n, (event, _) in enumerate(items):
+        event["ts"] = time.time()
+        producer.send(s.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
+        if n == 3000:
+            producer.flush()
+            time.sleep(0.5)
+            worker.stop(signal.SIGKILL)
+    producer.flush()
+    worker.start()
+    producer.close()
+    predictions = read_all(s, "predictions", 6000)
+    ids = {orjson.loads(r.value)["event_id"] for r in predictions}
+    assert ids == {e["event_id"] for e, _ in items}  # at least once: nothing lost
+    features = [orjson.loads(r.value) for r in read_all(s, "features", 6000)]
+    last_by_entity: dict[str, float] = {}
+    for f in sorted(features, key=lambda f: f["ts"]):
+        last_by_entity[f["entity_id"]] = f["features"]["events_last_hour"]
+    # every entity has 6 events in the stream (6000 events over 1000 entities): the counts kept counting
+    assert Counter(last_by_entity.values()).most_common(1)[0][0] >= 6
