@@ -1,11 +1,17 @@
 """driftline's event schemas: typed records, one decode function, field checks, JSON Schema.
 
-The shapes are the contract's (``shared/CONTRACT.md``); ``decode`` turns bytes into a record or
-a dead letter with a reason code and never raises into an agent.
+The shapes are the contract's: one record class per topic value kind (``raw``, ``features``,
+``predictions``, ``feedback``, ``deadletter``, ``alerts``, ``models``). ``decode`` turns bytes
+into a record or a dead letter with a reason code and never raises into an agent; ``encode``
+turns a record back into bytes; ``check_fields`` checks raw ``data`` against declared fields.
+
+>>> from schemas import Feedback, decode, encode
+>>> decode("feedback", encode(Feedback(event_id="e-1", label=True, ts=1.0))).ok
+True
 """
 
 from schemas.decode import Accepted, Decoded, Rejected, decode, encode
-from schemas.fields import FieldSpec, check_fields, check_value
+from schemas.fields import FIELD_TYPES, FieldSpec, FieldType, check_fields, check_value
 from schemas.jsonschema import export_schemas, json_schemas
 from schemas.reasons import Reason
 from schemas.records import (
@@ -16,13 +22,17 @@ from schemas.records import (
     DeadLetter,
     FeatureVector,
     Feedback,
+    JSONScalar,
+    Label,
     ModelVersion,
     Prediction,
     RawEvent,
+    Record,
 )
 
 __all__ = [
-    "Accepted", "Alert", "AlertKind", "DeadLetter", "Decoded", "FeatureVector", "Feedback", "FieldSpec",
-    "ModelVersion", "Prediction", "RECORD_TYPES", "RawEvent", "Reason", "Rejected", "SCHEMA_VERSION",
+    "FIELD_TYPES", "RECORD_TYPES", "SCHEMA_VERSION",
+    "Accepted", "Alert", "AlertKind", "DeadLetter", "Decoded", "FeatureVector", "Feedback", "FieldSpec", "FieldType",
+    "JSONScalar", "Label", "ModelVersion", "Prediction", "RawEvent", "Reason", "Record", "Rejected",
     "check_fields", "check_value", "decode", "encode", "export_schemas", "json_schemas",
 ]

@@ -1,5 +1,7 @@
 """Checks of a raw event's ``data`` against declared fields (the pipeline spec's raw fields).
 
+Pure functions: the first problem found, as a reason code and a human detail, or None.
+
 >>> amount = FieldSpec(name="amount", type="number", min=0)
 >>> check_fields({"amount": -1}, [amount])
 (<Reason.OUT_OF_RANGE: 'out_of_range'>, 'amount must be >= 0, got -1')
@@ -10,19 +12,27 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from schemas.readers import json_type
 from schemas.reasons import Reason
 
 FieldType = Literal["number", "integer", "category", "boolean", "text"]
 FIELD_TYPES: tuple[str, ...] = ("number", "integer", "category", "boolean", "text")
 
+Problem = tuple[Reason, str]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FieldSpec:
-    """One declared raw field: its type, whether it is required, its range or categories."""
+    """One declared raw field: its type, whether it is required, its range or categories.
+
+    ``min``/``max`` bound numbers and integers (inclusive). ``categories`` are the known values
+    of a category; ``unseen="deadletter"`` rejects others as ``unknown_category``, ``"allow"``
+    lets them through (the featurizer decides what an unseen category means).
+    """
 
     name: str
     type: FieldType
@@ -36,49 +46,70 @@ class FieldSpec:
         if self.type not in FIELD_TYPES:
             raise ValueError(f"field {self.name!r}: unknown type {self.type!r}; one of {', '.join(FIELD_TYPES)}")
         if self.unseen not in ("allow", "deadletter"):
-            raise ValueError(f"field {self.name!r}: unseen must be allow or deadletter")
+            raise ValueError(f"field {self.name!r}: unseen must be allow or deadletter, got {self.unseen!r}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"field {self.name!r}: min {self.min:g} is above max {self.max:g}")
 
 
-Problem = tuple[Reason, str]
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return "string" if isinstance(value, str) else type(value).__name__
-
-
-def check_value(value: Any, spec: FieldSpec) -> Problem | None:
-    """The problem with one present, non-null value, or None."""
+def _numeric(value: Any, spec: FieldSpec) -> Problem | None:
     name = spec.name
-    if spec.type in ("number", "integer"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return Reason.WRONG_TYPE, f"{name} must be a {spec.type}, got {_kind(value)}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return Reason.WRONG_TYPE, f"{name} must be {'an integer' if spec.type == 'integer' else 'a number'}, got {json_type(value)}"
+    if isinstance(value, float):
         if not math.isfinite(value):
-            return Reason.OUT_OF_RANGE, f"{name} must be finite"
-        if spec.type == "integer" and float(value) != int(value):
+            return Reason.OUT_OF_RANGE, f"{name} must be finite, got {value}"
+        if spec.type == "integer" and not value.is_integer():
             return Reason.WRONG_TYPE, f"{name} must be an integer, got {value}"
-        if spec.min is not None and value < spec.min:
-            return Reason.OUT_OF_RANGE, f"{name} must be >= {spec.min:g}, got {value}"
-        if spec.max is not None and value > spec.max:
-            return Reason.OUT_OF_RANGE, f"{name} must be <= {spec.max:g}, got {value}"
-    elif spec.type == "boolean":
-        if not isinstance(value, bool):
-            return Reason.WRONG_TYPE, f"{name} must be a boolean, got {_kind(value)}"
-    elif spec.type == "category":
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            return Reason.WRONG_TYPE, f"{name} must be a category (string), got {_kind(value)}"
-        if spec.categories is not None and spec.unseen == "deadletter" and str(value) not in spec.categories:
-            return Reason.UNKNOWN_CATEGORY, f"{name}={value!r} is not one of the declared categories"
-    elif not isinstance(value, str):
-        return Reason.WRONG_TYPE, f"{name} must be text, got {_kind(value)}"
+    if spec.min is not None and value < spec.min:
+        return Reason.OUT_OF_RANGE, f"{name} must be >= {spec.min:g}, got {value}"
+    if spec.max is not None and value > spec.max:
+        return Reason.OUT_OF_RANGE, f"{name} must be <= {spec.max:g}, got {value}"
     return None
 
 
+def _boolean(value: Any, spec: FieldSpec) -> Problem | None:
+    if not isinstance(value, bool):
+        return Reason.WRONG_TYPE, f"{spec.name} must be a boolean, got {json_type(value)}"
+    return None
+
+
+def _category(value: Any, spec: FieldSpec) -> Problem | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return Reason.WRONG_TYPE, f"{spec.name} must be a category (a string or integer), got {json_type(value)}"
+    if spec.categories is not None and spec.unseen == "deadletter" and str(value) not in spec.categories:
+        known = ", ".join(sorted(spec.categories))
+        return Reason.UNKNOWN_CATEGORY, f"{spec.name}={value!r} is not one of the declared categories ({known})"
+    return None
+
+
+def _text(value: Any, spec: FieldSpec) -> Problem | None:
+    if not isinstance(value, str):
+        return Reason.WRONG_TYPE, f"{spec.name} must be text, got {json_type(value)}"
+    return None
+
+
+_CHECKS: dict[str, Callable[[Any, FieldSpec], Problem | None]] = {
+    "number": _numeric, "integer": _numeric, "boolean": _boolean, "category": _category, "text": _text,
+}
+
+
+def check_value(value: Any, spec: FieldSpec) -> Problem | None:
+    """The problem with one present, non-null value, or None.
+
+    >>> items = FieldSpec(name="items", type="integer")
+    >>> check_value(2.0, items) is None
+    True
+    >>> check_value(True, items)
+    (<Reason.WRONG_TYPE: 'wrong_type'>, 'items must be an integer, got boolean')
+    """
+    return _CHECKS[spec.type](value, spec)
+
+
 def check_fields(data: Mapping[str, Any], specs: Sequence[FieldSpec]) -> Problem | None:
-    """The first problem of ``data`` against ``specs`` (in spec order), or None when it fits."""
+    """The first problem of ``data`` against ``specs`` (in spec order), or None when it fits.
+
+    A null value counts as missing. Fields not declared are not checked.
+    """
     for spec in specs:
         value = data.get(spec.name)
         if value is None:

@@ -1,7 +1,10 @@
 """Typed records for the seven value kinds of the contract, one frozen dataclass each.
 
-Each carries ``schema_version`` so that producers and consumers can evolve apart; ``to_dict``
-gives the JSON-ready object the contract describes.
+Each carries ``schema_version`` so that producers and consumers can evolve apart, a ``kind``
+(the topic name it travels on) and ``to_dict``, the JSON-ready object the contract describes.
+
+>>> RawEvent(event_id="e-1", data={"amount": 12.5}).to_dict()
+{'event_id': 'e-1', 'data': {'amount': 12.5}, 'entity_id': None, 'ts': None, 'schema_version': 1}
 """
 
 from __future__ import annotations
@@ -14,12 +17,21 @@ from typing import Any, ClassVar, Literal
 from schemas.reasons import Reason
 
 SCHEMA_VERSION = 1
+"""The newest ``schema_version`` this code writes and reads."""
 
-Scalar = str | int | float | bool | None
+JSONScalar = str | int | float | bool | None
 Label = bool | int | float | str
+Severity = Literal["info", "warning", "critical"]
+ModelStatus = Literal["candidate", "challenger", "champion", "retired"]
+PayloadEncoding = Literal["text", "base64"]
+
+SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+MODEL_STATUSES: tuple[str, ...] = ("candidate", "challenger", "champion", "retired")
 
 
 class AlertKind(StrEnum):
+    """The alert kinds of the contract (an alert's ``kind`` may also be another string)."""
+
     DATA_DRIFT = "data_drift"
     CONCEPT_DRIFT = "concept_drift"
     PREDICTION_DRIFT = "prediction_drift"
@@ -31,19 +43,23 @@ class AlertKind(StrEnum):
 
 
 class _Record:
+    """What every record has: a ``kind`` and a JSON-ready ``to_dict``."""
+
+    __slots__ = ()
     kind: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as the JSON-ready object the contract describes."""
         return asdict(self)  # type: ignore[call-overload,no-any-return]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RawEvent(_Record):
-    """An event as users produce it to ``<prefix>.raw``."""
+    """An event as users produce it to ``<prefix>.raw``; ``data`` holds scalars only."""
 
     kind: ClassVar[str] = "raw"
     event_id: str
-    data: dict[str, Scalar]
+    data: dict[str, JSONScalar]
     entity_id: str | None = None
     ts: float | None = None
     schema_version: int = SCHEMA_VERSION
@@ -51,17 +67,21 @@ class RawEvent(_Record):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeatureVector(_Record):
-    """A validated event's features, on ``<prefix>.features`` (keyed by event id)."""
+    """A validated event's features, on ``<prefix>.features`` (keyed by event id).
+
+    ``source_partition``/``source_offset`` point back at the raw record; ``model_version`` and
+    ``prediction`` are what was served, so that the join can measure served metrics.
+    """
 
     kind: ClassVar[str] = "features"
     event_id: str
     entity_id: str | None
     ts: float
-    features: dict[str, Scalar]
+    features: dict[str, JSONScalar]
     source_partition: int | None = None
     source_offset: int | None = None
-    model_version: int | None = None  # the version that scored it (None: not scored yet)
-    prediction: Label | None = None  # what was served, so the join can measure served metrics
+    model_version: int | None = None
+    prediction: Label | None = None
     schema_version: int = SCHEMA_VERSION
 
 
@@ -71,6 +91,11 @@ class Prediction(_Record):
 
     ``model_version`` 0 is the untrained model a pipeline starts with; ``prediction`` is null
     while a model cannot predict yet (for example a tree that has seen no label).
+
+    >>> p = Prediction(event_id="e", entity_id=None, model_version=1, prediction=True,
+    ...                proba={"True": 0.9, "False": 0.1}, ts=1.0, scored_at=1.5)
+    >>> "challenger" in p.to_dict()
+    False
     """
 
     kind: ClassVar[str] = "predictions"
@@ -85,6 +110,7 @@ class Prediction(_Record):
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The contract's object; ``challenger`` is left out when no challenger shadows."""
         out = asdict(self)
         if out["challenger"] is None:
             del out["challenger"]
@@ -93,7 +119,7 @@ class Prediction(_Record):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Feedback(_Record):
-    """A label for an earlier event, on ``<prefix>.feedback``."""
+    """A label for an earlier event, on ``<prefix>.feedback``; the task decides its type later."""
 
     kind: ClassVar[str] = "feedback"
     event_id: str
@@ -104,7 +130,11 @@ class Feedback(_Record):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeadLetter(_Record):
-    """A rejected record with its reason, its original bytes and where it came from."""
+    """A rejected record with its reason, its original bytes and where it came from.
+
+    ``payload`` is the original value as text when it is UTF-8, else as base64
+    (``payload_encoding`` says which); :meth:`payload_bytes` gives the bytes back.
+    """
 
     kind: ClassVar[str] = "deadletter"
     reason: Reason
@@ -113,7 +143,7 @@ class DeadLetter(_Record):
     partition: int | None
     offset: int | None
     payload: str
-    payload_encoding: Literal["text", "base64"] = "text"
+    payload_encoding: PayloadEncoding = "text"
     ts: float
     schema_version: int = SCHEMA_VERSION
 
@@ -122,26 +152,30 @@ class DeadLetter(_Record):
         cls,
         reason: Reason,
         detail: str,
-        payload: bytes | None,
+        payload: bytes | bytearray | memoryview | str | None,
         *,
         source_topic: str = "",
         partition: int | None = None,
         offset: int | None = None,
         ts: float,
     ) -> DeadLetter:
-        """Keep the payload as text when it is UTF-8, else as base64.
+        """A dead letter for ``payload``, kept as text when it is UTF-8, else as base64.
 
-        >>> DeadLetter.for_bytes(Reason.INVALID_JSON, "x", b"\\xff", ts=0.0).payload
-        '/w=='
+        >>> letter = DeadLetter.for_bytes(Reason.INVALID_JSON, "not JSON", b"\\xff", ts=0.0)
+        >>> letter.payload, letter.payload_encoding
+        ('/w==', 'base64')
+        >>> DeadLetter.for_bytes(Reason.INVALID_JSON, "not JSON", b"{oops", ts=0.0).payload
+        '{oops'
         """
-        raw = payload or b""
+        raw = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else bytes(payload or b"")
+        encoding: PayloadEncoding
         try:
             text, encoding = raw.decode("utf-8"), "text"
         except UnicodeDecodeError:
             text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
         return cls(
             reason=Reason(reason), detail=detail, source_topic=source_topic, partition=partition,
-            offset=offset, payload=text, payload_encoding=encoding, ts=ts,  # type: ignore[arg-type]
+            offset=offset, payload=text, payload_encoding=encoding, ts=ts,
         )
 
     def payload_bytes(self) -> bytes:
@@ -151,49 +185,60 @@ class DeadLetter(_Record):
         return self.payload.encode("utf-8")
 
     def to_dict(self) -> dict[str, Any]:
+        """The contract's object, with ``reason`` as its plain code string."""
         out = asdict(self)
-        out["reason"] = str(self.reason)
+        out["reason"] = self.reason.value
         return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alert(_Record):
-    """An alert on ``<prefix>.alerts``; ``detail`` keys are flattened into the object."""
+    """An alert on ``<prefix>.alerts``.
+
+    The JSON field ``kind`` is the attribute ``alert_kind`` (``kind`` names the record kind,
+    as on every record). ``detail`` keys are flattened into the object, never overwriting
+    the named fields.
+
+    >>> Alert(alert_id="a", alert_kind="data_drift", severity="info", subject="amount",
+    ...       message="m", ts=1.0, detail={"kind": "ignored", "p": 0.01}).to_dict()["kind"]
+    'data_drift'
+    """
 
     kind: ClassVar[str] = "alerts"
+    NAMED: ClassVar[frozenset[str]] = frozenset(
+        {"alert_id", "kind", "severity", "subject", "message", "ts", "schema_version"}
+    )
     alert_id: str
     alert_kind: str
-    severity: Literal["info", "warning", "critical"]
+    severity: Severity
     subject: str
     message: str
     ts: float
     detail: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
-    NAMED: ClassVar[frozenset[str]] = frozenset(
-        {"alert_id", "kind", "severity", "subject", "message", "ts", "schema_version"}
-    )
-
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.detail.items() if k not in self.NAMED}
+        """The named fields, plus every ``detail`` key that does not clash with one."""
+        out = {k: v for k, v in asdict(self)["detail"].items() if k not in self.NAMED}
         out.update(
-            alert_id=self.alert_id, kind=self.alert_kind, severity=self.severity, subject=self.subject,
+            alert_id=self.alert_id, kind=str(self.alert_kind), severity=self.severity, subject=self.subject,
             message=self.message, ts=self.ts, schema_version=self.schema_version,
         )
         return out
 
 
-MODEL_STATUSES = ("candidate", "challenger", "champion", "retired")
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelVersion(_Record):
-    """A model-version event on ``<prefix>.models`` (compacted, keyed by version)."""
+    """A model-version event on ``<prefix>.models`` (compacted, keyed by version).
+
+    Versions are integers 1, 2, 3, … never reused; ``parent`` is the version it was trained
+    from, if any.
+    """
 
     kind: ClassVar[str] = "models"
     version: int
     parent: int | None
-    status: Literal["candidate", "challenger", "champion", "retired"]
+    status: ModelStatus
     created_at: float
     trained_examples: int
     metrics: dict[str, float]
@@ -202,6 +247,9 @@ class ModelVersion(_Record):
     schema_version: int = SCHEMA_VERSION
 
 
+Record = RawEvent | FeatureVector | Prediction | Feedback | DeadLetter | Alert | ModelVersion
+
 RECORD_TYPES: dict[str, type[_Record]] = {
     cls.kind: cls for cls in (RawEvent, FeatureVector, Prediction, Feedback, DeadLetter, Alert, ModelVersion)
 }
+"""Record class by kind, the topic name it travels on."""
