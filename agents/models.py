@@ -35,6 +35,9 @@ def register(rt: Runtime) -> None:
                                     group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
                                     fetch_max_wait_ms=20)  # version events are rare: answer fast
         await consumer.start()
+        await consumer.seek_to_end()  # resolve "latest" now, so no version event is skipped
+        await consumer.position(next(iter(consumer.assignment())))
+        rt.following = True
         try:
             async for record in consumer:
                 outcome = decode("models", record.value)

@@ -25,6 +25,7 @@ class Runtime:
     registry: Registry
     scorer: Scorer
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
+    following: bool = False  # the models follower is positioned and reading
 
     @classmethod
     def build(cls, settings: Settings, spec: PipelineSpec, app: faust.App) -> Runtime:

@@ -38,7 +38,8 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
 
     @app.page("/health")
     async def health(web, request):  # type: ignore[no-untyped-def]
-        return web.json({"status": "ok", "agents": list(agents), "model_version": rt.scorer.champion.version})
+        return web.json({"status": "ok", "agents": list(agents), "model_version": rt.scorer.champion.version,
+                         "following_models": rt.following})
 
     return app, rt
 

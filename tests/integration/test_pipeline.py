@@ -211,6 +211,10 @@ def test_a_new_model_version_is_in_service_within_a_second(worker: Worker) -> No
     producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap)
     from schemas import encode
 
+    deadline = time.monotonic() + 30
+    while not worker.health()["following_models"]:  # measure from a worker that is ready
+        assert time.monotonic() < deadline, "the models follower never started"
+        time.sleep(0.05)
     sent_at = time.monotonic()
     producer.send(s.topic("models"), key=str(record.version).encode(), value=encode(record)).get(timeout=10)
     producer.close()
