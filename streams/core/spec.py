@@ -22,6 +22,9 @@ AGGREGATES = ("count", "mean", "std", "min", "max", "time_since_previous")
 TRANSFORMS = ("log1p", "sqrt", "square", "abs")
 SIGNALS = ("error", "prediction", "feature")
 DETECTORS = ("ADWIN", "PageHinkley", "DDM", "HDDM_A", "HDDM_W", "KSWIN", "frequency")
+#: the detector a ``[[drift]]`` entry gets when it names none: on the model's errors (a 0/1
+#: signal) HDDM_A, one-sided and built for error rates; on anything else ADWIN
+DEFAULT_DETECTOR = {"error": "HDDM_A", "prediction": "ADWIN", "feature": "ADWIN"}
 
 
 class SpecError(ValueError):
@@ -214,12 +217,13 @@ def parse_spec(text: str) -> PipelineSpec:
         _known(d, {"signal", "detector", "feature", "params", "warmup", "cooldown"}, text, "[[drift]]")
         if d.get("signal") not in SIGNALS:
             raise _fail(text, str(d.get("signal")), f"drift signal must be one of {', '.join(SIGNALS)}")
-        if d.get("detector", "ADWIN") not in DETECTORS:
+        detector = d.get("detector", DEFAULT_DETECTOR[d["signal"]])
+        if detector not in DETECTORS:
             raise _fail(text, str(d.get("detector")), f"drift detector must be one of {', '.join(DETECTORS)}")
         if d["signal"] == "feature" and d.get("feature") not in names:
             raise _fail(text, str(d.get("feature")), f"drift on unknown feature {d.get('feature')!r}")
         drifts.append(DriftSpec(
-            d["signal"], d.get("detector", "ADWIN"), d.get("feature"), tuple(sorted(d.get("params", {}).items())),
+            d["signal"], detector, d.get("feature"), tuple(sorted(d.get("params", {}).items())),
             int(d.get("warmup", 1000)), int(d.get("cooldown", 1000)),
         ))
 

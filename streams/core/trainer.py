@@ -131,7 +131,7 @@ class Trainer:
             self.challenger = self._lane("challenger", build_model(self.spec), None)
             self.challenger.started_at = self.position
         every = self.spec.training.publish_every
-        if self.champion.since_publish >= every or (self.champion.version is None and self.champion.examples >= min(every, 100)):
+        if self.champion.since_publish >= every or (self.champion.version is None and self.champion.since_publish >= min(every, 100)):
             requests.append(self._request(self.champion, "champion", "scheduled" if self.champion.version else "first version"))
         if self.challenger is not None and self.challenger.version is None and self.challenger.examples >= self.spec.training.promotion_min_examples:
             requests.append(self._request(self.challenger, "challenger", f"trained from the concept drift at example {self.challenger.started_at}"))

@@ -3,34 +3,46 @@ import random
 import pytest
 
 from streams.core.drift import DriftMonitor, FrequencyShift
-from streams.core.spec import DriftSpec
+from streams.core.spec import DEFAULT_DETECTOR, DriftSpec, load_spec
 
 
 @pytest.mark.parametrize(
-    ("signal", "draw"),
+    ("signal", "detector", "draw"),
     [
-        ("error", lambda rng: rng.random() < 0.3),
-        ("feature", lambda rng: rng.gauss(50_000, 20_000)),
-        ("prediction", lambda rng: rng.random() < 0.6),
+        ("error", "HDDM_A", lambda rng: rng.random() < 0.3),
+        ("error", "HDDM_A", lambda rng: rng.random() < 0.02),
+        ("error", "ADWIN", lambda rng: rng.random() < 0.3),
+        ("feature", "ADWIN", lambda rng: rng.gauss(50_000, 20_000)),
+        ("prediction", "ADWIN", lambda rng: rng.random() < 0.6),
     ],
 )
-def test_defaults_raise_nothing_on_100k_stationary_events(signal: str, draw) -> None:  # type: ignore[no-untyped-def]
+def test_defaults_raise_nothing_on_100k_stationary_events(signal: str, detector: str, draw) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(7)
-    monitor = DriftMonitor(DriftSpec(signal, "ADWIN"), signal)
+    monitor = DriftMonitor(DriftSpec(signal, detector), signal)
     assert [i for i in range(100_000) if monitor.update(draw(rng), i)] == []
 
 
-def test_a_real_rise_in_errors_is_caught_quickly_and_once() -> None:
+@pytest.mark.parametrize("detector", ["HDDM_A", "ADWIN"])
+def test_a_real_rise_in_errors_is_caught_quickly_and_once(detector: str) -> None:
     rng = random.Random(3)
-    monitor = DriftMonitor(DriftSpec("error", "ADWIN"), "errors")
-    hits = [i for i in range(20_000) if monitor.update(rng.random() < (0.05 if i < 10_000 else 0.35), i)]
-    assert len(hits) == 1 and 10_000 <= hits[0] < 10_300
+    monitor = DriftMonitor(DriftSpec("error", detector), "errors")
+    hits = [monitor.update(rng.random() < (0.05 if i < 10_000 else 0.35), i) for i in range(20_000)]
+    found = [h for h in hits if h]
+    assert len(found) == 1 and 10_000 <= found[0].position < 10_300
+    assert found[0].before < 0.1 < found[0].statistic  # the alert tells the error rate before and after
 
 
-def test_falling_errors_are_not_concept_drift() -> None:
+@pytest.mark.parametrize("detector", ["HDDM_A", "ADWIN"])
+def test_falling_errors_are_not_concept_drift(detector: str) -> None:
     rng = random.Random(3)
-    monitor = DriftMonitor(DriftSpec("error", "ADWIN"), "errors")
+    monitor = DriftMonitor(DriftSpec("error", detector), "errors")
     assert [i for i in range(20_000) if monitor.update(rng.random() < (0.35 if i < 10_000 else 0.05), i)] == []
+
+
+def test_errors_get_the_one_sided_detector_unless_the_spec_names_one() -> None:
+    assert DEFAULT_DETECTOR["error"] == "HDDM_A"
+    spec = load_spec(None)
+    assert [d.detector for d in spec.drift if d.signal == "error"] == ["HDDM_A"]
 
 
 def test_a_shifted_feature_is_data_drift() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 from river import evaluate, metrics
@@ -48,6 +49,46 @@ def test_one_concept_drift_right_after_the_change_and_none_before(seed: int) -> 
             trainer.published(request.lane, i * 10 + n)
     assert len(found) == 1
     assert 10_000 <= found[0] < 11_000
+
+
+def interleaved(items: list, seed: int, partitions: int = 4) -> list[int]:  # type: ignore[type-arg]
+    """Positions in the order a join over ``partitions`` partitions may emit them: each
+    partition in order, the partitions taking turns in runs of 1 to 60 records."""
+    rng = random.Random(seed)
+    queues: list[list[int]] = [[] for _ in range(partitions)]
+    for i in range(len(items)):
+        queues[(i * 2654435761 % 2**32) % partitions].append(i)
+    order: list[int] = []
+    while any(queues):
+        queue = rng.choice([q for q in queues if q])
+        run = rng.randint(1, 60)
+        order += queue[:run]
+        del queue[:run]
+    return order
+
+
+@pytest.mark.parametrize(("seed", "shuffle"), [(1, 1), (42, 2)])
+def test_concept_drift_is_found_in_partition_interleaved_orders(seed: int, shuffle: int) -> None:
+    # regression: ADWIN on the errors missed this drift on orders like these (CI, 2026-11-22)
+    items = examples(20_000, seed=seed)
+    order = interleaved(items, shuffle)
+    first_after = next(n for n, i in enumerate(order) if i >= 10_000)
+    trainer = Trainer(SPEC)
+    found = []
+    for n, i in enumerate(order):
+        x, y = items[i]
+        detections, requests = trainer.learn(Example(f"e{i}", x, y, float(n)))
+        found += [n for d in detections if d.kind == "concept_drift"]
+        for k, request in enumerate(requests):
+            trainer.published(request.lane, n * 10 + k)
+    assert len(found) == 1 and first_after <= found[0] < first_after + 1_000, (found, first_after)
+
+
+def test_the_first_version_is_asked_for_once_per_hundred_examples_until_it_is_numbered() -> None:
+    # regression: with no registry answering, every example after the 100th asked again
+    trainer = Trainer(SPEC)
+    asked = [i for i, (x, y) in enumerate(examples(1_000)) if trainer.learn(Example(f"e{i}", x, y, float(i)))[1]]
+    assert asked == list(range(99, 1_000, 100))
 
 
 def test_a_challenger_is_published_after_drift_and_versions_are_requested_on_schedule() -> None:
