@@ -15,11 +15,12 @@ from agents.runtime import Runtime
 
 
 def register(rt: Runtime) -> None:
+    timer = metrics.PROCESSING.labels("feedback")
     @rt.app.agent(rt.topics["feedback"], name="feedback")
     async def feedback(stream: Any) -> None:
         async for event in stream.events():
             m = event.message
-            with metrics.PROCESSING.labels("feedback").time():
+            with timer.time():
                 outcome = decode("feedback", event.value, max_bytes=rt.settings.max_event_bytes, source_topic=m.topic,
                                  partition=m.partition, offset=m.offset, record_ts=m.timestamp)
                 if not isinstance(outcome, Accepted):
@@ -29,7 +30,7 @@ def register(rt: Runtime) -> None:
                                                   event.value, source_topic=m.topic, partition=m.partition, offset=m.offset,
                                                   ts=rt.scorer.clock())
                 else:
-                    rt.send("labels", event.value, key=outcome.value.event_id.encode())
+                    await rt.send("labels", event.value, key=outcome.value.event_id.encode())
                     continue
-                rt.send("deadletter", encode(letter), key=m.key)
+                await rt.send("deadletter", encode(letter), key=m.key)
                 metrics.DEADLETTERS.labels(letter.reason.value).inc()

@@ -27,6 +27,8 @@ def example_bytes(example: Example) -> bytes:
 
 
 def register(rt: Runtime) -> None:
+    timer = metrics.PROCESSING.labels("join")
+    joined = metrics.JOINS.labels("joined")
     joiners: dict[int, Joiner] = {}
     source = rt.app.topic(rt.settings.topic("features"), rt.settings.topic("labels"),
                           key_type=bytes, value_type=bytes, allow_empty=True)
@@ -42,7 +44,7 @@ def register(rt: Runtime) -> None:
         async for event in stream.events():
             m = event.message
             j = joiner(m.partition)
-            with metrics.PROCESSING.labels("join").time():
+            with timer.time():
                 if m.topic == rt.settings.topic("features"):
                     outcome = decode("features", event.value)
                     if not isinstance(outcome, Accepted):
@@ -57,21 +59,21 @@ def register(rt: Runtime) -> None:
                     example = j.label(fb.event_id, Label(coerce_label(rt.spec.task, fb.label), fb.ts or m.timestamp,
                                                          event.value, (m.topic, m.partition, m.offset)))
                 if example is not None:
-                    rt.send("examples", example_bytes(example), key=example.event_id.encode())
-                    metrics.JOINS.labels("joined").inc()
+                    await rt.send("examples", example_bytes(example), key=example.event_id.encode())
+                    joined.inc()
                 seen += 1
                 if seen % EXPIRE_EVERY == 0:
                     for each in joiners.values():
-                        _expire(rt, each)
+                        await _expire(rt, each)
 
 
-def _expire(rt: Runtime, j: Joiner) -> None:
+async def _expire(rt: Runtime, j: Joiner) -> None:
     before = j.counts.expired_events
     for event_id, label in j.expire():
         topic, partition, offset = label.where
         letter = DeadLetter.for_bytes(Reason.UNKNOWN_EVENT, f"feedback for event {event_id!r}, never seen or already expired",
                                       label.raw, source_topic=topic, partition=partition, offset=offset, ts=rt.scorer.clock())
-        rt.send("deadletter", encode(letter), key=event_id.encode())
+        await rt.send("deadletter", encode(letter), key=event_id.encode())
         metrics.DEADLETTERS.labels(Reason.UNKNOWN_EVENT.value).inc()
         metrics.JOINS.labels("unknown").inc()
     metrics.JOINS.labels("expired").inc(j.counts.expired_events - before)

@@ -47,7 +47,7 @@ def register(rt: Runtime) -> None:
                 try:
                     model = await asyncio.to_thread(rt.registry.load, mv.version)
                 except (KeyError, ValueError) as exc:
-                    rt.alert("model_rejected", "critical", f"model {mv.version}", f"model version {mv.version} not taken into service: {exc}")
+                    await rt.alert("model_rejected", "critical", f"model {mv.version}", f"model version {mv.version} not taken into service: {exc}")
                     continue
                 rt.scorer.serve(mv.version, model, mv.status)  # type: ignore[arg-type]
                 metrics.SERVING.labels(mv.status).set(mv.version)

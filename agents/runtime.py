@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -15,6 +17,8 @@ from streams.core.scoring import Scorer
 from streams.core.spec import PipelineSpec
 from streams.registry import Registry
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,17 +40,29 @@ class Runtime:
         return cls(settings, spec, app, Registry.connect(settings),
                    Scorer(spec, max_bytes=settings.max_event_bytes), topics)
 
-    def send(self, name: str, value: bytes, key: bytes | None = None) -> None:
-        """Buffer a record; Faust flushes the producer before it commits any source offset."""
-        self.topics[name].send_soon(key=key, value=value)
+    async def send(self, name: str, value: bytes, key: bytes | None = None) -> None:
+        """Hand a record to the producer's batches and go on, without waiting for the broker.
 
-    def alert(self, kind: str, severity: str, subject: str, message: str, **detail: Any) -> None:
+        Faust's consumer flushes this same producer before it commits any source offset, so an
+        offset is committed only after the records sent for it are written. (Faust's own
+        ``send_soon`` buffer sends one record at a time and stalls the stream when it holds 100.)
+        """
+        fut = await self.app.producer.send(self.settings.topic(name), key, value, None, None, None)
+        fut.add_done_callback(self._check_sent)
+
+    def _check_sent(self, fut: Any) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            # a record that could not be written: stop before any later offset is committed
+            log.critical("could not write a record, stopping: %r", fut.exception())
+            asyncio.ensure_future(self.app.crash(fut.exception()))
+
+    async def alert(self, kind: str, severity: str, subject: str, message: str, **detail: Any) -> None:
         record = Alert(alert_id=uuid.uuid4().hex, alert_kind=kind, severity=severity,  # type: ignore[arg-type]
                        subject=subject, message=message, ts=time.time(), detail=detail)
-        self.send("alerts", encode(record))
+        await self.send("alerts", encode(record))
 
-    def drift_alert(self, found: Detection, **where: Any) -> None:
+    async def drift_alert(self, found: Detection, **where: Any) -> None:
         severity = "critical" if found.kind == "concept_drift" else "warning"
-        self.alert(found.kind, severity, found.subject,
+        await self.alert(found.kind, severity, found.subject,
                    f"{found.kind.replace('_', ' ')} in {found.subject} ({found.detector}: {found.before:.4g} -> {found.statistic:.4g})",
                    detector=found.detector, statistic=found.statistic, before=found.before, at_event=found.position, **where)

@@ -17,7 +17,11 @@ from agents import metrics
 from agents.runtime import Runtime
 
 
+GAUGE_EVERY = 50  # examples between updates of the metric gauges (a scrape is seconds apart)
+
+
 def register(rt: Runtime) -> None:
+    timer = metrics.PROCESSING.labels("train")
     state: dict[str, Trainer] = {}
 
     def trainer() -> Trainer:
@@ -31,21 +35,22 @@ def register(rt: Runtime) -> None:
     async def train(stream: Any) -> None:
         async for value in stream:
             t = trainer()
-            with metrics.PROCESSING.labels("train").time():
+            with timer.time():
                 obj = orjson.loads(value)
                 detections, requests = t.learn(Example(obj["event_id"], obj["x"], obj["y"], obj["ts"], obj.get("served"), obj.get("served_version")))
                 for found in detections:
                     metrics.DRIFT.labels(found.kind).inc()
-                    rt.drift_alert(found, model_version=t.champion.version, event_id=obj["event_id"])
+                    await rt.drift_alert(found, model_version=t.champion.version, event_id=obj["event_id"])
                 for req in requests:
                     record = rt.registry.publish(req.model, parent=req.parent, status=req.status, reason=req.reason,
                                                  trained_examples=req.trained_examples, metrics=req.metrics)
                     t.published(req.lane, record.version)
-                    rt.send("models", encode(record), key=str(record.version).encode())
+                    await rt.send("models", encode(record), key=str(record.version).encode())
                     metrics.VERSIONS.labels(record.status).inc()
-                    rt.alert("model_published", "info", f"model {record.version}",
+                    await rt.alert("model_published", "info", f"model {record.version}",
                              f"model version {record.version} published as {record.status}: {record.reason}",
                              version=record.version, parent=record.parent, status=record.status, metrics=record.metrics)
-                for name, value_ in t.champion.metrics_dict(t.metric_name).items():
-                    metrics.METRIC.labels(name.split("_")[0], t.metric_name).set(value_)
-                metrics.METRIC.labels("served", t.metric_name).set(float(t.served_metric.get()))
+                if t.position % GAUGE_EVERY == 0:
+                    for name, value_ in t.champion.metrics_dict(t.metric_name).items():
+                        metrics.METRIC.labels(name.split("_")[0], t.metric_name).set(value_)
+                    metrics.METRIC.labels("served", t.metric_name).set(float(t.served_metric.get()))

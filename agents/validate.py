@@ -17,6 +17,8 @@ from agents import metrics
 
 
 def register(rt: Runtime) -> None:
+    timer = metrics.PROCESSING.labels("validate")
+    predicted = metrics.EVENTS.labels("predictions")
     # keys and values as bytes (the app's raw serializer); state is JSON
     entity_state = rt.app.Table("entity-state", key_type=bytes, value_type=bytes,
                                 partitions=rt.settings.partitions)
@@ -27,10 +29,10 @@ def register(rt: Runtime) -> None:
         async for event in stream.events():
             message = event.message
             where = Where(message.topic, message.partition, message.offset, message.timestamp)
-            with metrics.PROCESSING.labels("validate").time():
+            with timer.time():
                 outcome = rt.scorer.validate(event.value, where)
                 if isinstance(outcome, DeadLetter):
-                    rt.send("deadletter", encode(outcome), key=message.key)
+                    await rt.send("deadletter", encode(outcome), key=message.key)
                     metrics.DEADLETTERS.labels(outcome.reason.value).inc()
                     continue
                 key = outcome.entity_id.encode() if outcome.entity_id is not None else None
@@ -40,10 +42,10 @@ def register(rt: Runtime) -> None:
                 if key is not None:
                     entity_state[key] = orjson.dumps(new_state)
                 event_key = outcome.event_id.encode()
-                rt.send("features", encode(features), key=event_key)
-                rt.send("predictions", encode(prediction), key=event_key)
-                metrics.EVENTS.labels("predictions").inc()
+                await rt.send("features", encode(features), key=event_key)
+                await rt.send("predictions", encode(prediction), key=event_key)
+                predicted.inc()
                 metrics.LATENCY.observe(max(0.0, prediction.scored_at - prediction.ts))
                 for found in detections:
                     metrics.DRIFT.labels(found.kind).inc()
-                    rt.drift_alert(found, partition=message.partition, offset=message.offset)
+                    await rt.drift_alert(found, partition=message.partition, offset=message.offset)

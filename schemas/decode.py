@@ -255,4 +255,6 @@ def encode(record: _Record) -> bytes:
     >>> encode(Feedback(event_id="e-1", label=True, ts=1.0))
     b'{"event_id":"e-1","label":true,"ts":1.0,"schema_version":1}'
     """
+    if type(record).to_dict is _Record.to_dict:
+        return orjson.dumps(record)  # orjson writes a dataclass itself, many times faster than asdict
     return orjson.dumps(record.to_dict())
