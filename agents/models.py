@@ -2,7 +2,8 @@
 
 Not a consumer-group agent: each worker must see every version event, so this task reads all
 partitions of the topic without a group, from the end, and loads the champion and challenger
-named in Redis at start-up.
+named in Redis at start-up (rebuilding Redis from the topic first if it was emptied). A version
+whose artifact does not verify is refused with an alert; the current model keeps serving.
 """
 
 from __future__ import annotations
@@ -12,27 +13,56 @@ import logging
 
 from aiokafka import AIOKafkaConsumer
 
-from schemas import Accepted, decode
+from schemas import Accepted, ModelVersion, decode
+from streams import models_log
+from streams.artifacts import ArtifactRefused
+from streams.registry import UnknownVersion
+from streams.topics import MODELS_MAX_BYTES
 from agents import metrics
 from agents.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def load_current(rt: Runtime) -> None:
+def load_current(rt: Runtime) -> list[tuple[int, str]]:
+    """Serve the registry's champion and challenger; the versions refused, with why."""
+    models_log.rebuild(rt.settings, rt.registry)
+    refused = []
     for status in ("champion", "challenger"):
         version = rt.registry.alias(status)
-        if version is not None:
+        if version is None:
+            continue
+        try:
             rt.scorer.serve(version, rt.registry.load(version), status)  # type: ignore[arg-type]
-            metrics.SERVING.labels(status).set(version)
+        except (UnknownVersion, ArtifactRefused) as exc:
+            refused.append((version, str(exc)))
+            continue
+        metrics.SERVING.labels(status).set(version)
+    return refused
+
+
+def load_version(rt: Runtime, mv: ModelVersion) -> object:
+    """A version's model from the registry, or from its event when Redis does not hold it."""
+    try:
+        return rt.registry.load(mv.version)
+    except UnknownVersion:
+        return rt.registry.load_record(mv)
 
 
 def register(rt: Runtime) -> None:
+    async def refuse(version: int, why: str) -> None:
+        log.error("model version %s refused: %s", version, why)
+        await rt.alert("model_rejected", "critical", f"model {version}",
+                       f"model version {version} not taken into service: {why}", version=version,
+                       serving=rt.scorer.champion.version)
+
     @rt.app.task
     async def follow_models() -> None:
-        await asyncio.to_thread(load_current, rt)
+        for version, why in await asyncio.to_thread(load_current, rt):
+            await refuse(version, why)
         consumer = AIOKafkaConsumer(rt.settings.topic("models"), bootstrap_servers=rt.settings.kafka_bootstrap,
                                     group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
+                                    max_partition_fetch_bytes=MODELS_MAX_BYTES, fetch_max_bytes=MODELS_MAX_BYTES,
                                     fetch_max_wait_ms=20)  # version events are rare: answer fast
         await consumer.start()
         await consumer.seek_to_end()  # resolve "latest" now, so no version event is skipped
@@ -44,10 +74,13 @@ def register(rt: Runtime) -> None:
                 if not isinstance(outcome, Accepted):
                     continue
                 mv = outcome.value
+                if mv.status not in ("champion", "challenger") and mv.version not in (
+                        rt.scorer.champion.version, rt.scorer.challenger and rt.scorer.challenger.version):
+                    continue  # a retired or candidate version nobody serves: nothing to load
                 try:
-                    model = await asyncio.to_thread(rt.registry.load, mv.version)
-                except (KeyError, ValueError) as exc:
-                    await rt.alert("model_rejected", "critical", f"model {mv.version}", f"model version {mv.version} not taken into service: {exc}")
+                    model = await asyncio.to_thread(load_version, rt, mv)
+                except (UnknownVersion, ArtifactRefused) as exc:
+                    await refuse(mv.version, str(exc))
                     continue
                 rt.scorer.serve(mv.version, model, mv.status)  # type: ignore[arg-type]
                 metrics.SERVING.labels(mv.status).set(mv.version)

@@ -2,39 +2,65 @@
 
 The examples topic has one partition, so exactly one trainer in the consumer group learns, in
 order; if its worker dies, another takes the partition over and continues from the champion in
-the registry.
+the registry. Registry I/O runs in a thread, off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import orjson
 
-from schemas import encode
-from streams.core.trainer import Example, Trainer
+from schemas import ModelVersion, encode
+from streams import models_log
+from streams.artifacts import ArtifactRefused
+from streams.core.trainer import Example, PublishRequest, Trainer
+from streams.registry import RegistryLost
 from agents import metrics
 from agents.runtime import Runtime
 
-
 GAUGE_EVERY = 50  # examples between updates of the metric gauges (a scrape is seconds apart)
+
+log = logging.getLogger(__name__)
 
 
 def register(rt: Runtime) -> None:
     timer = metrics.PROCESSING.labels("train")
     state: dict[str, Trainer] = {}
 
-    def trainer() -> Trainer:
-        if "t" not in state:
-            version = rt.registry.alias("champion")
-            model = rt.registry.load(version) if version is not None else None
-            state["t"] = Trainer(rt.spec, model, version)  # type: ignore[arg-type]
-        return state["t"]
+    def start_trainer() -> Trainer:
+        models_log.rebuild(rt.settings, rt.registry)
+        rt.registry.ensure()
+        version = rt.registry.alias("champion")
+        model = None
+        if version is not None:
+            try:
+                model = rt.registry.load(version)
+            except (KeyError, ArtifactRefused) as exc:  # learn afresh rather than trust it
+                log.error("champion %s not loaded for training: %s", version, exc)
+                version = None
+        return Trainer(rt.spec, model, version)  # type: ignore[arg-type]
+
+    def publish(t: Trainer, req: PublishRequest) -> list[ModelVersion]:
+        lane = t.champion if req.lane == "champion" else t.challenger
+        first = lane.started_at + 1 if lane is not None else 1
+        kwargs = dict(parent=req.parent, status=req.status, reason=req.reason, trained_examples=req.trained_examples,
+                      metrics=req.metrics, spec_sha256=rt.spec.digest, trained_range=(first, t.position))
+        try:
+            return rt.registry.publish(req.model, **kwargs)  # type: ignore[arg-type]
+        except RegistryLost:  # Redis was emptied under us: rebuild from the topic, then number
+            models_log.rebuild(rt.settings, rt.registry)
+            rt.registry.ensure()
+            return rt.registry.publish(req.model, **kwargs)  # type: ignore[arg-type]
 
     @rt.app.agent(rt.topics["examples"], name="train")
     async def train(stream: Any) -> None:
         async for value in stream:
-            t = trainer()
+            if "t" not in state:
+                state["t"] = await asyncio.to_thread(start_trainer)
+            t = state["t"]
             with timer.time():
                 obj = orjson.loads(value)
                 detections, requests = t.learn(Example(obj["event_id"], obj["x"], obj["y"], obj["ts"], obj.get("served"), obj.get("served_version")))
@@ -42,14 +68,15 @@ def register(rt: Runtime) -> None:
                     metrics.DRIFT.labels(found.kind).inc()
                     await rt.drift_alert(found, model_version=t.champion.version, event_id=obj["event_id"])
                 for req in requests:
-                    record = rt.registry.publish(req.model, parent=req.parent, status=req.status, reason=req.reason,
-                                                 trained_examples=req.trained_examples, metrics=req.metrics)
+                    changes = await asyncio.to_thread(publish, t, req)
+                    record = changes[0]
                     t.published(req.lane, record.version)
-                    await rt.send("models", encode(record), key=str(record.version).encode())
+                    for change in changes:  # the new version, and the one it retired
+                        await rt.send("models", encode(change), key=str(change.version).encode())
                     metrics.VERSIONS.labels(record.status).inc()
                     await rt.alert("model_published", "info", f"model {record.version}",
-                             f"model version {record.version} published as {record.status}: {record.reason}",
-                             version=record.version, parent=record.parent, status=record.status, metrics=record.metrics)
+                                   f"model version {record.version} published as {record.status}: {record.reason}",
+                                   version=record.version, parent=record.parent, status=record.status, metrics=record.metrics)
                 if t.position % GAUGE_EVERY == 0:
                     for name, value_ in t.champion.metrics_dict(t.metric_name).items():
                         metrics.METRIC.labels(name.split("_")[0], t.metric_name).set(value_)

@@ -152,7 +152,24 @@ def _model(obj: Obj, record_ts: float | None) -> ModelVersion:
         created_at=r.read_epoch(obj, "created_at"), trained_examples=r.read_integer(obj, "trained_examples", 0),
         metrics=r.read_numbers(obj, "metrics"), artifact_sha256=r.read_string(obj, "artifact_sha256"),
         reason=r.read_string(obj, "reason"),
+        artifact_signature=_optional_string(obj, "artifact_signature") or "",
+        artifact=_optional_string(obj, "artifact"), spec_sha256=_optional_string(obj, "spec_sha256") or "",
+        libraries={k: str(v) for k, v in r.read_object(obj, "libraries").items()} if obj.get("libraries") is not None else {},
+        trained_range=_range(obj, "trained_range"), changed_by=_optional_string(obj, "changed_by") or "",
     )
+
+
+def _optional_string(obj: Obj, name: str) -> str | None:
+    return None if obj.get(name) is None else r.read_string(obj, name)
+
+
+def _range(obj: Obj, name: str) -> tuple[int, int] | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value)):
+        raise r.Invalid(Reason.WRONG_TYPE, f"{name} must be a list of two integers (first, last)")
+    return value[0], value[1]
 
 
 _BUILDERS: dict[str, Callable[[Obj, float | None], _Record]] = {

@@ -110,6 +110,10 @@ def _models() -> Schema:
         "trained_examples": {"type": "integer", "minimum": 0},
         "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
         "artifact_sha256": {"type": "string"}, "reason": {"type": "string"},
+        "artifact_signature": {"type": "string"}, "artifact": {"type": ["string", "null"]},
+        "spec_sha256": {"type": "string"}, "libraries": {"type": "object", "additionalProperties": {"type": "string"}},
+        "trained_range": {"type": ["array", "null"], "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+        "changed_by": {"type": "string"},
     })
 
 

@@ -244,6 +244,17 @@ class ModelVersion(_Record):
     metrics: dict[str, float]
     artifact_sha256: str
     reason: str
+    #: HMAC-SHA256 of the artifact under the deployment's model key
+    artifact_signature: str = ""
+    #: the artifact itself (base64 of the zlib-compressed pickle): the topic can rebuild the registry
+    artifact: str | None = None
+    #: sha256 of the pipeline spec's text, and the library versions it was trained with
+    spec_sha256: str = ""
+    libraries: dict[str, str] = field(default_factory=dict)
+    #: the trainer's example positions (first, last) the model learned from
+    trained_range: tuple[int, int] | None = None
+    #: who made this change (the trainer, or a person through the CLI)
+    changed_by: str = ""
     schema_version: int = SCHEMA_VERSION
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 
 from streams.settings import Settings
+from streams.topics import MODELS_MAX_BYTES
 
 
 def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
@@ -32,5 +33,6 @@ def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
         # a few milliseconds of linger fill batches: far fewer produce requests per record
         producer_linger=0.005,
         producer_max_batch_size=256 * 1024,
+        producer_max_request_size=MODELS_MAX_BYTES,  # model-version events carry their artifact
         datadir=str(datadir),
     )

@@ -87,6 +87,20 @@ def _produce(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _models(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import cmd_models
+
+    if args.action == "list":
+        return cmd_models.list_versions(settings, as_json=args.json)
+    if args.action == "show":
+        return cmd_models.show(settings, args.version, as_json=args.json)
+    if args.action == "promote":
+        return cmd_models.promote(settings, args.version, reason=args.reason)
+    if args.action == "rollback":
+        return cmd_models.rollback(settings, reason=args.reason)
+    return cmd_models.diff(settings, args.version, args.other)
+
+
 def _alerts(args: argparse.Namespace, settings: Settings) -> int:
     from streams.alerts import print_alerts
 
@@ -110,16 +124,6 @@ def _fraction(text: str) -> float:
         value = -1.0
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"a fraction is between 0 and 1: {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
     return value
 
 
@@ -159,6 +163,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=_alerts)
 
+    p = sub.add_parser("models", help="the model registry: list, show, promote, rollback, diff")
+    models = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    q = models.add_parser("list", help="every version: status, created, examples, metrics, parent")
+    q.add_argument("--json", action="store_true", help="as JSON, for scripts")
+    q = models.add_parser("show", help="everything about one version, with its lineage")
+    q.add_argument("version", type=_positive_int)
+    q.add_argument("--json", action="store_true", help="as JSON, for scripts")
+    q = models.add_parser("promote", help="make a version the champion (recorded with who and why)")
+    q.add_argument("version", type=_positive_int)
+    q.add_argument("--reason", help="why, for the record")
+    q = models.add_parser("rollback", help="put the previous champion back in service")
+    q.add_argument("--reason", help="why, for the record")
+    q = models.add_parser("diff", help="two versions side by side")
+    q.add_argument("version", type=_positive_int)
+    q.add_argument("other", type=_positive_int)
+    p.set_defaults(run=_models)
+
     p = sub.add_parser("demo", help="the main job, end to end")
     p.add_argument("--events", type=_positive_int, default=20, help="how many events to send")
     p.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
@@ -166,14 +187,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_count = _int_at_least(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,6 +42,7 @@ class Settings:
     kafka_controller_port: int = field(default=0, metadata={"env": "DRIFTLINE_KAFKA_CONTROLLER_PORT"})
     kafka_heap_opts: str = field(default="-Xms256m -Xmx512m", metadata={"env": "DRIFTLINE_KAFKA_HEAP_OPTS"})
     kafka_version: str = field(default="3.9.1", metadata={"env": "DRIFTLINE_KAFKA_VERSION"})
+    model_key: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_MODEL_KEY"})
 
     def __post_init__(self) -> None:
         if not self.topic_prefix or any(c not in _TOPIC_CHARS for c in self.topic_prefix):
@@ -78,6 +79,27 @@ class Settings:
             else:
                 values[f.name] = raw
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def model_key_file(self) -> Path:
+        """Where the local stack keeps the key it generated, when none is given."""
+        return self.state_dir / "model.key"
+
+    def signing_key(self) -> bytes:
+        """The key that signs and verifies model artifacts: ``DRIFTLINE_MODEL_KEY``, else the
+        local stack's generated one."""
+        if self.model_key:
+            return self.model_key.encode()
+        try:
+            key = self.model_key_file.read_text().strip()
+        except OSError:
+            key = ""
+        if not key:
+            raise SettingsError(
+                f"no model signing key: set DRIFTLINE_MODEL_KEY, or start the local stack "
+                f"(`driftline stack up` writes one to {self.model_key_file})"
+            )
+        return key.encode()
 
     def topic(self, name: str) -> str:
         """The full topic name for a contract name: ``topic("raw") == "driftline.raw"``."""

@@ -20,6 +20,10 @@ NAMES: tuple[str, ...] = (
 )
 
 
+#: model-version events carry their artifact (a compressed pickle): room for large models
+MODELS_MAX_BYTES = 32 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """One topic as it is created on the broker."""
@@ -39,7 +43,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     """
     n = settings.partitions
     one = {"alerts": 1, "models": 1, "examples": 1}
-    configs = {"models": (("cleanup.policy", "compact"),)}
+    configs = {"models": (("cleanup.policy", "compact"), ("max.message.bytes", str(MODELS_MAX_BYTES)))}
     return [
         TopicSpec(settings.topic(name), one.get(name, n), configs.get(name, ()))
         for name in NAMES

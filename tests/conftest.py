@@ -100,6 +100,14 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
                 pytest.fail(message, pytrace=False)
             pytest.skip(message)
         settings, stop = started  # type: ignore[misc]
+    if not settings.model_key:  # the local stack wrote one; elsewhere the tests make their own
+        try:
+            key = settings.signing_key().decode()
+        except Exception:  # noqa: BLE001 - no key anywhere: generate one for this session
+            import secrets
+
+            key = secrets.token_hex(32)
+        settings = replace(settings, model_key=key)
     info = admin.cluster_info(settings.kafka_bootstrap, timeout_ms=5000)
     if info is None:
         pytest.fail(f"no broker answers at {settings.kafka_bootstrap}", pytrace=False)

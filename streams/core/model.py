@@ -1,12 +1,10 @@
 """Models: a River estimator from the spec, composed with the preprocessing it needs.
 
-A model is pickled into an artifact; its sha256 names it in the registry and lineage.
+A model is stored as a signed artifact (see ``streams.artifacts``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,16 +54,3 @@ def score(model: base.Estimator, x: dict[str, Any], classifier: bool) -> Scored:
         best = max(proba, key=proba.get)
         return Scored(best, {str(k): float(v) for k, v in proba.items()})
     return Scored(model.predict_one(x), None)  # type: ignore[attr-defined]
-
-
-def to_artifact(model: base.Estimator) -> tuple[bytes, str]:
-    """Pickle a model; return the bytes and their sha256."""
-    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    return blob, hashlib.sha256(blob).hexdigest()
-
-
-def from_artifact(blob: bytes, sha256: str) -> base.Estimator:
-    """Unpickle a model after checking its sha256 (the registry issue adds signatures)."""
-    if hashlib.sha256(blob).hexdigest() != sha256:
-        raise ValueError("artifact checksum mismatch")
-    return pickle.loads(blob)  # noqa: S301 - checked above; HMAC signing comes with the registry

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,10 +70,22 @@ def _port_taken(name: str, host: str, port: int, variable: str) -> EnvironmentPr
     )
 
 
+def ensure_model_key(settings: Settings) -> None:
+    """Generate the local stack's model signing key once (owner-only), unless one is given."""
+    path = settings.model_key_file
+    if settings.model_key or path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+
+
 def up(settings: Settings, say: Callable[[str], None] = lambda _: None) -> UpReport:
     """Start what is not running yet, wait until it answers, create the contract's topics."""
     _check_local(settings)
     began = time.monotonic()
+    ensure_model_key(settings)
     pids, logs = _paths(settings)
     started: list[ProcessRecord] = []
     source = "already running"

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import replace
-from pathlib import Path
 
 import orjson
-import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
-from streams import admin
-from streams.settings import Settings
 from streams.sources import builtin
-from streams.stack.ports import free_port
-from streams.topics import topic_specs
+from streams.testing import Worker, read_all
 
-DRIFTLINE = str(Path(sys.executable).with_name("driftline"))
-SPEC = (Path(__file__).resolve().parents[2] / "streams" / "core" / "demo_pipeline.toml").read_text()
 
 
 # One worker runs every agent on one core, about 600 events/s end to end on this machine class
@@ -35,73 +20,6 @@ SPEC = (Path(__file__).resolve().parents[2] / "streams" / "core" / "demo_pipelin
 # producer share the other: a steady 350/s leaves the trainer room to keep up, so the versions
 # it publishes reach service while the stream still runs. (Throughput is the performance work.)
 RATE = 350
-
-
-class Worker:
-    def __init__(self, settings: Settings, tmp: Path) -> None:
-        spec = tmp / "pipeline.toml"
-        spec.write_text(SPEC)
-        self.settings = replace(settings, web_port=free_port(), pipeline=str(spec), state_dir=tmp / "state")
-        self.log = tmp / "worker.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, **self.settings.as_env()}
-        self.proc = subprocess.Popen([DRIFTLINE, "worker"], env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.settings.web_port}/health", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.3)
-        raise AssertionError("worker did not come up")
-
-    def health(self) -> dict:  # type: ignore[type-arg]
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.settings.web_port}/health", timeout=2) as r:
-            return json.loads(r.read())  # type: ignore[no-any-return]
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@pytest.fixture
-def worker(stack_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
-    settings = replace(stack_settings, topic_prefix=f"pipe{uuid.uuid4().hex[:8]}")
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
-    w = Worker(settings, tmp_path)
-    w.start()
-    yield w
-    w.stop()
-
-
-def read_all(settings: Settings, name: str, until: int, timeout: float = 240) -> list:  # type: ignore[type-arg]
-    """Records of a topic, waiting until at least ``until`` arrived (or the time is up)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    topic = settings.topic(name)
-    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    out: list = []  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    quiet_since = time.monotonic()
-    while time.monotonic() < deadline:
-        batch = consumer.poll(timeout_ms=500)
-        got = [r for records in batch.values() for r in records]
-        out.extend(got)
-        if got:
-            quiet_since = time.monotonic()
-        elif len(out) >= until and time.monotonic() - quiet_since > 3:
-            break
-    consumer.close()
-    return out
 
 
 def corrupted(i: int, valid: list[dict]) -> tuple[bytes, str]:  # type: ignore[type-arg]
@@ -215,8 +133,9 @@ def test_a_new_model_version_is_in_service_within_a_second(worker: Worker) -> No
 
     s = worker.settings
     registry = Registry.connect(s)
+    registry.ensure()
     record = registry.publish(build_model(load_spec(s.pipeline)), parent=None, status="champion", reason="test",
-                              trained_examples=0, metrics={})
+                              trained_examples=0, metrics={})[0]
     producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap)
     from schemas import encode
 

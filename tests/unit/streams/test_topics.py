@@ -10,4 +10,4 @@ def test_contract_topics_with_partitions_from_settings() -> None:
     assert specs["p.feedback"].partitions == 6
     assert specs["p.alerts"].partitions == 1
     assert specs["p.examples"].partitions == 1  # one trainer learns, in order
-    assert dict(specs["p.models"].config) == {"cleanup.policy": "compact"}
+    assert dict(specs["p.models"].config) == {"cleanup.policy": "compact", "max.message.bytes": str(32 * 1024 * 1024)}  # events carry artifacts

@@ -1,0 +1,58 @@
+"""The ``models`` topic as the registry's log of truth: read it back, write changes to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from schemas import Accepted, ModelVersion, decode, encode
+from streams.registry import Registry
+from streams.settings import Settings
+from streams.topics import MODELS_MAX_BYTES
+
+
+def read_versions(settings: Settings, timeout_s: float = 10.0) -> list[ModelVersion]:
+    """Every model-version event on the topic, in order (the latest per version last)."""
+    topic = settings.topic("models")
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                             max_partition_fetch_bytes=MODELS_MAX_BYTES, fetch_max_bytes=MODELS_MAX_BYTES)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        out: list[ModelVersion] = []
+        polls = 0
+        while any(consumer.position(tp) < ends[tp] for tp in tps) and polls < timeout_s * 5:
+            polls += 1
+            for records in consumer.poll(timeout_ms=200).values():
+                for r in records:
+                    outcome = decode("models", r.value)
+                    if isinstance(outcome, Accepted):
+                        out.append(outcome.value)
+        return out
+    finally:
+        consumer.close()
+
+
+def rebuild(settings: Settings, registry: Registry) -> int | None:
+    """Rebuild an absent registry from the topic; None if Redis already held one."""
+    if registry.is_present():
+        return None
+    count = registry.restore(read_versions(settings))
+    return count
+
+
+def send_versions(settings: Settings, records: Iterable[ModelVersion]) -> None:
+    """Write model-version events (keyed by version) and wait until the broker has them."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=MODELS_MAX_BYTES)
+    try:
+        for record in records:
+            producer.send(settings.topic("models"), key=str(record.version).encode(), value=encode(record))
+        producer.flush()
+    finally:
+        producer.close()

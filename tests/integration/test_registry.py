@@ -1,0 +1,197 @@
+"""The model registry on the real Redis and the models topic: numbering, signatures, rebuild,
+and the `driftline models` commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import replace
+
+import orjson
+import pytest
+import redis as redis_lib
+from kafka import KafkaProducer
+
+from streams import models_log
+from streams.artifacts import ArtifactRefused
+from streams.core.model import build_model
+from streams.core.spec import load_spec
+from streams.registry import Registry, RegistryLost
+from streams.settings import Settings
+from streams.testing import DRIFTLINE, Worker, read_all
+
+PUBLISHER = """
+import sys
+from streams.registry import Registry
+from streams.settings import Settings
+registry = Registry.connect(Settings.from_env())
+for n in range(int(sys.argv[1])):
+    registry.publish({"n": n}, parent=None, status="candidate", reason="race", trained_examples=n, metrics={})
+"""
+
+
+@pytest.fixture
+def settings(stack_settings: Settings) -> Settings:
+    return replace(stack_settings, topic_prefix=f"reg{uuid.uuid4().hex[:8]}")
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DRIFTLINE, "models", *args], env=settings.as_env(), capture_output=True, text=True, timeout=60)
+
+
+def publish(registry: Registry, settings: Settings, status: str = "champion", **kwargs: object):  # type: ignore[no-untyped-def]
+    changes = registry.publish(build_model(load_spec(None)), parent=kwargs.pop("parent", None), status=status,
+                               reason=str(kwargs.pop("reason", "test")), trained_examples=100, metrics={"prequential_accuracy": 0.9})
+    models_log.send_versions(settings, changes)
+    return changes[0]
+
+
+def test_two_publishers_at_once_never_share_a_number_and_leave_no_gap(settings: Settings) -> None:
+    from streams import admin
+    from streams.topics import topic_specs
+
+    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    Registry.connect(settings).ensure()
+    env = settings.as_env()
+    procs = [subprocess.Popen([sys.executable, "-c", PUBLISHER, "40"], env=env) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    versions = [r.version for r in Registry.connect(settings).versions()]
+    assert versions == list(range(1, 81))
+
+
+def test_after_flushall_a_publisher_is_stopped_until_the_topic_rebuilds_the_registry(settings: Settings) -> None:
+    from streams import admin
+    from streams.topics import topic_specs
+
+    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    registry = Registry.connect(settings)
+    registry.ensure()
+    first, second = publish(registry, settings), publish(registry, settings, parent=1)
+    registry.client.flushdb()
+    with pytest.raises(RegistryLost):  # never number 1 again
+        registry.publish({"x": 1}, parent=None, status="candidate", reason="t", trained_examples=0, metrics={})
+    assert models_log.rebuild(settings, registry) == 2
+    assert [r.version for r in registry.versions()] == [first.version, second.version]
+    assert registry.alias("champion") == second.version
+    assert registry.publish({"x": 1}, parent=None, status="candidate", reason="t", trained_examples=0, metrics={})[0].version == 3
+
+
+def test_a_tampered_artifact_is_refused_with_an_alert_and_the_previous_model_keeps_serving(worker: Worker) -> None:
+    s = worker.settings
+    registry = Registry.connect(s)
+    registry.ensure()
+    wait_following(worker)
+    good = publish(registry, s)
+    wait_serving(worker, good.version)
+    bad, *retired = registry.publish(build_model(load_spec(None)), parent=good.version, status="champion",
+                                     reason="to tamper", trained_examples=1, metrics={})
+    key = registry.keys.version(bad.version)
+    blob = bytearray(registry.client.hget(key, "artifact"))
+    blob[len(blob) // 2] ^= 0x01  # one byte changed in Redis
+    registry.client.hset(key, "artifact", bytes(blob))
+    with pytest.raises(ArtifactRefused):
+        registry.load(bad.version)
+    models_log.send_versions(s, [bad])
+    alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 1, timeout=30)]
+    rejected = [a for a in alerts if a["kind"] == "model_rejected"]
+    assert rejected and rejected[0]["version"] == bad.version and "checksum" in rejected[0]["message"]
+    assert worker.health()["model_version"] == good.version
+
+
+def test_a_wrong_key_is_refused_too(settings: Settings) -> None:
+    registry = Registry.connect(settings)
+    registry.ensure()
+    record = registry.publish({"w": 1}, parent=None, status="candidate", reason="t", trained_examples=0, metrics={})[0]
+    other = Registry(registry.client, settings.topic_prefix, b"not the deployment's key")
+    with pytest.raises(ArtifactRefused, match="signature"):
+        other.load(record.version)
+
+
+def test_flushall_and_a_restart_keep_versions_statuses_and_metrics_and_scoring_never_stops(worker: Worker) -> None:
+    s = worker.settings
+    registry = Registry.connect(s)
+    registry.ensure()
+    wait_following(worker)
+    one = publish(registry, s)
+    two = publish(registry, s, parent=one.version)
+    wait_serving(worker, two.version)
+    assert cli(s, "promote", str(one.version), "--reason", "back to one").returncode == 0
+    wait_serving(worker, one.version)
+    before = cli(s, "list", "--json")
+    assert before.returncode == 0, before.stderr
+    listed = orjson.loads(before.stdout)
+    assert [(v["version"], v["status"]) for v in listed] == [(one.version, "champion"), (two.version, "retired")]
+
+    redis_lib.Redis.from_url(s.redis_url).flushall()
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap)
+    for n in range(50):
+        event = {"event_id": f"after-flush-{n}", "entity_id": "c-1", "data": {
+            "salary": 50000.0, "commission": 0.0, "age": 40, "elevel": 1, "car": 3, "zipcode": 2,
+            "hvalue": 100000.0, "hyears": 10, "loan": 20000.0}}
+        producer.send(s.topic("raw"), value=orjson.dumps(event))
+    producer.flush()
+    producer.close()
+    predictions = [orjson.loads(r.value) for r in read_all(s, "predictions", 50, timeout=60)]
+    served = {p["event_id"]: p["model_version"] for p in predictions if p["event_id"].startswith("after-flush")}
+    assert len(served) == 50 and set(served.values()) == {one.version}  # still serving, from memory
+
+    worker.stop()
+    worker.start()
+    after = cli(s, "list", "--json")
+    assert after.returncode == 0, after.stderr
+    assert orjson.loads(after.stdout) == listed
+    wait_serving(worker, one.version)
+
+
+def test_models_commands_answer_unknown_versions_with_one_line_and_exit_2(settings: Settings) -> None:
+    registry = Registry.connect(settings)
+    registry.ensure()
+    registry.publish({"w": 1}, parent=None, status="candidate", reason="t", trained_examples=0, metrics={})
+    for args in (["show", "7"], ["promote", "7"], ["diff", "1", "7"]):
+        done = cli(settings, *args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.strip().count("\n") == 0 and "unknown model version 7" in done.stderr
+        assert "Traceback" not in done.stderr
+    done = cli(settings, "rollback")
+    assert done.returncode == 2 and "no champion" in done.stderr
+
+
+def test_promote_and_rollback_by_hand_are_recorded_alerted_and_served(worker: Worker) -> None:
+    s = worker.settings
+    registry = Registry.connect(s)
+    registry.ensure()
+    wait_following(worker)
+    one = publish(registry, s)
+    two = publish(registry, s, status="challenger", parent=one.version)
+    wait_serving(worker, one.version)
+    done = cli(s, "promote", str(two.version), "--reason", "better on the canary")
+    assert done.returncode == 0, done.stderr
+    wait_serving(worker, two.version)
+    shown = orjson.loads(cli(s, "show", str(two.version), "--json").stdout)
+    assert shown["status"] == "champion" and shown["reason"] == "better on the canary"
+    assert shown["changed_by"].endswith("(cli)") and shown["lineage"] == [one.version]
+    assert cli(s, "diff", str(one.version), str(two.version)).returncode == 0
+
+    done = cli(s, "rollback")
+    assert done.returncode == 0, done.stderr
+    wait_serving(worker, one.version)
+    statuses = {v["version"]: v["status"] for v in orjson.loads(cli(s, "list", "--json").stdout)}
+    assert statuses == {one.version: "champion", two.version: "retired"}
+    kinds = [orjson.loads(r.value)["kind"] for r in read_all(s, "alerts", 2, timeout=30)]
+    assert "model_promoted" in kinds and "model_rolled_back" in kinds
+
+
+def wait_following(worker: Worker) -> None:
+    deadline = time.monotonic() + 30
+    while not worker.health()["following_models"]:
+        assert time.monotonic() < deadline, "the models follower never started"
+        time.sleep(0.05)
+
+
+def wait_serving(worker: Worker, version: int) -> None:
+    deadline = time.monotonic() + 20
+    while worker.health()["model_version"] != version:
+        assert time.monotonic() < deadline, f"version {version} never came into service ({worker.health()})"
+        time.sleep(0.05)
