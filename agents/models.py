@@ -70,8 +70,9 @@ def register(rt: Runtime) -> None:
         rt.following = True
         try:
             async for record in consumer:
-                outcome = decode("models", record.value)
-                if not isinstance(outcome, Accepted):
+                outcome = decode("models", record.value, max_bytes=MODELS_MAX_BYTES)
+                if not isinstance(outcome, Accepted):  # nothing to serve; say so, never silently
+                    log.error("models topic offset %s: not a model-version event (%s)", record.offset, outcome.dead_letter.detail)
                     continue
                 mv = outcome.value
                 if mv.status not in ("champion", "challenger") and mv.version not in (
@@ -84,6 +85,8 @@ def register(rt: Runtime) -> None:
                     continue
                 rt.scorer.serve(mv.version, model, mv.status)  # type: ignore[arg-type]
                 metrics.SERVING.labels(mv.status).set(mv.version)
+                if mv.status == "champion" and mv.changed_by not in ("trainer", ""):
+                    rt.promoted_by_hand = (mv.version, await asyncio.to_thread(load_version, rt, mv))  # its own copy to learn
                 log.info("model version %s in service as %s", mv.version, mv.status)
         finally:
             await consumer.stop()

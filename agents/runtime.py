@@ -30,6 +30,7 @@ class Runtime:
     scorer: Scorer
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
     following: bool = False  # the models follower is positioned and reading
+    promoted_by_hand: tuple[int, Any] | None = None  # a champion a person promoted, for the trainer
 
     @classmethod
     def build(cls, settings: Settings, spec: PipelineSpec, app: faust.App) -> Runtime:

@@ -16,6 +16,7 @@ import orjson
 from schemas import ModelVersion, encode
 from streams import models_log
 from streams.artifacts import ArtifactRefused
+from streams.core.promotion import StatusChange
 from streams.core.trainer import Example, PublishRequest, Trainer
 from streams.registry import RegistryLost
 from agents import metrics
@@ -61,6 +62,11 @@ def register(rt: Runtime) -> None:
             if "t" not in state:
                 state["t"] = await asyncio.to_thread(start_trainer)
             t = state["t"]
+            if rt.promoted_by_hand is not None:  # watch it against the champion before, to roll back
+                log.warning("model version %s was promoted by hand: watching it against version %s",
+                            rt.promoted_by_hand[0], t.champion.version)
+                t.adopt(*rt.promoted_by_hand)
+                rt.promoted_by_hand = None
             with timer.time():
                 obj = orjson.loads(value)
                 detections, requests = t.learn(Example(obj["event_id"], obj["x"], obj["y"], obj["ts"], obj.get("served"), obj.get("served_version")))
@@ -68,15 +74,21 @@ def register(rt: Runtime) -> None:
                     metrics.DRIFT.labels(found.kind).inc()
                     await rt.drift_alert(found, model_version=t.champion.version, event_id=obj["event_id"])
                 for req in requests:
-                    changes = await asyncio.to_thread(publish, t, req)
+                    if isinstance(req, StatusChange):
+                        changes = await asyncio.to_thread(rt.registry.set_status, req.version, req.status, req.reason, "trainer")
+                        kind, severity, message = req.alert, "warning", f"model version {req.version} is now {req.status}: {req.reason}"
+                    else:
+                        changes = await asyncio.to_thread(publish, t, req)
+                        t.published(req.lane, changes[0].version)
+                        kind, severity = "model_published", "info"
+                        message = f"model version {changes[0].version} published as {changes[0].status}: {changes[0].reason}"
                     record = changes[0]
-                    t.published(req.lane, record.version)
-                    for change in changes:  # the new version, and the one it retired
+                    for change in changes:  # the version changed, and the one it retired
                         await rt.send("models", encode(change), key=str(change.version).encode())
                     metrics.VERSIONS.labels(record.status).inc()
-                    await rt.alert("model_published", "info", f"model {record.version}",
-                                   f"model version {record.version} published as {record.status}: {record.reason}",
-                                   version=record.version, parent=record.parent, status=record.status, metrics=record.metrics)
+                    await rt.alert(kind, severity, f"model {record.version}", message, version=record.version,
+                                   parent=record.parent, status=record.status, metrics=record.metrics,
+                                   retired=[c.version for c in changes[1:]])
                 if t.position % GAUGE_EVERY == 0:
                     for name, value_ in t.champion.metrics_dict(t.metric_name).items():
                         metrics.METRIC.labels(name.split("_")[0], t.metric_name).set(value_)

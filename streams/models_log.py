@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -10,6 +11,8 @@ from schemas import Accepted, ModelVersion, decode, encode
 from streams.registry import Registry
 from streams.settings import Settings
 from streams.topics import MODELS_MAX_BYTES
+
+log = logging.getLogger(__name__)
 
 
 def read_versions(settings: Settings, timeout_s: float = 10.0) -> list[ModelVersion]:
@@ -31,9 +34,11 @@ def read_versions(settings: Settings, timeout_s: float = 10.0) -> list[ModelVers
             polls += 1
             for records in consumer.poll(timeout_ms=200).values():
                 for r in records:
-                    outcome = decode("models", r.value)
+                    outcome = decode("models", r.value, max_bytes=MODELS_MAX_BYTES)
                     if isinstance(outcome, Accepted):
                         out.append(outcome.value)
+                    else:
+                        log.error("models topic offset %s: not a model-version event (%s)", r.offset, outcome.dead_letter.detail)
         return out
     finally:
         consumer.close()

@@ -176,7 +176,7 @@ class Registry:
             return None
         from schemas import Accepted, decode
 
-        outcome = decode("models", meta)
+        outcome = decode("models", meta, max_bytes=len(meta))
         if not isinstance(outcome, Accepted):
             return None
         return replace(outcome.value, artifact=base64.b64encode(blob).decode())

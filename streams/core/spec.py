@@ -75,6 +75,20 @@ class TrainingSpec:
     challenger_on_drift: bool = True
     promotion_min_examples: int = 500
     promotion_margin: float = 0.0
+    #: a challenger that has not won after this many examples is retired
+    promotion_timeout_examples: int = 5000
+    #: what concept drift starts: "sklearn" (a batch model refitted on a sliding window of recent
+    #: examples) or "river" (a fresh copy of the spec's online model)
+    challenger: str = "sklearn"
+    sklearn_estimator: str = ""  # default: HistGradientBoosting{Classifier,Regressor} for the task
+    sklearn_window: int = 1000
+    sklearn_refit_every: int = 250
+    #: also start a scikit-learn challenger every N examples without drift (0: only on drift)
+    sklearn_every: int = 20000
+    #: after a promotion, roll back when the new champion trails the previous one by more than
+    #: ``rollback_threshold`` over ``rollback_examples`` labelled examples
+    rollback_examples: int = 500
+    rollback_threshold: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -228,7 +242,9 @@ def parse_spec(text: str) -> PipelineSpec:
         ))
 
     tr = doc.get("training", {})
-    _known(tr, {"publish_every", "publish_seconds", "metric", "challenger_on_drift", "promotion_min_examples", "promotion_margin"}, text, "[training]")
+    _known(tr, {"publish_every", "publish_seconds", "metric", "challenger_on_drift", "promotion_min_examples", "promotion_margin",
+                "promotion_timeout_examples", "challenger", "sklearn_estimator", "sklearn_window", "sklearn_refit_every",
+                "sklearn_every", "rollback_examples", "rollback_threshold"}, text, "[training]")
     metric = tr.get("metric", "mae" if task == "regression" else "accuracy")
     if metric not in METRICS:
         raise _fail(text, str(metric), f"training metric must be one of {', '.join(METRICS)}")
@@ -237,7 +253,20 @@ def parse_spec(text: str) -> PipelineSpec:
         metric=metric, challenger_on_drift=bool(tr.get("challenger_on_drift", True)),
         promotion_min_examples=int(tr.get("promotion_min_examples", 500)),
         promotion_margin=float(tr.get("promotion_margin", 0.0)),
+        promotion_timeout_examples=int(tr.get("promotion_timeout_examples", 5000)),
+        challenger=str(tr.get("challenger", "sklearn")),
+        sklearn_estimator=str(tr.get("sklearn_estimator", "")),
+        sklearn_window=int(tr.get("sklearn_window", 1000)), sklearn_refit_every=int(tr.get("sklearn_refit_every", 250)),
+        sklearn_every=int(tr.get("sklearn_every", 20000)),
+        rollback_examples=int(tr.get("rollback_examples", 500)), rollback_threshold=float(tr.get("rollback_threshold", 0.05)),
     )
+    if training.challenger not in ("sklearn", "river"):
+        raise _fail(text, "challenger", "training.challenger must be sklearn or river")
+    if training.sklearn_estimator:
+        try:
+            check_importable(training.sklearn_estimator)
+        except SpecError as exc:
+            raise _fail(text, training.sklearn_estimator, f"[training] sklearn_estimator: {exc}") from None
     if training.publish_every < 1:
         raise _fail(text, "publish_every", "training.publish_every must be at least 1")
     join = doc.get("join", {})

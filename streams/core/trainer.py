@@ -15,8 +15,10 @@ from typing import Any
 
 from river import base, metrics, utils
 
+from streams.core.batch import WindowedSklearn
 from streams.core.drift import Detection, DriftMonitor
 from streams.core.model import build_model, is_classifier
+from streams.core.promotion import Duel, StatusChange
 from streams.core.spec import METRICS, PipelineSpec
 
 WINDOW = 1000  # examples in the rolling metrics
@@ -83,6 +85,11 @@ class Trainer:
         self.monitors = [DriftMonitor(d, "model errors") for d in spec.drift if d.signal == "error"]
         self.served_metric = utils.Rolling(make_metric(spec), window_size=WINDOW)
         self.position = 0
+        self.higher_is_better = METRICS[spec.training.metric][1]
+        self.gate: Duel | None = None  # challenger vs champion, from the challenger's publication
+        self.previous: Lane | None = None  # the champion before a promotion, while it is watched
+        self.watch: Duel | None = None  # new champion vs previous, for the rollback decision
+        self.challenger_reason = ""
 
     def _lane(self, name: str, model: base.Estimator, version: int | None) -> Lane:
         return Lane(name, model, version, make_metric(self.spec), utils.Rolling(make_metric(self.spec), window_size=WINDOW), started_at=self.position if hasattr(self, "position") else 0)
@@ -111,31 +118,98 @@ class Trainer:
             return float(y_pred != y)
         return abs(float(y_pred) - float(y))
 
-    def learn(self, example: Example) -> tuple[list[Detection], list[PublishRequest]]:
-        """Learn from one joined example; return drift detections and publish requests."""
+    def learn(self, example: Example) -> tuple[list[Detection], list[PublishRequest | StatusChange]]:
+        """Learn from one joined example; return drift detections, and publish requests and
+        status changes for the registry."""
         self.position += 1
+        x, y = example.x, example.y
         if example.served is not None:
-            self.served_metric.update(example.y, example.served)
-        y_pred = self._test_then_train(self.champion, example.x, example.y)
+            self.served_metric.update(y, example.served)
+        y_pred = self._test_then_train(self.champion, x, y)
         detections: list[Detection] = []
-        requests: list[PublishRequest] = []
-        error = self._error(example.y, y_pred)
+        requests: list[PublishRequest | StatusChange] = []
+        error = self._error(y, y_pred)
         if error is not None:
             for monitor in self.monitors:
                 found = monitor.update(error, self.position)
                 if found is not None:
                     detections.append(found)
         if self.challenger is not None:
-            self._test_then_train(self.challenger, example.x, example.y)
-        if detections and self.spec.training.challenger_on_drift:
-            self.challenger = self._lane("challenger", build_model(self.spec), None)
-            self.challenger.started_at = self.position
-        every = self.spec.training.publish_every
+            shadow = self._test_then_train(self.challenger, x, y)
+            if self.gate is not None:
+                self.gate.update(y, shadow, y_pred)
+        if self.previous is not None:
+            before = self._test_then_train(self.previous, x, y)
+            if self.watch is not None:
+                self.watch.update(y, y_pred, before)
+        training = self.spec.training
+        if self.challenger is None:
+            if detections and training.challenger_on_drift:
+                self._start_challenger(f"trained from the concept drift at example {self.position}")
+            elif training.sklearn_every and self.position % training.sklearn_every == 0:
+                self._start_challenger(f"periodic batch challenger at example {self.position}", sklearn=True)
+        every = training.publish_every
         if self.champion.since_publish >= every or (self.champion.version is None and self.champion.since_publish >= min(every, 100)):
             requests.append(self._request(self.champion, "champion", "scheduled" if self.champion.version else "first version"))
-        if self.challenger is not None and self.challenger.version is None and self.challenger.examples >= self.spec.training.promotion_min_examples:
-            requests.append(self._request(self.challenger, "challenger", f"trained from the concept drift at example {self.challenger.started_at}"))
+        if self.challenger is not None and self.challenger.version is None and self.challenger.examples >= training.promotion_min_examples:
+            requests.append(self._request(self.challenger, "challenger", self.challenger_reason))
+            self.gate = Duel(make_metric(self.spec), make_metric(self.spec), higher_is_better=self.higher_is_better)
+        requests += self._judge()
         return detections, requests
+
+    def _start_challenger(self, reason: str, *, sklearn: bool = False) -> None:
+        training = self.spec.training
+        if sklearn or training.challenger == "sklearn":
+            model: Any = WindowedSklearn(training.sklearn_estimator, classifier=self.classifier,
+                                         window=training.sklearn_window, refit_every=training.sklearn_refit_every)
+        else:
+            model = build_model(self.spec)
+        self.challenger = self._lane("challenger", model, None)
+        self.challenger.started_at = self.position
+        self.challenger_reason = reason
+        self.gate = None
+
+    def _judge(self) -> list[StatusChange]:
+        """The promotion gate on the published challenger, and the rollback watch after a promotion."""
+        training = self.spec.training
+        out: list[StatusChange] = []
+        c = self.challenger
+        if c is not None and c.version is not None and self.gate is not None and self.gate.count >= training.promotion_min_examples:
+            mine, theirs = self.gate.scores()
+            if self.gate.lead() > training.promotion_margin:
+                out.append(StatusChange(c.version, "champion", f"won the promotion gate: {self.metric_name} {mine:.4f} against "
+                                        f"the champion's {theirs:.4f} over {self.gate.count} examples", "model_promoted"))
+                self._promote(c)
+            elif c.examples >= training.promotion_timeout_examples:
+                out.append(StatusChange(c.version, "retired", f"did not beat the champion in {c.examples} examples "
+                                        f"({self.metric_name} {mine:.4f} against {theirs:.4f})", "model_retired"))
+                self.challenger, self.gate = None, None
+        p = self.previous
+        if p is not None and self.watch is not None and self.watch.count >= training.rollback_examples:
+            new, old = self.watch.scores()
+            if -self.watch.lead() > training.rollback_threshold and p.version is not None:
+                out.append(StatusChange(p.version, "champion", f"rolled back: version {self.champion.version} scored "
+                                        f"{self.metric_name} {new:.4f} against the previous champion's {old:.4f} over "
+                                        f"{self.watch.count} examples", "model_rolled_back"))
+                self.champion, self.previous = p, None
+                self.champion.name = "champion"
+            else:
+                self.previous = None  # the new champion held: stop watching
+            self.watch = None
+        return out
+
+    def _promote(self, lane: Lane) -> None:
+        self.previous, self.champion = self.champion, lane
+        self.previous.name, self.champion.name = "previous", "champion"
+        self.champion.since_publish = 0
+        self.challenger, self.gate = None, None
+        self.watch = Duel(make_metric(self.spec), make_metric(self.spec), higher_is_better=self.higher_is_better)
+
+    def adopt(self, version: int, model: Any) -> None:
+        """A champion promoted from outside (by hand): serve it, and watch it against the one before."""
+        if version == self.champion.version:
+            return
+        self._promote(self._lane("champion", model, version))
 
     def _request(self, lane: Lane, status: str, reason: str) -> PublishRequest:
         lane.since_publish = 0

@@ -103,6 +103,9 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
     assert drift[0] <= first_after + 1_000
     versions = read_all(s, "models", 2, timeout=30)
     assert len(versions) >= 2
+    # the scikit-learn challenger started at the drift wins the gate and is promoted
+    promoted = [a for a in alerts if a["kind"] == "model_promoted"]
+    assert promoted and "won the promotion gate" in promoted[0]["message"], [a["message"] for a in alerts]
 
     served = {}
     for r in predictions:

@@ -3,6 +3,7 @@ and the `driftline models` commands."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -20,12 +21,14 @@ from streams.core.model import build_model
 from streams.core.spec import load_spec
 from streams.registry import Registry, RegistryLost
 from streams.settings import Settings
+from streams.sources import builtin
 from streams.testing import DRIFTLINE, Worker, read_all
 
 PUBLISHER = """
 import sys
 from streams.registry import Registry
 from streams.settings import Settings
+from streams.sources import builtin
 registry = Registry.connect(Settings.from_env())
 for n in range(int(sys.argv[1])):
     registry.publish({"n": n}, parent=None, status="candidate", reason="race", trained_examples=n, metrics={})
@@ -195,3 +198,51 @@ def wait_serving(worker: Worker, version: int) -> None:
     while worker.health()["model_version"] != version:
         assert time.monotonic() < deadline, f"version {version} never came into service ({worker.health()})"
         time.sleep(0.05)
+
+
+def test_a_bad_model_promoted_by_hand_is_rolled_back_automatically(worker: Worker) -> None:
+    s = worker.settings
+    wait_following(worker)
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, linger_ms=5)
+    items = list(itertools.islice(builtin("agrawal-drift", seed=3, drift_at=10**9), 6_000))
+
+    def send(part: list) -> None:  # type: ignore[type-arg]
+        began = time.monotonic()
+        for n, (event, label) in enumerate(part):
+            if n % 100 == 0:
+                time.sleep(max(0.0, n / 350 - (time.monotonic() - began)))
+            event["ts"] = time.time()
+            producer.send(s.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
+            producer.send(s.topic("feedback"), key=event["event_id"].encode(),
+                          value=orjson.dumps({"event_id": event["event_id"], "label": label}))
+        producer.flush()
+
+    send(items[:3_000])
+    registry = Registry.connect(s)
+    deadline = time.monotonic() + 60
+    while registry.alias("champion") is None:  # the trainer published its champion
+        assert time.monotonic() < deadline, "no champion was published"
+        time.sleep(0.2)
+    bad = build_model(load_spec(None))
+    for event, label in items[:2_000]:
+        bad.learn_one(event["data"] | {"loan_mean_last_10": event["data"]["loan"], "events_last_hour": 1.0}, not label)
+    record = registry.publish(bad, parent=None, status="candidate", reason="learned the opposite", trained_examples=2_000,
+                              metrics={})[0]
+    models_log.send_versions(s, [record])
+    done = cli(s, "promote", str(record.version), "--reason", "a deliberate mistake")
+    assert done.returncode == 0, done.stderr
+    send(items[3_000:])
+    producer.close()
+    deadline = time.monotonic() + 90
+    rolled: list = []  # type: ignore[type-arg]
+    while not rolled and time.monotonic() < deadline:
+        alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 1, timeout=5)]
+        rolled = [a for a in alerts if a["kind"] == "model_rolled_back"]
+    assert rolled, [a["message"] for a in alerts]
+    assert record.version in rolled[0]["retired"]
+    assert registry.record(record.version).status == "retired"
+    deadline = time.monotonic() + 20  # the champion before it serves again (or a later version of it)
+    while worker.health()["model_version"] in (record.version, None):
+        assert time.monotonic() < deadline, "the bad model is still in service"
+        time.sleep(0.05)
+    assert worker.health()["model_version"] >= rolled[0]["version"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 import random
 
 import pytest
@@ -12,7 +13,8 @@ from schemas import RawEvent
 from streams.core.features import featurize
 from streams.core.model import build_model
 from streams.core.spec import load_spec
-from streams.core.trainer import Example, Trainer
+from streams.core.promotion import StatusChange
+from streams.core.trainer import Example, PublishRequest, Trainer
 from streams.sources import builtin
 
 SPEC = load_spec(None)
@@ -46,7 +48,8 @@ def test_one_concept_drift_right_after_the_change_and_none_before(seed: int) -> 
         detections, requests = trainer.learn(Example(f"e{i}", x, y, float(i)))
         found += [i for d in detections if d.kind == "concept_drift"]
         for n, request in enumerate(requests):
-            trainer.published(request.lane, i * 10 + n)
+            if isinstance(request, PublishRequest):
+                trainer.published(request.lane, i * 10 + n)
     assert len(found) == 1
     assert 10_000 <= found[0] < 11_000
 
@@ -80,7 +83,8 @@ def test_concept_drift_is_found_in_partition_interleaved_orders(seed: int, shuff
         detections, requests = trainer.learn(Example(f"e{i}", x, y, float(n)))
         found += [n for d in detections if d.kind == "concept_drift"]
         for k, request in enumerate(requests):
-            trainer.published(request.lane, n * 10 + k)
+            if isinstance(request, PublishRequest):
+                trainer.published(request.lane, n * 10 + k)
     assert len(found) == 1 and first_after <= found[0] < first_after + 1_000, (found, first_after)
 
 
@@ -97,10 +101,61 @@ def test_a_challenger_is_published_after_drift_and_versions_are_requested_on_sch
     for i, (x, y) in enumerate(examples(16_000)):
         _, requests = trainer.learn(Example(f"e{i}", x, y, float(i)))
         for request in requests:
-            statuses.append((i, request.status, request.parent))
-            trainer.published(request.lane, len(statuses))
+            if isinstance(request, PublishRequest):
+                statuses.append((i, request.status, request.parent))
+                trainer.published(request.lane, len(statuses))
     assert statuses[0][1] == "champion" and statuses[0][2] is None  # the first version has no parent
     challengers = [s for s in statuses if s[1] == "challenger"]
     assert len(challengers) == 1 and challengers[0][0] > 10_000
     champions = [s for s in statuses if s[1] == "champion"]
     assert len(champions) >= 7  # every publish_every (2000) examples
+
+
+def run(trainer: Trainer, stream: list, start: int = 0) -> list[tuple[int, object]]:  # type: ignore[type-arg]
+    """Feed examples; number each publish request like a registry; every request, by position."""
+    out = []
+    for i, (x, y) in enumerate(stream, start):
+        _, requests = trainer.learn(Example(f"e{i}", x, y, float(i)))
+        for request in requests:
+            if isinstance(request, PublishRequest):
+                trainer.published(request.lane, 1000 + i)
+            out.append((i, request))
+    return out
+
+
+def test_a_batch_challenger_started_at_the_drift_wins_the_gate_and_becomes_champion() -> None:
+    trainer = Trainer(SPEC)
+    requests = run(trainer, examples(14_000))
+    challenger = [(i, r) for i, r in requests if isinstance(r, PublishRequest) and r.status == "challenger"]
+    promoted = [(i, r) for i, r in requests if isinstance(r, StatusChange) and r.alert == "model_promoted"]
+    assert len(challenger) == 1 and 10_000 < challenger[0][0] < 11_000
+    assert type(challenger[0][1].model).__name__ == "WindowedSklearn"  # the scikit-learn challenger
+    assert len(promoted) == 1 and promoted[0][1].version == 1000 + challenger[0][0]
+    assert promoted[0][0] < 12_000 and "won the promotion gate" in promoted[0][1].reason
+    assert type(trainer.champion.model).__name__ == "WindowedSklearn" and trainer.challenger is None
+
+
+def test_a_bad_champion_promoted_by_hand_is_rolled_back() -> None:
+    trainer = Trainer(SPEC)
+    stream = examples(5_000)
+    run(trainer, stream[:3_000])
+    good = trainer.champion.version
+    bad = build_model(SPEC)
+    for x, y in stream[:2_000]:
+        bad.learn_one(x, not y)  # a model that learned the opposite
+    trainer.adopt(77, bad)
+    requests = run(trainer, stream[3_000:], start=3_000)
+    rolled = [(i, r) for i, r in requests if isinstance(r, StatusChange)]  # (its errors may also start a challenger)
+    assert rolled and rolled[0][1].alert == "model_rolled_back"
+    assert rolled[0][1].version == good and rolled[0][1].status == "champion"
+    assert rolled[0][0] < 3_000 + SPEC.training.rollback_examples + 5
+    assert trainer.previous is None and trainer.watch is None
+
+
+def test_a_challenger_that_never_beats_the_champion_is_retired_after_the_timeout() -> None:
+    spec = replace(SPEC, training=replace(SPEC.training, challenger="river", promotion_timeout_examples=1_500, sklearn_every=0))
+    trainer = Trainer(spec)
+    requests = run(trainer, examples(13_000))
+    changes = [(i, r) for i, r in requests if isinstance(r, StatusChange)]
+    assert [r.alert for _, r in changes] == ["model_retired"]  # a fresh Hoeffding tree trails the adapted champion
+    assert trainer.challenger is None

@@ -1,0 +1,102 @@
+"""A scikit-learn estimator as a challenger: refitted on a sliding window of recent examples.
+
+It speaks River's one-example interface (``learn_one``, ``predict_one``, ``predict_proba_one``),
+so the trainer, registry, scorer and replay treat it like any online model: the classic batch
+retrain competing with online learning, on the same footing. Features are vectorised with
+scikit-learn's ``DictVectorizer`` (numbers as they are, strings one-hot).
+
+>>> m = WindowedSklearn("", classifier=True, window=50, refit_every=10)
+>>> m.predict_one({"x": 1.0}) is None  # nothing fitted yet
+True
+>>> for i in range(40):
+...     m.learn_one({"x": float(i)}, i >= 20)
+>>> m.predict_one({"x": 35.0}), m.predict_one({"x": 3.0})
+(True, False)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction import DictVectorizer
+
+from streams.core.spec import check_importable
+
+#: decision trees by default: they score one row in about 0.16 ms here, where
+#: HistGradientBoosting takes about 1.9 ms (its per-call overhead), too slow to serve per event
+DEFAULT_ESTIMATORS = {
+    True: ("sklearn.tree.DecisionTreeClassifier", {"min_samples_leaf": 5}),
+    False: ("sklearn.tree.DecisionTreeRegressor", {"min_samples_leaf": 5}),
+}
+
+
+class WindowedSklearn:
+    """A scikit-learn estimator refitted every ``refit_every`` examples on the last ``window``."""
+
+    def __init__(self, estimator: str, *, classifier: bool, window: int = 1000, refit_every: int = 250,
+                 params: dict[str, Any] | None = None) -> None:
+        default, default_params = DEFAULT_ESTIMATORS[classifier]
+        self.estimator_path = estimator or default
+        self.params = dict(params if params is not None else ({} if estimator else default_params))
+        self.classifier = classifier
+        self.window: deque[tuple[dict[str, Any], Any]] = deque(maxlen=window)
+        self.refit_every = refit_every
+        self.since_fit = 0
+        self.fitted: Any = None
+        self.vectorizer: DictVectorizer | None = None
+
+    def __repr__(self) -> str:
+        return f"WindowedSklearn({self.estimator_path}, window={self.window.maxlen})"
+
+    def learn_one(self, x: dict[str, Any], y: Any) -> None:
+        self.window.append((x, y))
+        self.since_fit += 1
+        if self.since_fit >= self.refit_every:
+            self._fit()
+
+    def _fit(self) -> None:
+        ys = [y for _, y in self.window]
+        if self.classifier and len(set(ys)) < 2:
+            return  # one class seen so far: nothing to separate yet
+        vectorizer = DictVectorizer(sparse=False)
+        features = vectorizer.fit_transform([x for x, _ in self.window])
+        model = check_importable(self.estimator_path)(**self.params)
+        model.fit(features, ys)
+        self.fitted, self.vectorizer, self.since_fit = model, vectorizer, 0
+
+    def predict_proba_one(self, x: dict[str, Any]) -> dict[Any, float]:
+        if self.fitted is None or self.vectorizer is None:
+            return {}
+        row = self._row(x)
+        return {_plain(c): float(p) for c, p in zip(self.fitted.classes_, self.fitted.predict_proba(row)[0], strict=True)}
+
+    def predict_one(self, x: dict[str, Any]) -> Any:
+        if self.fitted is None or self.vectorizer is None:
+            return None
+        if self.classifier:
+            proba = self.predict_proba_one(x)
+            return max(proba, key=proba.get) if proba else None  # type: ignore[arg-type]
+        return float(self.fitted.predict(self._row(x))[0])
+
+    def _row(self, x: dict[str, Any]) -> np.ndarray:
+        """One example as the fitted columns (DictVectorizer's own transform is slower per row)."""
+        assert self.vectorizer is not None
+        index = self.vectorizer.vocabulary_
+        row = np.zeros((1, len(index)))
+        for key, value in x.items():
+            if isinstance(value, str):
+                column = index.get(f"{key}={value}")
+                if column is not None:
+                    row[0, column] = 1.0
+            elif value is not None:
+                column = index.get(key)
+                if column is not None:
+                    row[0, column] = float(value)
+        return row
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it stands for (labels compare with plain values)."""
+    return value.item() if hasattr(value, "item") else value
