@@ -156,6 +156,7 @@ def _model(obj: Obj, record_ts: float | None) -> ModelVersion:
         artifact=_optional_string(obj, "artifact"), spec_sha256=_optional_string(obj, "spec_sha256") or "",
         libraries={k: str(v) for k, v in r.read_object(obj, "libraries").items()} if obj.get("libraries") is not None else {},
         trained_range=_range(obj, "trained_range"), changed_by=_optional_string(obj, "changed_by") or "",
+        model=_optional_string(obj, "model") or "",
     )
 
 

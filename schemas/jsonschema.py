@@ -113,7 +113,7 @@ def _models() -> Schema:
         "artifact_signature": {"type": "string"}, "artifact": {"type": ["string", "null"]},
         "spec_sha256": {"type": "string"}, "libraries": {"type": "object", "additionalProperties": {"type": "string"}},
         "trained_range": {"type": ["array", "null"], "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
-        "changed_by": {"type": "string"},
+        "changed_by": {"type": "string"}, "model": {"type": "string"},
     })
 
 

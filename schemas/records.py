@@ -255,6 +255,8 @@ class ModelVersion(_Record):
     trained_range: tuple[int, int] | None = None
     #: who made this change (the trainer, or a person through the CLI)
     changed_by: str = ""
+    #: what the model is, e.g. "HoeffdingTreeClassifier" or "sklearn DecisionTreeClassifier (window 1000)"
+    model: str = ""
     schema_version: int = SCHEMA_VERSION
 
 

@@ -64,10 +64,10 @@ def list_versions(settings: Settings, *, as_json: bool) -> int:
         print(orjson.dumps([_public(r) for r in records]).decode())
         return 0
     table = Table(title=f"model registry ({settings.topic_prefix})")
-    for column in ("version", "status", "created (UTC)", "examples", "metrics", "parent", "reason"):
+    for column in ("version", "status", "model", "created (UTC)", "examples", "metrics", "parent", "reason"):
         table.add_column(column)
     for r in records:
-        table.add_row(str(r.version), r.status, _when(r.created_at), str(r.trained_examples), _metrics(r.metrics),
+        table.add_row(str(r.version), r.status, r.model, _when(r.created_at), str(r.trained_examples), _metrics(r.metrics),
                       "-" if r.parent is None else str(r.parent), r.reason)
     Console().print(table if records else "no model versions yet")
     return 0
@@ -108,7 +108,7 @@ def diff(settings: Settings, v: int, w: int) -> int:
     for column in ("", str(v), str(w)):
         table.add_column(column)
     rows: list[tuple[str, Any, Any]] = [
-        ("status", a.status, b.status), ("parent", a.parent, b.parent), ("created (UTC)", _when(a.created_at), _when(b.created_at)),
+        ("status", a.status, b.status), ("model", a.model, b.model), ("parent", a.parent, b.parent), ("created (UTC)", _when(a.created_at), _when(b.created_at)),
         ("examples", a.trained_examples, b.trained_examples), ("trained range", a.trained_range, b.trained_range),
         ("spec sha256", a.spec_sha256[:16], b.spec_sha256[:16] + ("" if a.spec_sha256 == b.spec_sha256 else "  (differs)")),
     ]

@@ -26,6 +26,7 @@ import redis
 
 from schemas import ModelVersion
 from streams.artifacts import ArtifactRefused, pack, unpack
+from streams.core.model import describe
 from streams.settings import Settings
 
 #: statuses that name an alias: at most one version holds each
@@ -107,7 +108,8 @@ class Registry:
                               created_at=time.time(), trained_examples=trained_examples, metrics=metrics,
                               artifact_sha256=art.sha256, reason=reason, artifact_signature=art.signature,
                               artifact=base64.b64encode(art.blob).decode(), spec_sha256=spec_sha256,
-                              libraries=libraries(), trained_range=trained_range, changed_by=changed_by)
+                              libraries=libraries(), trained_range=trained_range, changed_by=changed_by,
+                              model=describe(model))
         return self._commit(record, changed_by)
 
     def set_status(self, version: int, status: str, reason: str, changed_by: str) -> list[ModelVersion]:

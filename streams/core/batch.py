@@ -50,6 +50,9 @@ class WindowedSklearn:
     def __repr__(self) -> str:
         return f"WindowedSklearn({self.estimator_path}, window={self.window.maxlen})"
 
+    def describe(self) -> str:
+        return f"sklearn {self.estimator_path.rsplit('.', 1)[-1]} (window {self.window.maxlen})"
+
     def learn_one(self, x: dict[str, Any], y: Any) -> None:
         self.window.append((x, y))
         self.since_fit += 1

@@ -54,3 +54,13 @@ def score(model: base.Estimator, x: dict[str, Any], classifier: bool) -> Scored:
         best = max(proba, key=proba.get)
         return Scored(best, {str(k): float(v) for k, v in proba.items()})
     return Scored(model.predict_one(x), None)  # type: ignore[attr-defined]
+
+
+def describe(model: Any) -> str:
+    """What a model is, in a few words: its final estimator's class (and a batch model's window)."""
+    describe_self = getattr(model, "describe", None)
+    if callable(describe_self):
+        return str(describe_self())
+    if isinstance(model, compose.Pipeline):
+        model = list(model.steps.values())[-1]
+    return type(model).__name__

@@ -7,6 +7,7 @@ the drift monitors) lives in the :class:`Scorer`, per-entity state is passed in 
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,19 @@ from streams.core.features import EntityState, featurize
 from streams.core.model import build_model, is_classifier, score
 from streams.core.seen import SeenEvents
 from streams.core.spec import PipelineSpec
+
+
+def in_canary(entity_id: str | None, percent: float) -> bool:
+    """Whether an entity is in the canary share: a stable hash, the same in every worker and run.
+
+    >>> sum(in_canary(f"c-{i}", 10.0) for i in range(10_000)) // 100
+    10
+    >>> in_canary(None, 100.0), in_canary("c-1", 0.0), in_canary("c-1", 100.0)
+    (False, False, True)
+    """
+    if entity_id is None or percent <= 0.0:
+        return False
+    return zlib.crc32(entity_id.encode()) % 10_000 < percent * 100
 
 
 @dataclass(frozen=True)
@@ -76,15 +90,18 @@ class Scorer:
         x, new_state = featurize(self.spec, event, state)
         ts = event.ts if event.ts is not None else self.clock()
         served = score(self.champion.model, x, self.classifier)
+        version = self.champion.version
         challenger = None
         if self.challenger is not None:
             shadow = score(self.challenger.model, x, self.classifier)
             challenger = {"model_version": self.challenger.version, "prediction": shadow.prediction}
+            if in_canary(event.entity_id, self.spec.training.canary_percent) and shadow.prediction is not None:
+                served, version = shadow, self.challenger.version
         self.scored += 1
         features = FeatureVector(event_id=event.event_id, entity_id=event.entity_id, ts=ts, features=x,
                                  source_partition=where.partition, source_offset=where.offset,
-                                 model_version=self.champion.version, prediction=served.prediction)
-        prediction = Prediction(event_id=event.event_id, entity_id=event.entity_id, model_version=self.champion.version or 0,
+                                 model_version=version, prediction=served.prediction)
+        prediction = Prediction(event_id=event.event_id, entity_id=event.entity_id, model_version=version or 0,
                                 prediction=served.prediction, proba=served.proba, ts=ts, scored_at=self.clock(), challenger=challenger)
         detections = []
         for d, monitor in self.monitors:

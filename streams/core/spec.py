@@ -89,6 +89,9 @@ class TrainingSpec:
     #: ``rollback_threshold`` over ``rollback_examples`` labelled examples
     rollback_examples: int = 500
     rollback_threshold: float = 0.05
+    #: share of entities (a stable hash of ``entity_id``) served by the challenger: a canary;
+    #: 0 keeps the challenger in shadow only (its prediction rides along in ``challenger``)
+    canary_percent: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ def parse_spec(text: str) -> PipelineSpec:
     tr = doc.get("training", {})
     _known(tr, {"publish_every", "publish_seconds", "metric", "challenger_on_drift", "promotion_min_examples", "promotion_margin",
                 "promotion_timeout_examples", "challenger", "sklearn_estimator", "sklearn_window", "sklearn_refit_every",
-                "sklearn_every", "rollback_examples", "rollback_threshold"}, text, "[training]")
+                "sklearn_every", "rollback_examples", "rollback_threshold", "canary_percent"}, text, "[training]")
     metric = tr.get("metric", "mae" if task == "regression" else "accuracy")
     if metric not in METRICS:
         raise _fail(text, str(metric), f"training metric must be one of {', '.join(METRICS)}")
@@ -259,7 +262,10 @@ def parse_spec(text: str) -> PipelineSpec:
         sklearn_window=int(tr.get("sklearn_window", 1000)), sklearn_refit_every=int(tr.get("sklearn_refit_every", 250)),
         sklearn_every=int(tr.get("sklearn_every", 20000)),
         rollback_examples=int(tr.get("rollback_examples", 500)), rollback_threshold=float(tr.get("rollback_threshold", 0.05)),
+        canary_percent=float(tr.get("canary_percent", 0.0)),
     )
+    if not 0.0 <= training.canary_percent <= 100.0:
+        raise _fail(text, "canary_percent", "training.canary_percent must be between 0 and 100")
     if training.challenger not in ("sklearn", "river"):
         raise _fail(text, "challenger", "training.challenger must be sklearn or river")
     if training.sklearn_estimator:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import signal
+import subprocess
 import time
 from collections import Counter
 
@@ -11,7 +12,7 @@ import orjson
 from kafka import KafkaProducer
 
 from streams.sources import builtin
-from streams.testing import Worker, read_all
+from streams.testing import DRIFTLINE, Worker, read_all
 
 
 
@@ -106,6 +107,12 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
     # the scikit-learn challenger started at the drift wins the gate and is promoted
     promoted = [a for a in alerts if a["kind"] == "model_promoted"]
     assert promoted and "won the promotion gate" in promoted[0]["message"], [a["message"] for a in alerts]
+    # ... and `driftline models list` shows its metrics beside the River models'
+    listed = orjson.loads(subprocess.run([DRIFTLINE, "models", "list", "--json"], env=s.as_env(), capture_output=True,
+                                         text=True, timeout=60, check=True).stdout)
+    batch = [v for v in listed if v["model"].startswith("sklearn DecisionTreeClassifier")]
+    online = [v for v in listed if v["model"] == "HoeffdingTreeClassifier"]
+    assert batch and online and all("prequential_accuracy" in v["metrics"] for v in batch + online)
 
     served = {}
     for r in predictions:
