@@ -7,6 +7,7 @@ one-partition ``examples`` topic for the single trainer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from streams.core.join import Joiner, Label, Scored
 from streams.core.labels import coerce_label
 from streams.core.trainer import Example
 from agents import metrics
+from agents.feedback import SOURCE_HEADER
 from agents.runtime import Runtime
 
 EXPIRE_EVERY = 200  # events between expiry sweeps of every partition's joiner
@@ -24,6 +26,18 @@ EXPIRE_EVERY = 200  # events between expiry sweeps of every partition's joiner
 def example_bytes(example: Example) -> bytes:
     return orjson.dumps({"event_id": example.event_id, "x": example.x, "y": example.y, "ts": example.ts,
                          "served": example.served, "served_version": example.served_version})
+
+
+def source_of(headers: Any) -> dict[str, Any] | None:
+    """The user's feedback record a label came from (the feedback agent's header), if named."""
+    pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    for name, value in pairs:
+        if name == SOURCE_HEADER:
+            try:
+                return orjson.loads(value)  # type: ignore[no-any-return]
+            except orjson.JSONDecodeError:
+                return None
+    return None
 
 
 def register(rt: Runtime) -> None:
@@ -45,19 +59,24 @@ def register(rt: Runtime) -> None:
             m = event.message
             j = joiner(m.partition)
             with timer.time():
-                if m.topic == rt.settings.topic("features"):
-                    outcome = decode("features", event.value)
-                    if not isinstance(outcome, Accepted):
-                        continue  # our own records: decoded the same way they were encoded
+                is_features = m.topic == rt.settings.topic("features")
+                where = (m.topic, m.partition, m.offset)
+                origin = source_of(m.headers) if not is_features else None
+                if origin is not None:
+                    where = (origin.get("topic", m.topic), origin.get("partition"), origin.get("offset"))
+                outcome = decode("features" if is_features else "feedback", event.value, source_topic=where[0],
+                                 partition=where[1], offset=where[2], record_ts=m.timestamp)
+                if not isinstance(outcome, Accepted):  # not one of ours (someone else wrote here): say so
+                    await rt.send("deadletter", encode(outcome.dead_letter), key=m.key)
+                    metrics.DEADLETTERS.labels(outcome.dead_letter.reason.value).inc()
+                    continue
+                if is_features:
                     fv = outcome.value
                     example = j.scored(fv.event_id, Scored(fv.features, fv.ts, fv.prediction, fv.model_version))
                 else:
-                    outcome = decode("feedback", event.value, record_ts=m.timestamp)
-                    if not isinstance(outcome, Accepted):
-                        continue  # checked by the feedback agent before it was re-keyed
                     fb = outcome.value
-                    example = j.label(fb.event_id, Label(coerce_label(rt.spec.task, fb.label), fb.ts or m.timestamp,
-                                                         event.value, (m.topic, m.partition, m.offset)))
+                    ts = fb.ts or (origin or {}).get("ts") or m.timestamp
+                    example = j.label(fb.event_id, Label(coerce_label(rt.spec.task, fb.label), ts, event.value, where))
                 if example is not None:
                     await rt.send("examples", example_bytes(example), key=example.event_id.encode())
                     joined.inc()

@@ -93,6 +93,9 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
     dead = read_all(s, "deadletter", sum(expected_dead.values()))
     reasons = Counter(orjson.loads(r.value)["reason"] for r in dead)
     assert reasons == expected_dead
+    unknown = [orjson.loads(r.value) for r in dead if orjson.loads(r.value)["reason"] == "unknown_event"]
+    # named against the user's own feedback record, not the internal re-keyed copy
+    assert unknown[0]["source_topic"] == s.topic("feedback") and unknown[0]["offset"] is not None
 
     alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 3, timeout=30)]
     # the trainer learns in the examples topic's order (joins interleave partitions): find where
