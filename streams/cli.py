@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
@@ -101,6 +102,14 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
     return cmd_models.diff(settings, args.version, args.other)
 
 
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import cmd_replay
+
+    gates = [cmd_replay.parse_gate(text) for text in args.fail_under]
+    return cmd_replay.run(args.source, args.spec, label_delay=args.label_delay, limit=args.limit, seed=args.seed,
+                          drift_at=args.drift_at, out=args.out, gates=gates, mode=args.mode)
+
+
 def _alerts(args: argparse.Namespace, settings: Settings) -> int:
     from streams.alerts import print_alerts
 
@@ -179,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("version", type=_positive_int)
     q.add_argument("other", type=_positive_int)
     p.set_defaults(run=_models)
+
+    p = sub.add_parser("replay", help="backtest: a stream through the pipeline's own logic, in-process (fast mode)")
+    p.add_argument("source", help="agrawal-drift, sea-drift, hyperplane, or a .csv / .jsonl file")
+    p.add_argument("--spec", action="append", default=[], help="a pipeline spec (repeat to compare)")
+    p.add_argument("--label-delay", type=_count, default=0, help="labels follow their events by this many events")
+    p.add_argument("--mode", choices=["fast", "live"], default="fast")
+    p.add_argument("--out", type=Path, help="a folder for metrics.json")
+    p.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
+                   help="exit 1 when a reported metric is under VALUE (repeatable)")
+    p.add_argument("--limit", type=_positive_int, help="stop after this many events")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--drift-at", type=_positive_int, default=10_000, help="event where the built-in concept changes")
+    p.set_defaults(run=_replay)
 
     p = sub.add_parser("demo", help="the main job, end to end")
     p.add_argument("--events", type=_positive_int, default=20, help="how many events to send")
