@@ -28,7 +28,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-# Redis, kcat (a Kafka client that is not ours, for tests) and Java/Maven: Debian packages when
+# Redis, kcat (a Kafka client that is not ours, for tests), Java/Maven and Chromium (the report
+# and dashboard tests open pages in it, headless): Debian packages when
 # missing and we may install them; otherwise a clear message.
 system-deps:
 	@missing=""; \
@@ -36,6 +37,7 @@ system-deps:
 	command -v kcat >/dev/null || missing="$$missing kcat"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:$$missing"; \

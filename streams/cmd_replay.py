@@ -87,6 +87,10 @@ def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, s
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "metrics.json").write_bytes(orjson.dumps({"source": source, "spec": name, **summary}, option=orjson.OPT_INDENT_2))
         failed += [f"{name}: {line}" for line in gate_failures(summary, parsed_gates)]
+    if out is not None:
+        from streams.report import write_report
+
+        console.print(f"report: {write_report(out, source, results)}")
     for line in failed:
         console.print(f"driftline: gate missed: {line}")
     return EXIT_FAILED if failed else 0

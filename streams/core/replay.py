@@ -27,6 +27,9 @@ from streams.core.model import build_model
 from streams.core.trainer import Example, PublishRequest, Trainer, make_metric
 
 
+ROLLING = 500
+
+
 @dataclass
 class ReplayResult:
     """What a replay measured, in the order things happened."""
@@ -38,7 +41,8 @@ class ReplayResult:
     deadletters: Counter[str] = field(default_factory=Counter)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     versions: list[dict[str, Any]] = field(default_factory=list)
-    #: (example position, prequential metric, served accuracy so far) every ``every`` examples
+    #: (example position, prequential metric, served accuracy over the last ``ROLLING`` examples),
+    #: every ``every`` examples
     timeline: list[tuple[int, float, float]] = field(default_factory=list)
     prequential: float = 0.0
     metric: str = "accuracy"
@@ -72,6 +76,7 @@ def replay(spec: PipelineSpec, items: Iterable[tuple[dict[str, Any], Any]], *, l
     pending: deque[tuple[str, Any]] = deque()
     out = ReplayResult(metric=trainer.metric_name)
     served: dict[str, Any] = {}
+    recent: deque[bool] = deque(maxlen=ROLLING)
     version = 0
 
     def learn(example: Example) -> None:
@@ -80,6 +85,7 @@ def replay(spec: PipelineSpec, items: Iterable[tuple[dict[str, Any], Any]], *, l
         if example.event_id in served and example.served is not None:
             out.served_labelled += 1
             out.served_correct += int(example.served == example.y)
+            recent.append(example.served == example.y)
         y_pred = online.predict_proba_one(example.x) if trainer.classifier and not online_metric.requires_labels else online.predict_one(example.x)  # type: ignore[attr-defined]
         if y_pred is not None and y_pred != {}:
             online_metric.update(example.y, y_pred)
@@ -102,7 +108,7 @@ def replay(spec: PipelineSpec, items: Iterable[tuple[dict[str, Any], Any]], *, l
                 out.alerts.append({"kind": req.alert, "version": req.version, "at_example": out.examples, "reason": req.reason})
                 out.versions.append({"version": req.version, "status": req.status, "at_example": out.examples, "reason": req.reason})
         if out.examples % every == 0:
-            out.timeline.append((out.examples, float(online_metric.get()), out.served_accuracy))
+            out.timeline.append((out.examples, float(online_metric.get()), sum(recent) / len(recent) if recent else 0.0))
 
     def deliver(event_id: str, label: Any) -> None:
         value = coerce_label(spec.task, label)
