@@ -110,6 +110,13 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                           drift_at=args.drift_at, out=args.out, gates=gates, mode=args.mode)
 
 
+def _spec(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.spec_init import infer
+
+    print(infer(args.file), end="")
+    return 0
+
+
 def _alerts(args: argparse.Namespace, settings: Settings) -> int:
     from streams.alerts import print_alerts
 
@@ -201,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--drift-at", type=_positive_int, default=10_000, help="event where the built-in concept changes")
     p.set_defaults(run=_replay)
+
+    p = sub.add_parser("spec", help="pipeline specs: infer one from a sample file")
+    p.add_argument("action", choices=["init"])
+    p.add_argument("file", type=Path, help="a .csv or .jsonl sample with a label column")
+    p.set_defaults(run=_spec)
 
     p = sub.add_parser("demo", help="the main job, end to end")
     p.add_argument("--events", type=_positive_int, default=20, help="how many events to send")

@@ -234,7 +234,9 @@ def parse_spec(text: str) -> PipelineSpec:
         _known(d, {"signal", "detector", "feature", "params", "warmup", "cooldown"}, text, "[[drift]]")
         if d.get("signal") not in SIGNALS:
             raise _fail(text, str(d.get("signal")), f"drift signal must be one of {', '.join(SIGNALS)}")
-        detector = d.get("detector", DEFAULT_DETECTOR[d["signal"]])
+        # HDDM_A reads a 0/1 error; a regression's errors are sizes, for ADWIN
+        default = "ADWIN" if task == "regression" else DEFAULT_DETECTOR[d["signal"]]
+        detector = d.get("detector", default)
         if detector not in DETECTORS:
             raise _fail(text, str(d.get("detector")), f"drift detector must be one of {', '.join(DETECTORS)}")
         if d["signal"] == "feature" and d.get("feature") not in names:
