@@ -107,7 +107,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
     gates = [cmd_replay.parse_gate(text) for text in args.fail_under]
     return cmd_replay.run(args.source, args.spec, label_delay=args.label_delay, limit=args.limit, seed=args.seed,
-                          drift_at=args.drift_at, out=args.out, gates=gates, mode=args.mode)
+                          drift_at=args.drift_at, out=args.out, gates=gates, mode=args.mode, settings=settings,
+                          start=args.start, end=args.end)
 
 
 def _spec(args: argparse.Namespace, settings: Settings) -> int:
@@ -197,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_models)
 
     p = sub.add_parser("replay", help="backtest: a stream through the pipeline's own logic, in-process (fast mode)")
-    p.add_argument("source", help="agrawal-drift, sea-drift, hyperplane, or a .csv / .jsonl file")
+    p.add_argument("source", help="`topic` (the recorded raw and feedback topics), agrawal-drift, sea-drift, hyperplane, or a .csv / .jsonl file")
+    p.add_argument("--from", dest="start", help="with `topic`: an offset or ISO-8601 time to start at")
+    p.add_argument("--to", dest="end", help="with `topic`: an offset or ISO-8601 time to stop before")
     p.add_argument("--spec", action="append", default=[], help="a pipeline spec (repeat to compare)")
     p.add_argument("--label-delay", type=_count, default=0, help="labels follow their events by this many events")
     p.add_argument("--mode", choices=["fast", "live"], default="fast")

@@ -16,9 +16,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from streams.core.replay import ReplayResult, replay
+from streams.core.replay import ReplayResult, recorded, replay_records
 from streams.core.spec import load_spec
 from streams.errors import EXIT_FAILED, UsageError
+from streams.recorded import read_range
+from streams.settings import Settings
 from streams.sources import open_source
 
 
@@ -54,24 +56,35 @@ def gate_failures(summary: dict[str, object], gates: list[Gate]) -> list[str]:
 
 
 def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, seed: int, drift_at: int,
-        out: Path | None, gates: list[Gate], mode: str) -> int:
+        out: Path | None, gates: list[Gate], mode: str, settings: Settings | None = None,
+        start: str | None = None, end: str | None = None) -> int:
     if mode != "fast":
         raise UsageError("--mode live is not available yet: use --mode fast (the default)")
-    if source == "topic":
-        raise UsageError("replaying a recorded topic is not available yet: replay a built-in stream or a .csv/.jsonl file")
     parsed = [(path or "built-in", load_spec(path or None)) for path in (specs or [""])]
     parsed_gates = gates
-    items = list(itertools.islice(open_source(source, seed=seed, drift_at=drift_at), limit))
-    if not items:
-        raise UsageError(f"{source}: no events to replay")
+    if source == "topic":
+        settings = settings or Settings.from_env()
+        records = read_range(settings, start, end)
+        if limit is not None:  # the first ``limit`` events and the feedback recorded among them
+            raws = [n for n, r in enumerate(records) if r.kind == "raw"]
+            records = records[: raws[limit] if limit < len(raws) else len(records)]
+        source = settings.topic("raw")
+    else:
+        if start is not None or end is not None:
+            raise UsageError("--from/--to select a range of a recorded topic: use them with SOURCE `topic`")
+        records = list(recorded(itertools.islice(open_source(source, seed=seed, drift_at=drift_at), limit), label_delay))
+    events = sum(1 for r in records if r.kind == "raw")
+    if not events:
+        raise UsageError(f"{source}: no events to replay in that range")
     console = Console(stderr=True)
     results: list[tuple[str, ReplayResult]] = []
     with Progress(console=console, transient=True) as bar:
         for name, spec in parsed:
-            task = bar.add_task(f"replaying with {name}", total=len(items))
-            results.append((name, replay(spec, items, label_delay=label_delay,
-                                         progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
-    table = Table(title=f"replay of {source} ({len(items)} events, labels {label_delay} events late)")
+            task = bar.add_task(f"replaying with {name}", total=events)
+            results.append((name, replay_records(spec, records,
+                                                 progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
+    delay = "as recorded" if source.endswith(".raw") else f"{label_delay} events late"
+    table = Table(title=f"replay of {source} ({events} events, labels {delay})")
     table.add_column("")
     for name, _ in results:
         table.add_column(name)

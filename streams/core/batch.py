@@ -70,9 +70,16 @@ class WindowedSklearn:
         self.fitted, self.vectorizer, self.since_fit = model, vectorizer, 0
 
     def predict_proba_one(self, x: dict[str, Any]) -> dict[Any, float]:
-        if self.fitted is None or self.vectorizer is None:
+        if not self.classifier or self.fitted is None or self.vectorizer is None:
             return {}
         row = self._row(x)
+        tree = getattr(self.fitted, "tree_", None)
+        if tree is not None and getattr(self.fitted, "n_outputs_", 1) == 1:
+            # a fitted tree's own leaf lookup: what predict_proba does, without its per-call input
+            # checks, which cost ten times the lookup for one row
+            counts = tree.value[tree.apply(row.astype(np.float32))][0][0]
+            total = float(counts.sum()) or 1.0
+            return {_plain(c): float(n) / total for c, n in zip(self.fitted.classes_, counts, strict=True)}
         return {_plain(c): float(p) for c, p in zip(self.fitted.classes_, self.fitted.predict_proba(row)[0], strict=True)}
 
     def predict_one(self, x: dict[str, Any]) -> Any:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from schemas import DeadLetter
+from schemas import Accepted, DeadLetter, decode
 from streams.core.features import EntityState
 from streams.core.join import Joiner, Label, Scored
 from streams.core.labels import coerce_label
@@ -28,6 +28,18 @@ from streams.core.trainer import Example, PublishRequest, Trainer, make_metric
 
 
 ROLLING = 500
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A record as it was written: to ``raw`` or to ``feedback``, with where and when."""
+
+    kind: str  # "raw" or "feedback"
+    value: bytes
+    topic: str = "replay"
+    partition: int | None = None
+    offset: int | None = None
+    ts: float | None = None
 
 
 @dataclass
@@ -61,10 +73,29 @@ class ReplayResult:
         }
 
 
+def recorded(items: Iterable[tuple[dict[str, Any], Any]], label_delay: int = 0) -> Iterator[Recorded]:
+    """``(raw event, label)`` pairs as the records a producer would write: each event, and its
+    feedback ``label_delay`` events later (0: right after it). A label of None means no feedback."""
+    pending: deque[bytes] = deque()
+    for event, label in items:
+        yield Recorded("raw", orjson.dumps(event))
+        if label is not None and "event_id" in event:
+            pending.append(orjson.dumps({"event_id": event["event_id"], "label": label}))
+        while len(pending) > label_delay:
+            yield Recorded("feedback", pending.popleft())
+    while pending:
+        yield Recorded("feedback", pending.popleft())
+
+
 def replay(spec: PipelineSpec, items: Iterable[tuple[dict[str, Any], Any]], *, label_delay: int = 0,
            every: int = 100, progress: Callable[[int], None] | None = None) -> ReplayResult:
-    """Run ``(raw event, label)`` pairs through the pipeline's core; labels come ``label_delay``
-    events after their event (0: right after it). A label of None means no feedback."""
+    """Run ``(raw event, label)`` pairs through the pipeline's core, labels ``label_delay`` late."""
+    return replay_records(spec, recorded(items, label_delay), every=every, progress=progress)
+
+
+def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: int = 100,
+                   progress: Callable[[int], None] | None = None) -> ReplayResult:
+    """Run recorded raw and feedback records, in their order, through the pipeline's core."""
     scorer = Scorer(spec, clock=lambda: 0.0)
     trainer = Trainer(spec)
     # the spec's online model learning on every example, whatever gets promoted: its prequential
@@ -73,7 +104,6 @@ def replay(spec: PipelineSpec, items: Iterable[tuple[dict[str, Any], Any]], *, l
     online_metric = make_metric(spec)
     joiner = Joiner(horizon=float("inf"), early_grace=float("inf"))
     states: dict[str, EntityState] = {}
-    pending: deque[tuple[str, Any]] = deque()
     out = ReplayResult(metric=trainer.metric_name)
     served: dict[str, Any] = {}
     recent: deque[bool] = deque(maxlen=ROLLING)
@@ -110,38 +140,48 @@ def replay(spec: PipelineSpec, items: Iterable[tuple[dict[str, Any], Any]], *, l
         if out.examples % every == 0:
             out.timeline.append((out.examples, float(online_metric.get()), sum(recent) / len(recent) if recent else 0.0))
 
-    def deliver(event_id: str, label: Any) -> None:
-        value = coerce_label(spec.task, label)
+    def deliver(record: Recorded) -> None:
+        outcome = decode("feedback", record.value, max_bytes=scorer.max_bytes, source_topic=record.topic,
+                         partition=record.partition, offset=record.offset, record_ts=record.ts)
+        if not isinstance(outcome, Accepted):
+            out.deadletters[outcome.dead_letter.reason.value] += 1
+            return
+        value = coerce_label(spec.task, outcome.value.label)
         if value is None:
             out.deadletters["wrong_type"] += 1
             return
-        example = joiner.label(event_id, Label(value, joiner.now))
+        example = joiner.label(outcome.value.event_id, Label(value, outcome.value.ts or record.ts or joiner.now))
         if example is not None:
             learn(example)
 
-    for n, (event, label) in enumerate(items):
+    events = 0
+    for n, record in enumerate(records):
+        if record.kind == "feedback":
+            deliver(record)
+            continue
         out.events += 1
-        raw = orjson.dumps(event)
-        outcome = scorer.validate(raw, Where("replay", None, n, None))
+        events += 1
+        where = Where(record.topic, record.partition, record.offset if record.offset is not None else n, record.ts)
+        outcome = scorer.validate(record.value, where)
         if isinstance(outcome, DeadLetter):
             out.deadletters[outcome.reason.value] += 1
         else:
             key = outcome.entity_id
-            features, prediction, state, detections = scorer.score(outcome, states.get(key) if key else None, Where("replay", None, n, None))
+            features, prediction, state, detections = scorer.score(outcome, states.get(key) if key else None, where)
             if key is not None:
                 states[key] = state
             served[outcome.event_id] = prediction.prediction
-            joiner.scored(outcome.event_id, Scored(features.features, features.ts, features.prediction, features.model_version))
+            example = joiner.scored(outcome.event_id, Scored(features.features, features.ts, features.prediction, features.model_version))
+            if example is not None:  # its label came first
+                learn(example)
             for d in detections:
                 out.alerts.append({"kind": d.kind, "subject": d.subject, "detector": d.detector, "at_event": d.position,
                                    "before": d.before, "statistic": d.statistic})
-            if label is not None:
-                pending.append((outcome.event_id, label))
-        while len(pending) > label_delay:
-            deliver(*pending.popleft())
         if progress is not None:
-            progress(n + 1)
-    while pending:
-        deliver(*pending.popleft())
+            progress(events)
+    # labels whose event never came in the replayed range: unknown_event, as live
+    out.deadletters["unknown_event"] += len(joiner.early)
+    if not out.deadletters["unknown_event"]:
+        del out.deadletters["unknown_event"]
     out.prequential = float(online_metric.get())
     return out

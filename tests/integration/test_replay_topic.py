@@ -1,0 +1,72 @@
+"""`driftline replay topic`: a recorded range of the real raw and feedback topics, replayed."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from streams import admin
+from streams.cli import main
+from streams.core.replay import replay
+from streams.core.spec import load_spec
+from streams.settings import Settings
+from streams.sources import builtin
+from streams.topics import topic_specs
+
+BASE_MS = 1_800_000_000_000
+
+
+@pytest.fixture
+def recorded(stack_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, list]:  # type: ignore[type-arg]
+    """3,000 events and their labels 100 events late, written with increasing record times."""
+    settings = replace(stack_settings, topic_prefix=f"rec{uuid.uuid4().hex[:8]}", partitions=1)
+    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    for name, value in settings.as_env().items():
+        monkeypatch.setenv(name, value)
+    items = list(itertools.islice(builtin("agrawal-drift", seed=9, drift_at=1_500), 3_000))
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    clock = itertools.count(BASE_MS)
+    pending = []
+    for event, label in items:
+        producer.send(settings.topic("raw"), value=orjson.dumps(event), timestamp_ms=next(clock))
+        pending.append({"event_id": event["event_id"], "label": label})
+        if len(pending) > 100:
+            producer.send(settings.topic("feedback"), value=orjson.dumps(pending.pop(0)), timestamp_ms=next(clock))
+    for feedback in pending:
+        producer.send(settings.topic("feedback"), value=orjson.dumps(feedback), timestamp_ms=next(clock))
+    producer.flush()
+    producer.close()
+    return settings, items
+
+
+def test_a_recorded_range_gives_the_numbers_of_the_same_stream_replayed_from_memory(recorded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, items = recorded
+    assert main(["replay", "topic", "--out", str(tmp_path)]) == 0
+    report = orjson.loads((tmp_path / "metrics.json").read_bytes())
+    expected = replay(load_spec(None), items, label_delay=100).summary()
+    for key in ("events", "examples", "prequential_accuracy", "served_accuracy", "deadletters", "alerts", "timeline"):
+        assert report[key] == orjson.loads(orjson.dumps(expected[key])), key
+    assert report["events"] == 3_000
+
+
+def test_from_and_to_select_by_offset_and_by_time(recorded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert main(["replay", "topic", "--from", "1000", "--to", "2000", "--out", str(tmp_path / "a")]) == 0
+    assert orjson.loads((tmp_path / "a" / "metrics.json").read_bytes())["events"] == 1_000
+    # record times are BASE_MS + their order: the first 500 records are events 0..100, then each
+    # next event followed by the label of the event 100 before it, so 101 + 199 events
+    assert main(["replay", "topic", "--to", "2027-01-15T08:00:00.500+00:00", "--out", str(tmp_path / "b")]) == 0
+    assert orjson.loads((tmp_path / "b" / "metrics.json").read_bytes())["events"] == 300
+
+
+def test_an_empty_range_or_a_missing_topic_is_one_line_and_exit_2(recorded, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    assert main(["replay", "topic", "--from", "5000"]) == 2
+    assert "no events to replay" in capsys.readouterr().err
+    monkeypatch.setenv("DRIFTLINE_TOPIC_PREFIX", "nosuch" + uuid.uuid4().hex[:6])
+    assert main(["replay", "topic"]) == 2
+    assert "no topic" in capsys.readouterr().err
