@@ -12,8 +12,7 @@ import time
 
 from river import evaluate, metrics
 
-from schemas import RawEvent
-from streams.core.features import featurize
+from streams.core.features import featurize_all
 from streams.core.model import build_model
 from streams.core.replay import replay
 from streams.core.spec import load_spec
@@ -25,12 +24,7 @@ EVENTS = 20_000
 def main() -> None:
     spec = load_spec(None)
     items = list(itertools.islice(builtin("agrawal-drift", seed=42, drift_at=EVENTS // 2), EVENTS))
-    states: dict = {}  # type: ignore[type-arg]
-    stream = []
-    for event, label in items:
-        raw = RawEvent(event_id=event["event_id"], entity_id=event["entity_id"], ts=event["ts"], data=event["data"])
-        x, states[event["entity_id"]] = featurize(spec, raw, states.get(event["entity_id"]))
-        stream.append((x, label))
+    stream = featurize_all(spec, items)
     began = time.perf_counter()
     expected = evaluate.progressive_val_score(stream, build_model(spec), metrics.Accuracy())
     bare = time.perf_counter() - began

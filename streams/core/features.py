@@ -18,6 +18,7 @@ and replay can rebuild it; :func:`featurize` returns the new state rather than m
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from schemas.records import RawEvent
@@ -87,3 +88,16 @@ def featurize(spec: PipelineSpec, event: RawEvent, state: EntityState | None) ->
     start = len(history) - keep_last
     kept = [h for i, h in enumerate(history) if i >= start or (horizon and h[0] >= cutoff)]
     return x, {"h": kept[-max(MAX_HISTORY, keep_last):]}
+
+
+def featurize_all(spec: PipelineSpec, items: Iterable[tuple[dict[str, Any], Any]]) -> list[tuple[dict[str, Any], Any]]:
+    """``(raw event dict, label)`` pairs as ``(features, label)``, entity state carried along:
+    the examples a model learns from, for evaluations outside the pipeline."""
+    states: dict[str, EntityState] = {}
+    out = []
+    for event, label in items:
+        raw = RawEvent(event_id=event["event_id"], entity_id=event.get("entity_id"), ts=event.get("ts"), data=event["data"])
+        key = raw.entity_id or ""
+        x, states[key] = featurize(spec, raw, states.get(key))
+        out.append((x, label))
+    return out

@@ -82,10 +82,7 @@ def test_after_flushall_a_publisher_is_stopped_until_the_topic_rebuilds_the_regi
 
 
 def test_a_tampered_artifact_is_refused_with_an_alert_and_the_previous_model_keeps_serving(worker: Worker) -> None:
-    s = worker.settings
-    registry = Registry.connect(s)
-    registry.ensure()
-    wait_following(worker)
+    s, registry = ready(worker)
     good = publish(registry, s)
     wait_serving(worker, good.version)
     bad, *retired = registry.publish(build_model(load_spec(None)), parent=good.version, status="champion",
@@ -113,10 +110,7 @@ def test_a_wrong_key_is_refused_too(settings: Settings) -> None:
 
 
 def test_flushall_and_a_restart_keep_versions_statuses_and_metrics_and_scoring_never_stops(worker: Worker) -> None:
-    s = worker.settings
-    registry = Registry.connect(s)
-    registry.ensure()
-    wait_following(worker)
+    s, registry = ready(worker)
     one = publish(registry, s)
     two = publish(registry, s, parent=one.version)
     wait_serving(worker, two.version)
@@ -162,10 +156,7 @@ def test_models_commands_answer_unknown_versions_with_one_line_and_exit_2(settin
 
 
 def test_promote_and_rollback_by_hand_are_recorded_alerted_and_served(worker: Worker) -> None:
-    s = worker.settings
-    registry = Registry.connect(s)
-    registry.ensure()
-    wait_following(worker)
+    s, registry = ready(worker)
     one = publish(registry, s)
     two = publish(registry, s, status="challenger", parent=one.version)
     wait_serving(worker, one.version)
@@ -184,6 +175,14 @@ def test_promote_and_rollback_by_hand_are_recorded_alerted_and_served(worker: Wo
     assert statuses == {one.version: "champion", two.version: "retired"}
     kinds = [orjson.loads(r.value)["kind"] for r in read_all(s, "alerts", 2, timeout=30)]
     assert "model_promoted" in kinds and "model_rolled_back" in kinds
+
+
+def ready(worker: Worker) -> tuple[Settings, Registry]:
+    """The worker's settings and registry, once the registry exists and the worker follows it."""
+    registry = Registry.connect(worker.settings)
+    registry.ensure()
+    wait_following(worker)
+    return worker.settings, registry
 
 
 def wait_following(worker: Worker) -> None:

@@ -6,8 +6,7 @@ import itertools
 
 from river import evaluate, metrics
 
-from schemas import RawEvent
-from streams.core.features import featurize
+from streams.core.features import featurize_all
 from streams.core.model import build_model
 from streams.core.replay import replay
 from streams.core.spec import load_spec
@@ -19,12 +18,7 @@ SPEC = load_spec(None)
 def test_immediate_labels_give_the_prequential_metric_of_progressive_val_score() -> None:
     items = list(itertools.islice(builtin("agrawal-drift", seed=11, drift_at=2_000), 4_000))
     result = replay(SPEC, items)
-    states: dict = {}  # type: ignore[type-arg]
-    stream = []
-    for event, label in items:
-        raw = RawEvent(event_id=event["event_id"], entity_id=event["entity_id"], ts=event["ts"], data=event["data"])
-        x, states[event["entity_id"]] = featurize(SPEC, raw, states.get(event["entity_id"]))
-        stream.append((x, label))
+    stream = featurize_all(SPEC, items)
     expected = evaluate.progressive_val_score(stream, build_model(SPEC), metrics.Accuracy())
     assert result.examples == 4_000 and result.prequential == expected.get()
 
