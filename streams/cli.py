@@ -105,6 +105,12 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from streams import cmd_replay
 
+    if args.deadletter:
+        if args.source is not None or len(args.spec) > 1:
+            raise UsageError("--deadletter takes no SOURCE and one --spec (the fixed one)")
+        return cmd_replay.redrive_deadletters(settings, args.spec[0] if args.spec else None)
+    if args.source is None:
+        raise UsageError("replay needs a SOURCE: `topic`, a built-in stream or a file (or --deadletter)")
     gates = [cmd_replay.parse_gate(text) for text in args.fail_under]
     return cmd_replay.run(args.source, args.spec, label_delay=args.label_delay, limit=args.limit, seed=args.seed,
                           drift_at=args.drift_at, out=args.out, gates=gates, mode=args.mode, settings=settings,
@@ -198,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_models)
 
     p = sub.add_parser("replay", help="backtest: a stream through the pipeline's own logic, in-process (fast mode)")
-    p.add_argument("source", help="`topic` (the recorded raw and feedback topics), agrawal-drift, sea-drift, hyperplane, or a .csv / .jsonl file")
+    p.add_argument("source", nargs="?", help="`topic` (the recorded raw and feedback topics), agrawal-drift, sea-drift, hyperplane, or a .csv / .jsonl file")
+    p.add_argument("--deadletter", action="store_true",
+                   help="re-drive dead-lettered raw events that pass --spec now back to raw (after a spec fix)")
     p.add_argument("--from", dest="start", help="with `topic`: an offset or ISO-8601 time to start at")
     p.add_argument("--to", dest="end", help="with `topic`: an offset or ISO-8601 time to stop before")
     p.add_argument("--spec", action="append", default=[], help="a pipeline spec (repeat to compare)")

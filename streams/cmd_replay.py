@@ -123,3 +123,14 @@ def _cell(row: str, r: ReplayResult) -> str:
     if row == "dead letters":
         return ", ".join(f"{k} {v}" for k, v in sorted(r.deadletters.items())) or "0"
     return str(getattr(r, row))
+
+
+def redrive_deadletters(settings: Settings, spec_path: str | None) -> int:
+    """Send the dead-lettered raw events that pass the spec now back to ``raw``; say what stayed."""
+    from streams.redrive import redrive
+
+    result = redrive(settings, load_spec(spec_path))
+    stayed = ", ".join(f"{k} {v}" for k, v in sorted(result.still_failing.items())) or "none"
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(result.skipped.items())) or "none"
+    print(f"re-driven to {settings.topic('raw')}: {result.sent}; still failing: {stayed}; left alone: {skipped}")
+    return 0

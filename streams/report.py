@@ -2,7 +2,8 @@
 as PNG files, next to the ``metrics.json`` that ``driftline replay --out`` writes.
 
 Plots: the metric over time (prequential and served) with drift alerts and version changes
-marked, and dead letters by reason.
+marked, dead letters by reason, and each watched feature's distribution before and after each
+data-drift alert.
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ def deadletter_plot(name: str, result: ReplayResult) -> bytes:
     return _figure_png(draw)
 
 
+def distribution_plot(name: str, snap: dict[str, Any]) -> bytes:
+    def draw(ax: Any) -> None:
+        ax.hist(snap["before"], bins=40, alpha=0.6, color="#1f77b4", label=f"{len(snap['before'])} before")
+        ax.hist(snap["after"], bins=40, alpha=0.6, color="#ff7f0e", label=f"{len(snap['after'])} after")
+        ax.set_title(f"{name}: {snap['feature']} around the data drift at event {snap['at_event']}")
+        ax.legend()
+    return _figure_png(draw)
+
+
 def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResult]]) -> Path:
     """Write the report folder; return the path of ``report.html``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,7 +78,9 @@ def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResul
     for n, (name, result) in enumerate(results, 1):
         summary = result.summary()
         images = []
-        for kind, png in (("metric", metric_plot(name, result)), ("deadletters", deadletter_plot(name, result))):
+        plots = [("metric", metric_plot(name, result)), ("deadletters", deadletter_plot(name, result))]
+        plots += [(f"feature-{k}", distribution_plot(name, snap)) for k, snap in enumerate(result.distributions, 1)]
+        for kind, png in plots:
             (folder / f"{kind}-{n}.png").write_bytes(png)
             images.append(f'<img alt="{kind}" src="data:image/png;base64,{base64.b64encode(png).decode()}">')
         rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_show(v))}</td></tr>"

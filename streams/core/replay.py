@@ -28,6 +28,7 @@ from streams.core.trainer import Example, PublishRequest, Trainer, make_metric
 
 
 ROLLING = 500
+SNAPSHOT = 1000
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class ReplayResult:
     #: (example position, prequential metric, served accuracy over the last ``ROLLING`` examples),
     #: every ``every`` examples
     timeline: list[tuple[int, float, float]] = field(default_factory=list)
+    #: for each data-drift alert, the feature's last ``SNAPSHOT`` values before it and next after
+    distributions: list[dict[str, Any]] = field(default_factory=list)
     prequential: float = 0.0
     metric: str = "accuracy"
 
@@ -70,7 +73,15 @@ class ReplayResult:
             f"prequential_{self.metric}": self.prequential, "served_accuracy": self.served_accuracy,
             "deadletters": dict(self.deadletters), "alerts": self.alerts, "versions": self.versions,
             "timeline": self.timeline,
+            "data_drift_distributions": [
+                {"feature": d["feature"], "at_event": d["at_event"], "mean_before": _mean(d["before"]), "mean_after": _mean(d["after"])}
+                for d in self.distributions
+            ],
         }
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def recorded(items: Iterable[tuple[dict[str, Any], Any]], label_delay: int = 0) -> Iterator[Recorded]:
@@ -154,6 +165,25 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
         if example is not None:
             learn(example)
 
+    watched = [d.feature for d in spec.drift if d.signal == "feature" and d.feature]
+    recent_values: dict[str, deque[float]] = {f: deque(maxlen=SNAPSHOT) for f in watched}
+    collecting: list[dict[str, Any]] = []
+
+    def watch(data: dict[str, Any], detections: list[Any]) -> None:
+        """Keep each watched feature's recent values; around a data-drift alert, before and after."""
+        for name in watched:
+            value = data.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                recent_values[name].append(float(value))
+                for snap in collecting:
+                    if snap["feature"] == name and len(snap["after"]) < SNAPSHOT:
+                        snap["after"].append(float(value))
+        for d in detections:
+            if d.kind == "data_drift" and d.subject in recent_values:
+                snap = {"feature": d.subject, "at_event": d.position, "before": list(recent_values[d.subject]), "after": []}
+                out.distributions.append(snap)
+                collecting.append(snap)
+
     events = 0
     for n, record in enumerate(records):
         if record.kind == "feedback":
@@ -177,6 +207,7 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
             for d in detections:
                 out.alerts.append({"kind": d.kind, "subject": d.subject, "detector": d.detector, "at_event": d.position,
                                    "before": d.before, "statistic": d.statistic})
+            watch(outcome.data, detections)
         if progress is not None:
             progress(events)
     # labels whose event never came in the replayed range: unknown_event, as live

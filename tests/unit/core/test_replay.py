@@ -37,3 +37,18 @@ def test_delayed_labels_drift_versions_and_dead_letters_are_reported() -> None:
     assert result.versions[0]["version"] == 1 and 0.9 < result.served_accuracy < 1.0
     summary = result.summary()
     assert summary["prequential_accuracy"] == result.prequential and summary["timeline"][-1][0] == 14_000
+
+
+def test_a_data_drift_keeps_the_feature_before_and_after_for_the_report(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from streams.report import write_report
+
+    items = list(itertools.islice(builtin("agrawal-drift", seed=5, drift_at=10**9), 6_000))
+    for event, _ in items[3_000:]:
+        event["data"]["salary"] += 40_000.0  # the population changes, the concept does not
+    result = replay(SPEC, items)
+    drift = [d for d in result.distributions if d["feature"] == "salary"]
+    assert drift and 3_000 <= drift[0]["at_event"] < 4_000
+    summary = result.summary()["data_drift_distributions"][0]
+    assert summary["mean_after"] - summary["mean_before"] > 20_000
+    write_report(tmp_path, "shifted", [("built-in", result)])
+    assert (tmp_path / "feature-1-1.png").stat().st_size > 10_000
