@@ -114,7 +114,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     gates = [cmd_replay.parse_gate(text) for text in args.fail_under]
     return cmd_replay.run(args.source, args.spec, label_delay=args.label_delay, limit=args.limit, seed=args.seed,
                           drift_at=args.drift_at, out=args.out, gates=gates, mode=args.mode, settings=settings,
-                          start=args.start, end=args.end)
+                          start=args.start, end=args.end, as_trained=args.as_trained)
 
 
 def _spec(args: argparse.Namespace, settings: Settings) -> int:
@@ -209,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="re-drive dead-lettered raw events that pass --spec now back to raw (after a spec fix)")
     p.add_argument("--from", dest="start", help="with `topic`: an offset or ISO-8601 time to start at")
     p.add_argument("--to", dest="end", help="with `topic`: an offset or ISO-8601 time to stop before")
+    p.add_argument("--as-trained", action="store_true",
+                   help="with `topic`: replay the trainer's side on the recorded examples, in the live trainer's order (exact)")
     p.add_argument("--spec", action="append", default=[], help="a pipeline spec (repeat to compare)")
     p.add_argument("--label-delay", type=_count, default=0, help="labels follow their events by this many events")
     p.add_argument("--mode", choices=["fast", "live"], default="fast")

@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from streams.core.replay import ReplayResult, recorded, replay_records
+from streams.core.replay import ReplayResult, recorded, replay_examples, replay_records
 from streams.core.spec import load_spec
 from streams.errors import EXIT_FAILED, UsageError
-from streams.recorded import read_range
+from streams.recorded import read_examples, read_range
 from streams.settings import Settings
 from streams.sources import open_source
 
@@ -57,11 +57,20 @@ def gate_failures(summary: dict[str, object], gates: list[Gate]) -> list[str]:
 
 def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, seed: int, drift_at: int,
         out: Path | None, gates: list[Gate], mode: str, settings: Settings | None = None,
-        start: str | None = None, end: str | None = None) -> int:
+        start: str | None = None, end: str | None = None, as_trained: bool = False) -> int:
     if mode != "fast":
         raise UsageError("--mode live is not available yet: use --mode fast (the default)")
     parsed = [(path or "built-in", load_spec(path or None)) for path in (specs or [""])]
     parsed_gates = gates
+    if as_trained:
+        if source != "topic":
+            raise UsageError("--as-trained replays the recorded examples topic: use it with SOURCE `topic`")
+        settings = settings or Settings.from_env()
+        examples = read_examples(settings)
+        if not examples:
+            raise UsageError(f"{settings.topic('examples')}: no examples to replay")
+        results = [(name, replay_examples(spec, examples)) for name, spec in parsed]
+        return _finish(settings.topic("examples"), f"{len(examples)} examples, in the live trainer's order", results, out, parsed_gates)
     if source == "topic":
         settings = settings or Settings.from_env()
         records = read_range(settings, start, end)
@@ -84,7 +93,13 @@ def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, s
             results.append((name, replay_records(spec, records,
                                                  progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
     delay = "as recorded" if source.endswith(".raw") else f"{label_delay} events late"
-    table = Table(title=f"replay of {source} ({events} events, labels {delay})")
+    return _finish(source, f"{events} events, labels {delay}", results, out, parsed_gates)
+
+
+def _finish(source: str, what: str, results: list[tuple[str, ReplayResult]], out: Path | None, parsed_gates: list[Gate]) -> int:
+    """Print the side-by-side summary, write the report, apply the gates."""
+    console = Console(stderr=True)
+    table = Table(title=f"replay of {source} ({what})")
     table.add_column("")
     for name, _ in results:
         table.add_column(name)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from schemas import Accepted, ModelVersion, decode, encode
 from streams.registry import Registry
 from streams.settings import Settings
+from streams.topic_reader import read_topic
 from streams.topics import MODELS_MAX_BYTES
 
 log = logging.getLogger(__name__)
@@ -17,31 +18,14 @@ log = logging.getLogger(__name__)
 
 def read_versions(settings: Settings, timeout_s: float = 10.0) -> list[ModelVersion]:
     """Every model-version event on the topic, in order (the latest per version last)."""
-    topic = settings.topic("models")
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                             max_partition_fetch_bytes=MODELS_MAX_BYTES, fetch_max_bytes=MODELS_MAX_BYTES)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        out: list[ModelVersion] = []
-        polls = 0
-        while any(consumer.position(tp) < ends[tp] for tp in tps) and polls < timeout_s * 5:
-            polls += 1
-            for records in consumer.poll(timeout_ms=200).values():
-                for r in records:
-                    outcome = decode("models", r.value, max_bytes=MODELS_MAX_BYTES)
-                    if isinstance(outcome, Accepted):
-                        out.append(outcome.value)
-                    else:
-                        log.error("models topic offset %s: not a model-version event (%s)", r.offset, outcome.dead_letter.detail)
-        return out
-    finally:
-        consumer.close()
+    out: list[ModelVersion] = []
+    for r in read_topic(settings, "models", timeout_s=timeout_s, max_bytes=MODELS_MAX_BYTES, missing_ok=True):
+        outcome = decode("models", r.value, max_bytes=MODELS_MAX_BYTES)
+        if isinstance(outcome, Accepted):
+            out.append(outcome.value)
+        else:
+            log.error("models topic offset %s: not a model-version event (%s)", r.offset, outcome.dead_letter.detail)
+    return out
 
 
 def rebuild(settings: Settings, registry: Registry) -> int | None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.core.replay import Recorded
+from streams.core.trainer import Example
 from streams.errors import UsageError
 from streams.settings import Settings
+from streams.topic_reader import read_topic
 
 
 def parse_bound(text: str | None) -> int | float | None:
@@ -75,3 +78,12 @@ def read_range(settings: Settings, start: str | None, end: str | None, timeout_s
         return [record for _, record in out]
     finally:
         consumer.close()
+
+
+def read_examples(settings: Settings, timeout_s: float = 30.0) -> list[Example]:
+    """The joined examples in the order the live trainer learned them (one partition)."""
+    out: list[Example] = []
+    for r in read_topic(settings, "examples", timeout_s=timeout_s):
+        e = orjson.loads(r.value)
+        out.append(Example(e["event_id"], e["x"], e["y"], e["ts"], e.get("served"), e.get("served_version")))
+    return out

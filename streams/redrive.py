@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from schemas import Accepted, DeadLetter, Reason, decode
 from streams.core.scoring import Scorer, Where
 from streams.core.spec import PipelineSpec
-from streams.errors import UsageError
 from streams.settings import Settings
+from streams.topic_reader import read_topic
 
 
 @dataclass
@@ -29,41 +29,27 @@ class Redrive:
 
 def redrive(settings: Settings, spec: PipelineSpec, timeout_s: float = 30.0) -> Redrive:
     """Re-check every dead letter from ``raw`` against ``spec``; send those that pass to ``raw``."""
-    topic = settings.topic("deadletter")
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     scorer = Scorer(spec, max_bytes=settings.max_event_bytes)
     out = Redrive()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise UsageError(f"no topic {topic} at {settings.kafka_bootstrap}")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        polls = 0
-        while any(consumer.position(tp) < ends[tp] for tp in tps) and polls < timeout_s * 5:
-            polls += 1
-            for records in consumer.poll(timeout_ms=200).values():
-                for r in records:
-                    outcome = decode("deadletter", r.value)
-                    if not isinstance(outcome, Accepted):
-                        out.skipped["not a dead letter"] += 1
-                        continue
-                    letter: DeadLetter = outcome.value
-                    if letter.source_topic != settings.topic("raw") or letter.reason is Reason.DUPLICATE_EVENT:
-                        out.skipped[letter.reason.value] += 1
-                        continue
-                    payload = letter.payload_bytes()
-                    checked = scorer.validate(payload, Where(letter.source_topic, letter.partition, letter.offset, None))
-                    if isinstance(checked, DeadLetter):
-                        out.still_failing[checked.reason.value] += 1
-                        continue
-                    producer.send(settings.topic("raw"), key=r.key, value=payload)
-                    out.sent += 1
+        for r in read_topic(settings, "deadletter", timeout_s=timeout_s):
+            outcome = decode("deadletter", r.value)
+            if not isinstance(outcome, Accepted):
+                out.skipped["not a dead letter"] += 1
+                continue
+            letter: DeadLetter = outcome.value
+            if letter.source_topic != settings.topic("raw") or letter.reason is Reason.DUPLICATE_EVENT:
+                out.skipped[letter.reason.value] += 1
+                continue
+            payload = letter.payload_bytes()
+            checked = scorer.validate(payload, Where(letter.source_topic, letter.partition, letter.offset, None))
+            if isinstance(checked, DeadLetter):
+                out.still_failing[checked.reason.value] += 1
+                continue
+            producer.send(settings.topic("raw"), key=r.key, value=payload)
+            out.sent += 1
         producer.flush()
         return out
     finally:
         producer.close()
-        consumer.close()

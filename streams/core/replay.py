@@ -104,32 +104,31 @@ def replay(spec: PipelineSpec, items: Iterable[tuple[dict[str, Any], Any]], *, l
     return replay_records(spec, recorded(items, label_delay), every=every, progress=progress)
 
 
-def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: int = 100,
-                   progress: Callable[[int], None] | None = None) -> ReplayResult:
-    """Run recorded raw and feedback records, in their order, through the pipeline's core."""
-    scorer = Scorer(spec, clock=lambda: 0.0)
-    trainer = Trainer(spec)
-    # the spec's online model learning on every example, whatever gets promoted: its prequential
-    # metric is what ``river.evaluate.progressive_val_score`` gives on the same ordered examples
-    online = build_model(spec)
-    online_metric = make_metric(spec)
-    joiner = Joiner(horizon=float("inf"), early_grace=float("inf"))
-    states: dict[str, EntityState] = {}
-    out = ReplayResult(metric=trainer.metric_name)
-    served: dict[str, Any] = {}
-    recent: deque[bool] = deque(maxlen=ROLLING)
-    version = 0
+class Learning:
+    """The trainer's side of a replay: test-then-train each joined example, publish versions
+    (numbered 1, 2, … as a fresh registry numbers them), record what the trainer decided."""
 
-    def learn(example: Example) -> None:
-        nonlocal version
+    def __init__(self, spec: PipelineSpec, out: ReplayResult, serve: Callable[[int, Any, str], None] | None, every: int) -> None:
+        self.trainer = Trainer(spec)
+        # the spec's online model learning on every example, whatever gets promoted: its prequential
+        # metric is what ``river.evaluate.progressive_val_score`` gives on the same ordered examples
+        self.online = build_model(spec)
+        self.online_metric = make_metric(spec)
+        self.out, self.serve, self.every = out, serve, every
+        self.recent: deque[bool] = deque(maxlen=ROLLING)
+        self.version = 0
+
+    def learn(self, example: Example, *, count_served: bool) -> None:
+        out, trainer = self.out, self.trainer
         out.examples += 1
-        if example.event_id in served and example.served is not None:
+        if count_served and example.served is not None:
             out.served_labelled += 1
             out.served_correct += int(example.served == example.y)
-            recent.append(example.served == example.y)
-        y_pred = online.predict_proba_one(example.x) if trainer.classifier and not online_metric.requires_labels else online.predict_one(example.x)  # type: ignore[attr-defined]
+            self.recent.append(example.served == example.y)
+        online, metric = self.online, self.online_metric
+        y_pred = online.predict_proba_one(example.x) if trainer.classifier and not metric.requires_labels else online.predict_one(example.x)  # type: ignore[attr-defined]
         if y_pred is not None and y_pred != {}:
-            online_metric.update(example.y, y_pred)
+            metric.update(example.y, y_pred)
         online.learn_one(example.x, example.y)  # type: ignore[attr-defined]
         detections, requests = trainer.learn(example)
         for d in detections:
@@ -137,19 +136,50 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
                                "before": d.before, "statistic": d.statistic})
         for req in requests:
             if isinstance(req, PublishRequest):
-                version += 1
-                trainer.published(req.lane, version)
-                scorer.serve(version, copy.deepcopy(req.model), req.status)
-                out.versions.append({"version": version, "status": req.status, "at_example": out.examples,
+                self.version += 1
+                trainer.published(req.lane, self.version)
+                if self.serve is not None:
+                    self.serve(self.version, copy.deepcopy(req.model), req.status)
+                out.versions.append({"version": self.version, "status": req.status, "at_example": out.examples,
                                      "reason": req.reason, "metrics": req.metrics})
             elif isinstance(req, StatusChange):
                 lane = trainer.champion if req.status == "champion" else None
-                if lane is not None and lane.version == req.version:
-                    scorer.serve(req.version, copy.deepcopy(lane.model), "champion")
+                if self.serve is not None and lane is not None and lane.version == req.version:
+                    self.serve(req.version, copy.deepcopy(lane.model), "champion")
                 out.alerts.append({"kind": req.alert, "version": req.version, "at_example": out.examples, "reason": req.reason})
                 out.versions.append({"version": req.version, "status": req.status, "at_example": out.examples, "reason": req.reason})
-        if out.examples % every == 0:
-            out.timeline.append((out.examples, float(online_metric.get()), sum(recent) / len(recent) if recent else 0.0))
+        if out.examples % self.every == 0:
+            rolling = sum(self.recent) / len(self.recent) if self.recent else 0.0
+            out.timeline.append((out.examples, float(metric.get()), rolling))
+
+    def finish(self) -> ReplayResult:
+        self.out.prequential = float(self.online_metric.get())
+        return self.out
+
+
+def replay_examples(spec: PipelineSpec, examples: Iterable[Example], *, every: int = 100) -> ReplayResult:
+    """The trainer's side alone, on joined examples in the order a live trainer saw them (the
+    ``examples`` topic): its drift positions, versions and metrics come out exactly as live, and
+    served accuracy is what was served, as recorded in each example."""
+    out = ReplayResult(metric=spec.training.metric)
+    learning = Learning(spec, out, None, every)
+    for example in examples:
+        learning.learn(example, count_served=True)
+    return learning.finish()
+
+
+def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: int = 100,
+                   progress: Callable[[int], None] | None = None) -> ReplayResult:
+    """Run recorded raw and feedback records, in their order, through the pipeline's core."""
+    scorer = Scorer(spec, clock=lambda: 0.0)
+    joiner = Joiner(horizon=float("inf"), early_grace=float("inf"))
+    states: dict[str, EntityState] = {}
+    out = ReplayResult(metric=spec.training.metric)
+    served: dict[str, Any] = {}
+    learning = Learning(spec, out, scorer.serve, every)
+
+    def learn(example: Example) -> None:
+        learning.learn(example, count_served=example.event_id in served)
 
     def deliver(record: Recorded) -> None:
         outcome = decode("feedback", record.value, max_bytes=scorer.max_bytes, source_topic=record.topic,
@@ -214,5 +244,4 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
     out.deadletters["unknown_event"] += len(joiner.early)
     if not out.deadletters["unknown_event"]:
         del out.deadletters["unknown_event"]
-    out.prequential = float(online_metric.get())
-    return out
+    return learning.finish()

@@ -100,13 +100,30 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
     alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 3, timeout=30)]
     # the trainer learns in the examples topic's order (joins interleave partitions): find where
     # the first post-drift example came, and check the detection against that position
-    examples = [orjson.loads(r.value)["event_id"] for r in read_all(s, "examples", 20_000, timeout=60)]
+    joined = [orjson.loads(r.value) for r in read_all(s, "examples", 20_000, timeout=60)]
+    examples = [e["event_id"] for e in joined]
     first_after = 1 + next(n for n, e in enumerate(examples) if e.startswith("agrawal") and int(e.rsplit("-", 1)[1]) >= 10_000)
     drift = [a["at_event"] for a in alerts if a["kind"] == "concept_drift"]
     assert drift and all(at >= first_after for at in drift), (drift, first_after)
     assert drift[0] <= first_after + 1_000
     versions = read_all(s, "models", 2, timeout=30)
     assert len(versions) >= 2
+    # replaying the trainer's side on the recorded examples gives the live drift positions and the
+    # live versions' metrics exactly (the trainer is deterministic in its examples' order)
+    out = worker.log.parent / "replay"
+    done = subprocess.run([DRIFTLINE, "replay", "topic", "--as-trained", "--out", str(out)], env=s.as_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    replayed = orjson.loads((out / "metrics.json").read_bytes())
+    assert replayed["examples"] == len(joined)
+    assert [a["at_event"] for a in replayed["alerts"] if a["kind"] == "concept_drift"] == drift
+    live_published: dict[int, dict] = {}  # type: ignore[type-arg]
+    for r in versions:
+        v = orjson.loads(r.value)
+        live_published.setdefault(v["version"], v)  # the first event of a version is its publication
+    replay_published = [(v["version"], v["metrics"]) for v in replayed["versions"] if "metrics" in v]
+    live = sorted((n, v["metrics"]) for n, v in live_published.items())
+    assert live and replay_published[: len(live)] == live
     # the scikit-learn challenger started at the drift wins the gate and is promoted
     promoted = [a for a in alerts if a["kind"] == "model_promoted"]
     assert promoted and "won the promotion gate" in promoted[0]["message"], [a["message"] for a in alerts]
