@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from schemas import Accepted, DeadLetter, Reason, decode, encode
 from streams.core.labels import coerce_label
 from agents import metrics
 from agents.runtime import Runtime
 
 
-SOURCE_HEADER = "driftline-source"
+SOURCE_HEADER = "driftline-source"  # "<partition>:<offset>" of the user's feedback record
 
 
 def register(rt: Runtime) -> None:
@@ -35,10 +33,10 @@ def register(rt: Runtime) -> None:
                                                   event.value, source_topic=m.topic, partition=m.partition, offset=m.offset,
                                                   ts=rt.scorer.clock())
                 else:
-                    # where the user's record was, so a label that never meets its event is
-                    # dead-lettered against the user's topic, partition and offset
-                    source = orjson.dumps({"topic": m.topic, "partition": m.partition, "offset": m.offset, "ts": m.timestamp})
-                    await rt.send("labels", event.value, key=outcome.value.event_id.encode(), headers=[(SOURCE_HEADER, source)])
+                    # the user's record time travels as the label's own; its partition and offset in
+                    # a header, read only if the label is dead-lettered (it never met its event)
+                    await rt.send("labels", event.value, key=outcome.value.event_id.encode(), timestamp=m.timestamp,
+                                  headers=[(SOURCE_HEADER, b"%d:%d" % (m.partition, m.offset))])
                     continue
                 await rt.send("deadletter", encode(letter), key=m.key)
                 metrics.DEADLETTERS.labels(letter.reason.value).inc()

@@ -8,6 +8,7 @@ one-partition ``examples`` topic for the single trainer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -28,22 +29,23 @@ def example_bytes(example: Example) -> bytes:
                          "served": example.served, "served_version": example.served_version})
 
 
-def source_of(headers: Any) -> dict[str, Any] | None:
-    """The user's feedback record a label came from (the feedback agent's header), if named."""
+def source_of(headers: Any, topic: str, where: tuple[str, int | None, int | None]) -> tuple[str, int | None, int | None]:
+    """Where the user's feedback record was, from the feedback agent's header; else ``where``."""
     pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
     for name, value in pairs:
         if name == SOURCE_HEADER:
-            try:
-                return orjson.loads(value)  # type: ignore[no-any-return]
-            except orjson.JSONDecodeError:
-                return None
-    return None
+            partition, _, offset = bytes(value).partition(b":")
+            if partition.isdigit() and offset.isdigit():
+                return topic, int(partition), int(offset)
+    return where
 
 
 def register(rt: Runtime) -> None:
     timer = metrics.PROCESSING.labels("join")
     joined = metrics.JOINS.labels("joined")
     joiners: dict[int, Joiner] = {}
+    features_topic = rt.settings.topic("features")
+    feedback_topic = rt.settings.topic("feedback")
     source = rt.app.topic(rt.settings.topic("features"), rt.settings.topic("labels"),
                           key_type=bytes, value_type=bytes, allow_empty=True)
 
@@ -59,24 +61,24 @@ def register(rt: Runtime) -> None:
             m = event.message
             j = joiner(m.partition)
             with timer.time():
-                is_features = m.topic == rt.settings.topic("features")
-                where = (m.topic, m.partition, m.offset)
-                origin = source_of(m.headers) if not is_features else None
-                if origin is not None:
-                    where = (origin.get("topic", m.topic), origin.get("partition"), origin.get("offset"))
-                outcome = decode("features" if is_features else "feedback", event.value, source_topic=where[0],
-                                 partition=where[1], offset=where[2], record_ts=m.timestamp)
+                is_features = m.topic == features_topic
+                outcome = decode("features" if is_features else "feedback", event.value, source_topic=m.topic,
+                                 partition=m.partition, offset=m.offset, record_ts=m.timestamp)
                 if not isinstance(outcome, Accepted):  # not one of ours (someone else wrote here): say so
-                    await rt.send("deadletter", encode(outcome.dead_letter), key=m.key)
+                    letter = outcome.dead_letter
+                    if not is_features:
+                        topic, partition, offset = source_of(m.headers, feedback_topic, (m.topic, m.partition, m.offset))
+                        letter = replace(letter, source_topic=topic, partition=partition, offset=offset)
+                    await rt.send("deadletter", encode(letter), key=m.key)
                     metrics.DEADLETTERS.labels(outcome.dead_letter.reason.value).inc()
                     continue
                 if is_features:
                     fv = outcome.value
                     example = j.scored(fv.event_id, Scored(fv.features, fv.ts, fv.prediction, fv.model_version))
                 else:
-                    fb = outcome.value
-                    ts = fb.ts or (origin or {}).get("ts") or m.timestamp
-                    example = j.label(fb.event_id, Label(coerce_label(rt.spec.task, fb.label), ts, event.value, where))
+                    fb = outcome.value  # the label record carries the user's record time
+                    example = j.label(fb.event_id, Label(coerce_label(rt.spec.task, fb.label), fb.ts or m.timestamp, event.value,
+                                                         (m.topic, m.partition, m.offset), m.headers))
                 if example is not None:
                     await rt.send("examples", example_bytes(example), key=example.event_id.encode())
                     joined.inc()
@@ -89,7 +91,7 @@ def register(rt: Runtime) -> None:
 async def _expire(rt: Runtime, j: Joiner) -> None:
     before = j.counts.expired_events
     for event_id, label in j.expire():
-        topic, partition, offset = label.where
+        topic, partition, offset = source_of(label.origin, rt.settings.topic("feedback"), label.where)
         letter = DeadLetter.for_bytes(Reason.UNKNOWN_EVENT, f"feedback for event {event_id!r}, never seen or already expired",
                                       label.raw, source_topic=topic, partition=partition, offset=offset, ts=rt.scorer.clock())
         await rt.send("deadletter", encode(letter), key=event_id.encode())

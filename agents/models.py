@@ -9,11 +9,12 @@ whose artifact does not verify is refused with an alert; the current model keeps
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 
 from aiokafka import AIOKafkaConsumer
 
-from schemas import Accepted, ModelVersion, decode
+from schemas import Accepted, ModelVersion, decode, encode
 from streams import models_log
 from streams.artifacts import ArtifactRefused
 from streams.registry import UnknownVersion
@@ -70,9 +71,11 @@ def register(rt: Runtime) -> None:
         rt.following = True
         try:
             async for record in consumer:
-                outcome = decode("models", record.value, max_bytes=MODELS_MAX_BYTES)
-                if not isinstance(outcome, Accepted):  # nothing to serve; say so, never silently
-                    log.error("models topic offset %s: not a model-version event (%s)", record.offset, outcome.dead_letter.detail)
+                outcome = decode("models", record.value, max_bytes=MODELS_MAX_BYTES, source_topic=record.topic,
+                                 partition=record.partition, offset=record.offset)
+                if not isinstance(outcome, Accepted):  # nothing to serve: dead-lettered with its reason
+                    await rt.send("deadletter", encode(outcome.dead_letter), key=record.key)
+                    metrics.DEADLETTERS.labels(outcome.dead_letter.reason.value).inc()
                     continue
                 mv = outcome.value
                 if mv.status not in ("champion", "challenger") and mv.version not in (
@@ -86,7 +89,7 @@ def register(rt: Runtime) -> None:
                 rt.scorer.serve(mv.version, model, mv.status)  # type: ignore[arg-type]
                 metrics.SERVING.labels(mv.status).set(mv.version)
                 if mv.status == "champion" and mv.changed_by not in ("trainer", ""):
-                    rt.promoted_by_hand = (mv.version, await asyncio.to_thread(load_version, rt, mv))  # its own copy to learn
+                    rt.promoted_by_hand = (mv.version, copy.deepcopy(model))  # the trainer's own copy, to learn
                 log.info("model version %s in service as %s", mv.version, mv.status)
         finally:
             await consumer.stop()

@@ -41,7 +41,7 @@ class Runtime:
         return cls(settings, spec, app, Registry.connect(settings),
                    Scorer(spec, max_bytes=settings.max_event_bytes), topics)
 
-    async def send(self, name: str, value: bytes, key: bytes | None = None,
+    async def send(self, name: str, value: bytes, key: bytes | None = None, *, timestamp: float | None = None,
                    headers: list[tuple[str, bytes]] | None = None) -> None:
         """Hand a record to the producer's batches and go on, without waiting for the broker.
 
@@ -49,7 +49,7 @@ class Runtime:
         offset is committed only after the records sent for it are written. (Faust's own
         ``send_soon`` buffer sends one record at a time and stalls the stream when it holds 100.)
         """
-        fut = await self.app.producer.send(self.settings.topic(name), key, value, None, None, headers)
+        fut = await self.app.producer.send(self.settings.topic(name), key, value, None, timestamp, headers)
         fut.add_done_callback(self._check_sent)
 
     def _check_sent(self, fut: Any) -> None:

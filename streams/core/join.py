@@ -30,6 +30,8 @@ class Label:
     ts: float
     raw: bytes = b""
     where: tuple[str, int | None, int | None] = ("", None, None)
+    #: the record's own header naming where it came from, read only if it is dead-lettered
+    origin: Any = None
 
 
 @dataclass

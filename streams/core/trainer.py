@@ -80,11 +80,11 @@ class Trainer:
         self.spec = spec
         self.metric_name = spec.training.metric
         self.classifier = is_classifier(champion or build_model(spec))
+        self.position = 0
         self.champion = self._lane("champion", champion or build_model(spec), version)
         self.challenger: Lane | None = None
         self.monitors = [DriftMonitor(d, "model errors") for d in spec.drift if d.signal == "error"]
         self.served_metric = utils.Rolling(make_metric(spec), window_size=WINDOW)
-        self.position = 0
         self.higher_is_better = METRICS[spec.training.metric][1]
         self.gate: Duel | None = None  # challenger vs champion, from the challenger's publication
         self.previous: Lane | None = None  # the champion before a promotion, while it is watched
@@ -92,7 +92,7 @@ class Trainer:
         self.challenger_reason = ""
 
     def _lane(self, name: str, model: base.Estimator, version: int | None) -> Lane:
-        return Lane(name, model, version, make_metric(self.spec), utils.Rolling(make_metric(self.spec), window_size=WINDOW), started_at=self.position if hasattr(self, "position") else 0)
+        return Lane(name, model, version, make_metric(self.spec), utils.Rolling(make_metric(self.spec), window_size=WINDOW), started_at=self.position)
 
     def _test_then_train(self, lane: Lane, x: dict[str, Any], y: Any) -> Any:
         metric = lane.metric
@@ -165,7 +165,6 @@ class Trainer:
         else:
             model = build_model(self.spec)
         self.challenger = self._lane("challenger", model, None)
-        self.challenger.started_at = self.position
         self.challenger_reason = reason
         self.gate = None
 

@@ -245,3 +245,12 @@ def test_a_bad_model_promoted_by_hand_is_rolled_back_automatically(worker: Worke
         assert time.monotonic() < deadline, "the bad model is still in service"
         time.sleep(0.05)
     assert worker.health()["model_version"] >= rolled[0]["version"]
+
+
+def test_a_record_on_the_models_topic_that_is_no_model_version_is_dead_lettered(worker: Worker) -> None:
+    s, _ = ready(worker)
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap)
+    producer.send(s.topic("models"), key=b"9", value=b'{"version": "nine"}').get(timeout=10)
+    producer.close()
+    dead = [orjson.loads(r.value) for r in read_all(s, "deadletter", 1, timeout=30)]
+    assert [(d["source_topic"], d["reason"]) for d in dead] == [(s.topic("models"), "missing_field")]
