@@ -6,10 +6,12 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+import orjson
 
 from schemas import Alert, encode
 from streams.core.drift import Detection
@@ -31,6 +33,9 @@ class Runtime:
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
     following: bool = False  # the models follower is positioned and reading
     promoted_by_hand: tuple[int, Any] | None = None  # a champion a person promoted, for the trainer
+    #: called with each alert's JSON-ready dict after it is handed to the ``alerts`` topic
+    #: (the webhook, the dashboard); a listener must not block
+    alert_listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, spec: PipelineSpec, app: faust.App) -> Runtime:
@@ -61,7 +66,15 @@ class Runtime:
     async def alert(self, kind: str, severity: str, subject: str, message: str, **detail: Any) -> None:
         record = Alert(alert_id=uuid.uuid4().hex, alert_kind=kind, severity=severity,  # type: ignore[arg-type]
                        subject=subject, message=message, ts=time.time(), detail=detail)
-        await self.send("alerts", encode(record))
+        payload = encode(record)
+        await self.send("alerts", payload)
+        if self.alert_listeners:
+            as_dict = orjson.loads(payload)
+            for listener in self.alert_listeners:
+                try:
+                    listener(as_dict)
+                except Exception:  # noqa: BLE001 - a listener never stops the pipeline
+                    log.exception("alert listener %r failed", listener)
 
     async def drift_alert(self, found: Detection, **where: Any) -> None:
         severity = "critical" if found.kind == "concept_drift" else "warning"
