@@ -1,8 +1,17 @@
-"""The worker's Prometheus metrics (all named ``driftline_*``), served at ``/metrics``."""
+"""The worker's Prometheus metrics (all named ``driftline_*``), served at ``/metrics``.
+
+docs/metrics.md describes each one; the Grafana dashboard and the Prometheus rules in deploy/
+query only these names and labels (tests/unit/test_observability.py checks it).
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from prometheus_client import Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from agents.runtime import Runtime
 
 EVENTS = Counter("driftline_events_total", "Records written, by output topic", ["topic"])
 DEADLETTERS = Counter("driftline_deadletters_total", "Records dead-lettered, by reason", ["reason"])
@@ -15,3 +24,21 @@ DRIFT = Counter("driftline_drift_detections_total", "Drift detections, by kind",
 VERSIONS = Counter("driftline_model_versions_total", "Model versions published, by status", ["status"])
 SERVING = Gauge("driftline_model_version_in_service", "Model version the scorer serves", ["role"])
 METRIC = Gauge("driftline_model_metric", "Model metric, by kind (prequential, rolling, served)", ["kind", "metric"])
+ALERTS = Counter("driftline_alerts_total", "Alerts raised by this worker, by kind and severity", ["kind", "severity"])
+CONSUMED = Counter("driftline_consumed_total", "Records the agents read, by source topic", ["topic"])
+LAG = Gauge("driftline_consumer_lag",
+            "Records in a source partition this worker has not processed yet (end offset minus committed offset)",
+            ["topic", "partition"])
+
+
+def count_alert(alert: dict[str, Any]) -> None:
+    """An alert listener (``Runtime.alert_listeners``): one more in ``driftline_alerts_total``."""
+    ALERTS.labels(str(alert.get("kind", "")), str(alert.get("severity", ""))).inc()
+
+
+def register(rt: Runtime) -> None:
+    """The metrics that watch the whole worker, whichever agents it runs: alerts, consumer progress."""
+    from agents import lag  # lag reads this module's gauges: imported here, not at the top
+
+    rt.alert_listeners.append(count_alert)
+    lag.register(rt)

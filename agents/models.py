@@ -38,8 +38,21 @@ def load_current(rt: Runtime) -> list[tuple[int, str]]:
         except (UnknownVersion, ArtifactRefused) as exc:
             refused.append((version, str(exc)))
             continue
-        metrics.SERVING.labels(status).set(version)
+    show_serving(rt)
     return refused
+
+
+def show_serving(rt: Runtime) -> None:
+    """The in-service gauge as the scorer stands: the champion, and the challenger while one shadows."""
+    metrics.SERVING.labels("champion").set(rt.scorer.champion.version or 0)
+    challenger = rt.scorer.challenger
+    if challenger is not None:
+        metrics.SERVING.labels("challenger").set(challenger.version or 0)
+    else:
+        try:
+            metrics.SERVING.remove("challenger")
+        except KeyError:
+            pass
 
 
 def load_version(rt: Runtime, mv: ModelVersion) -> object:
@@ -87,7 +100,7 @@ def register(rt: Runtime) -> None:
                     await refuse(mv.version, str(exc))
                     continue
                 rt.scorer.serve(mv.version, model, mv.status)  # type: ignore[arg-type]
-                metrics.SERVING.labels(mv.status).set(mv.version)
+                show_serving(rt)
                 if mv.status == "champion" and mv.changed_by not in ("trainer", ""):
                     rt.promoted_by_hand = (mv.version, copy.deepcopy(model))  # the trainer's own copy, to learn
                 log.info("model version %s in service as %s", mv.version, mv.status)

@@ -92,4 +92,5 @@ def register(rt: Runtime) -> None:
                 if t.position % GAUGE_EVERY == 0:
                     for name, value_ in t.champion.metrics_dict(t.metric_name).items():
                         metrics.METRIC.labels(name.split("_")[0], t.metric_name).set(value_)
-                    metrics.METRIC.labels("served", t.metric_name).set(float(t.served_metric.get()))
+                    if t.served_metric.window:  # nothing served was labelled yet: no number, not a 0
+                        metrics.METRIC.labels("served", t.metric_name).set(float(t.served_metric.get()))

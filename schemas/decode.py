@@ -87,6 +87,7 @@ def _features(obj: Obj, record_ts: float | None) -> FeatureVector:
         source_offset=r.read_optional_integer(obj, "source_offset", 0),
         model_version=r.read_optional_integer(obj, "model_version", 0),
         prediction=r.read_optional_label(obj, "prediction"),
+        scored_position=r.read_optional_integer(obj, "scored_position", 0),
     )
 
 

@@ -63,6 +63,7 @@ def _features() -> Schema:
         "event_id": _ID, "entity_id": _ENTITY, "ts": _EPOCH,
         "features": {"type": "object", "additionalProperties": _SCALAR},
         "source_partition": _COUNT, "source_offset": _COUNT, "model_version": _COUNT, "prediction": _OPTIONAL_LABEL,
+        "scored_position": _COUNT,
     })
 
 

@@ -71,6 +71,8 @@ class FeatureVector(_Record):
 
     ``source_partition``/``source_offset`` point back at the raw record; ``model_version`` and
     ``prediction`` are what was served, so that the join can measure served metrics.
+    ``scored_position`` is the scorer's count (this was its Nth scored event; drift alerts count
+    the same way): with it, a replay scores a recorded range in the live scorer's order.
     """
 
     kind: ClassVar[str] = "features"
@@ -82,6 +84,7 @@ class FeatureVector(_Record):
     source_offset: int | None = None
     model_version: int | None = None
     prediction: Label | None = None
+    scored_position: int | None = None
     schema_version: int = SCHEMA_VERSION
 
 

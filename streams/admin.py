@@ -38,10 +38,13 @@ def _quiet_kafka_logs() -> Iterator[None]:
 
 
 def _admin(bootstrap: str, timeout_ms: int) -> KafkaAdminClient:
+    # kafka-python 3 waits 30 s for a first broker unless told otherwise: bound it by ours too
+    bounded = {"bootstrap_timeout_ms": timeout_ms} if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG else {}
     return KafkaAdminClient(
         bootstrap_servers=bootstrap.split(","),
         client_id="driftline-admin",
         request_timeout_ms=timeout_ms,
+        **bounded,
     )
 
 
@@ -95,3 +98,26 @@ def version_from_log(log: Path) -> str | None:
         return None
     found = _VERSION_LINE.findall(text)
     return found[-1] if found else None
+
+
+def namespace_topics(bootstrap: str, prefix: str, timeout_ms: int = 10000) -> list[str]:
+    """The topics named ``<prefix>.*`` and Faust's own ``<prefix>-*`` ones (changelogs)."""
+    with _quiet_kafka_logs():
+        admin = _admin(bootstrap, timeout_ms)
+        try:
+            return sorted(t for t in admin.list_topics() if t.startswith((f"{prefix}.", f"{prefix}-")))
+        finally:
+            admin.close()
+
+
+def delete_topics(bootstrap: str, names: Iterable[str], timeout_ms: int = 30000) -> None:
+    """Delete these topics (the broker removes them in the background)."""
+    names = list(names)
+    if not names:
+        return
+    with _quiet_kafka_logs():
+        admin = _admin(bootstrap, timeout_ms)
+        try:
+            admin.delete_topics(names, timeout_ms=timeout_ms)
+        finally:
+            admin.close()

@@ -62,9 +62,19 @@ def _schemas(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.cmd_demo import run_demo
+    from streams.cmd_demo import DemoOptions, run_demo
 
-    return run_demo(settings, events=args.events, keep=args.keep, say=_say)
+    return run_demo(settings, DemoOptions(events=args.events, rate=args.rate, keep=args.keep, out=args.out), say=_say)
+
+
+def _events_per_second(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"a rate is events per second > 0: {text!r}")
+    return value
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -114,7 +124,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     gates = [cmd_replay.parse_gate(text) for text in args.fail_under]
     return cmd_replay.run(args.source, args.spec, label_delay=args.label_delay, limit=args.limit, seed=args.seed,
                           drift_at=args.drift_at, out=args.out, gates=gates, mode=args.mode, settings=settings,
-                          start=args.start, end=args.end, as_trained=args.as_trained)
+                          start=args.start, end=args.end, as_live=args.as_live,
+                          speed=args.speed, keep=args.keep)
 
 
 def _spec(args: argparse.Namespace, settings: Settings) -> int:
@@ -130,6 +141,12 @@ def _alerts(args: argparse.Namespace, settings: Settings) -> int:
     return print_alerts(settings, follow=args.follow, from_beginning=args.from_beginning, as_json=args.json)
 
 
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cmd_status import run
+
+    return run(settings, as_json_output=args.json, say=_say)
+
+
 def _rate(text: str) -> str:
     if text != "max":
         try:
@@ -138,6 +155,16 @@ def _rate(text: str) -> str:
         except ValueError:
             raise argparse.ArgumentTypeError(f"a rate is events per second > 0, or 'max': {text!r}") from None
     return text
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"a speed is a multiple of the recorded pace > 0: {text!r}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -186,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=_alerts)
 
+    p = sub.add_parser("status", help="stack health, topics and lag, models in service, last alerts, worker metrics")
+    p.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    p.set_defaults(run=_status)
+
     p = sub.add_parser("models", help="the model registry: list, show, promote, rollback, diff")
     models = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
     q = models.add_parser("list", help="every version: status, created, examples, metrics, parent")
@@ -203,17 +234,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("other", type=_positive_int)
     p.set_defaults(run=_models)
 
-    p = sub.add_parser("replay", help="backtest: a stream through the pipeline's own logic, in-process (fast mode)")
+    p = sub.add_parser("replay", help="backtest: a stream through the pipeline's own logic, in-process or live")
     p.add_argument("source", nargs="?", help="`topic` (the recorded raw and feedback topics), agrawal-drift, sea-drift, hyperplane, or a .csv / .jsonl file")
     p.add_argument("--deadletter", action="store_true",
                    help="re-drive dead-lettered raw events that pass --spec now back to raw (after a spec fix)")
     p.add_argument("--from", dest="start", help="with `topic`: an offset or ISO-8601 time to start at")
     p.add_argument("--to", dest="end", help="with `topic`: an offset or ISO-8601 time to stop before")
-    p.add_argument("--as-trained", action="store_true",
-                   help="with `topic`: replay the trainer's side on the recorded examples, in the live trainer's order (exact)")
+    p.add_argument("--as-live", "--as-trained", dest="as_live", action="store_true",
+                   help="with `topic`: replay on the live run's schedule (its scorer's order and served versions, its "
+                        "trainer's order): the live metrics and drift positions, recomputed exactly")
     p.add_argument("--spec", action="append", default=[], help="a pipeline spec (repeat to compare)")
     p.add_argument("--label-delay", type=_count, default=0, help="labels follow their events by this many events")
-    p.add_argument("--mode", choices=["fast", "live"], default="fast")
+    p.add_argument("--mode", choices=["fast", "live"], default="fast",
+                   help="fast: in-process; live: through a worker and the broker, in a namespace of its own")
+    p.add_argument("--speed", type=_speed, default=1.0, help="live mode: a multiple of the recorded pace")
+    p.add_argument("--keep", action="store_true", help="live mode: keep the namespace's topics and registry afterwards")
     p.add_argument("--out", type=Path, help="a folder for metrics.json")
     p.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
                    help="exit 1 when a reported metric is under VALUE (repeatable)")
@@ -227,9 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, help="a .csv or .jsonl sample with a label column")
     p.set_defaults(run=_spec)
 
-    p = sub.add_parser("demo", help="the main job, end to end")
-    p.add_argument("--events", type=_positive_int, default=20, help="how many events to send")
-    p.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    p = sub.add_parser("demo", help="the main job, end to end: a worker, a stream with a concept drift, a new model taking over")
+    p.add_argument("--events", type=_positive_int, default=36_000, help="how many events to send (the concept changes halfway)")
+    p.add_argument("--rate", type=_events_per_second, default=300.0, help="events per second (default 300)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the demo's namespace (topics, registry) and the stack, if the demo started it, afterwards")
+    p.add_argument("--out", type=Path, default=Path("demo-report"), help="the report folder (default demo-report/)")
     p.set_defaults(run=_demo)
     return parser
 

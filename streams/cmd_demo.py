@@ -1,86 +1,162 @@
-"""``driftline demo``: for now, start the stack and show a produce/consume round trip on ``raw``.
+"""``driftline demo``: the main job, end to end, in a namespace of its own.
 
-Later issues grow it into the main job (worker, drift, a new model taking over).
+It starts the local stack when it is not up, a `driftline worker` in a fresh namespace
+(:func:`streams.namespace.running_worker`), and produces River's Agrawal loans at a steady rate
+with labels 500 events late and a concept drift halfway (:func:`streams.namespace.produce_paced`),
+showing the worker's numbers live (:mod:`streams.demo_watch`). When the worker has consumed
+everything, it replays the namespace's topics on the live run's schedule for a backtest report
+(the live numbers, recomputed), says where the drift was detected, which versions were published
+and promoted and how the served accuracy went (:mod:`streams.demo_outcome`), then stops what it
+started and deletes the namespace (unless ``keep``).
+
+Exit 0 when the drift was detected and a new model took over; 1 when not.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from rich.console import Console
 
-from schemas import Accepted, decode
 from streams import stack
-from streams.errors import EnvironmentProblem
+from streams.core.replay import recorded
+from streams.core.spec import load_spec
+from streams.demo_outcome import Outcome, outcome, summary_lines
+from streams.demo_watch import Plan, watching
+from streams.errors import EXIT_FAILED
+from streams.namespace import produce_paced, replay_namespace, running_worker, shielded, wait_consumed
 from streams.settings import Settings
+from streams.sources import builtin
+from streams.topic_reader import read_topic
+
+SOURCE = "agrawal-drift"
+SEED = 42
+LABEL_DELAY = 500  # events between an event and its label
 
 
-def run_demo(settings: Settings, *, events: int, keep: bool, say: Callable[[str], None]) -> int:
-    """Produce ``events`` raw events, read them back, decode each; 0 when all came back.
+@dataclass(frozen=True)
+class DemoOptions:
+    events: int = 36_000  # two minutes at the default rate
+    rate: float = 300.0  # events per second: half of what one worker handles on a 2-core machine
+    keep: bool = False  # keep the namespace (and the stack, if the demo started it)
+    out: Path = Path("demo-report")
 
-    Stops the stack afterwards if it started it, unless ``keep``.
-    """
-    report = stack.up(settings, say=say)
-    say(f"stack up: kafka {report.bootstrap}, redis {report.redis_url} ({report.seconds:.1f}s)")
-    try:
-        return _round_trip(settings, events, say)
-    finally:
-        if report.started and not keep:
-            stack.down(settings, say=say)
+    @property
+    def drift_at(self) -> int:
+        return self.events // 2
 
 
-def _round_trip(settings: Settings, events: int, say: Callable[[str], None]) -> int:
-    topic = settings.topic("raw")
-    run = uuid.uuid4().hex[:8]
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")
-    sent: dict[str, tuple[int, int]] = {}
+@dataclass(frozen=True)
+class DemoRun:
+    namespace: str
+    outcome: Outcome
+    report: Path
+    differ: int  # recomputed predictions that differ from the served ones
+
+
+def run_demo(settings: Settings, options: DemoOptions, *, say: Callable[[str], None]) -> int:
+    """Run the demo; print its summary; 0 when the drift was detected and a new model took over."""
     began = time.monotonic()
+    up = None
     try:
-        for i in range(events):
-            value = {
-                "event_id": f"demo-{run}-{i}",
-                "entity_id": f"c-{i % 5}",
-                "ts": time.time(),
-                "data": {"amount": round(10 + i * 1.5, 2), "country": ["FR", "DE", "US"][i % 3]},
-            }
-            meta = producer.send(topic, key=value["entity_id"].encode(), value=orjson.dumps(value)).get(timeout=30)
-            sent[value["event_id"]] = (meta.partition, meta.offset)
-        producer.flush()
+        with shielded():  # a stack half started is still stopped
+            up = stack.up(settings, say=say)
+        if up.started:
+            say(f"stack up: kafka {up.bootstrap}, redis {up.redis_url} ({up.seconds:.1f}s)")
+        run = _run(settings, options, say)
     finally:
-        producer.close()
-    say(f"produced {events} events to {topic}")
-    received = _read_back(settings, topic, sent)
-    elapsed = time.monotonic() - began
-    for event_id, (partition, offset) in sorted(sent.items(), key=lambda kv: kv[1]):
-        print(f"{topic}[{partition}]@{offset}  {event_id}  {'ok' if event_id in received else 'MISSING'}")
-    print(f"round trip: {len(received)}/{events} events back through Kafka in {elapsed:.2f}s")
-    return 0 if len(received) == events else 1
+        with shielded():
+            if up is not None and up.started:
+                if options.keep:
+                    say("the stack the demo started keeps running: `driftline stack down` stops it")
+                else:
+                    stack.down(settings, say=say)
+    console = Console()
+    console.print(f"\ndriftline demo: {options.events:,} events of {SOURCE} at {options.rate:g}/s, labels {LABEL_DELAY} "
+                  f"events late, the concept changed at event {options.drift_at:,}; {time.monotonic() - began:.0f}s in all",
+                  markup=False, highlight=False, soft_wrap=True)
+    for line in summary_lines(run.outcome, _prefix()):
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    if run.differ:
+        console.print(f"  {run.differ} predictions recomputed for the report differ from the served ones", markup=False, soft_wrap=True)
+    console.print(f"  report: {run.report}", markup=False, highlight=False, soft_wrap=True)
+    if options.keep:
+        console.print(f"  kept: DRIFTLINE_TOPIC_PREFIX={run.namespace} driftline models list "
+                      f"(or status, alerts --from-beginning) looks at it", markup=False, highlight=False, soft_wrap=True)
+    if run.outcome.detected is None:
+        say(f"driftline: the concept drift at event {options.drift_at:,} was never detected")
+        return EXIT_FAILED
+    if not run.outcome.took_over:
+        say("driftline: no new model took over after the drift (no model_promoted alert)")
+        return EXIT_FAILED
+    return 0
 
 
-def _read_back(settings: Settings, topic: str, sent: dict[str, tuple[int, int]]) -> set[str]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False)
-    try:
-        wanted: dict[TopicPartition, tuple[int, int]] = {}
-        for partition, offset in sent.values():
-            tp = TopicPartition(topic, partition)
-            low, high = wanted.get(tp, (offset, offset))
-            wanted[tp] = (min(low, offset), max(high, offset))
-        consumer.assign(list(wanted))
-        for tp, (low, _) in wanted.items():
-            consumer.seek(tp, low)
-        received: set[str] = set()
-        deadline = time.monotonic() + 30
-        while len(received) < len(sent) and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    outcome = decode("raw", record.value, max_bytes=settings.max_event_bytes)
-                    if isinstance(outcome, Accepted) and outcome.value.event_id in sent:
-                        received.add(outcome.value.event_id)
-        if len(received) < len(sent):
-            raise EnvironmentProblem(f"only {len(received)} of {len(sent)} events came back from {topic}")
-        return received
-    finally:
-        consumer.close()
+def _prefix() -> str:
+    return f"{SOURCE}-{SEED}-"
+
+
+def _stream(options: DemoOptions, labels: list[Any]) -> Iterator[tuple[dict[str, Any], Any]]:
+    """The Agrawal loans with the concept drift halfway, each stamped with the wall-clock time it
+    is due at (the rate's pace from the first one taken); the labels are kept by position."""
+    start = time.time()
+    items = builtin(SOURCE, seed=SEED, drift_at=options.drift_at)
+    for n, (event, label) in enumerate(itertools.islice(items, options.events)):
+        event["ts"] = start + n / options.rate
+        labels.append(label)
+        yield event, label
+
+
+def _run(settings: Settings, options: DemoOptions, say: Callable[[str], None]) -> DemoRun:
+    spec = load_spec(None)  # the built-in pipeline: the one made for these events
+    labels: list[Any] = []
+    console = Console()
+    with running_worker(settings, spec, kind="demo", keep=options.keep, say=say) as ns:
+        plan = Plan(ns.settings.topic_prefix, SOURCE, options.events, options.rate, options.drift_at, LABEL_DELAY)
+        with watching(ns.worker.url, plan, live=console.is_terminal, console=console) as view:
+            def progress(n: int) -> None:
+                view.produced = n
+
+            produce_paced(ns.settings, recorded(_stream(options, labels), LABEL_DELAY), 1.0, progress)
+            view.phase = "waiting for the worker to finish"
+            wait_consumed(ns.settings, ns.worker, timeout_s=max(120.0, options.events / 50))
+            view.phase = "done"
+        ns.worker.stop()
+        say("replaying the run from its topics for the report")
+        result, schedule = replay_namespace(ns.settings, spec)
+        alerts = [orjson.loads(r.value) for r in read_topic(ns.settings, "alerts")]
+        served = _served(ns.settings)
+        found = outcome(events=options.events, drift_at=options.drift_at, prefix=_prefix(), alerts=alerts,
+                        learned=schedule.learned, served=served, labels=labels)
+        report = _write_report(options.out, ns.settings.topic("raw"), spec.name, result, found)
+        if not options.keep:
+            say(f"cleaning up namespace {ns.settings.topic_prefix}")
+        return DemoRun(ns.settings.topic_prefix, found, report, result.reproduced["differ"])
+
+
+def _served(settings: Settings) -> dict[int, Any]:
+    """The prediction served for each event, by its position in the stream."""
+    prefix = _prefix()
+    out: dict[int, Any] = {}
+    for r in read_topic(settings, "predictions", timeout_s=60.0):
+        p = orjson.loads(r.value)
+        event_id = str(p.get("event_id", ""))
+        if event_id.startswith(prefix) and event_id[len(prefix):].isdigit():
+            out.setdefault(int(event_id[len(prefix):]), p.get("prediction"))
+    return out
+
+
+def _write_report(folder: Path, source: str, name: str, result: Any, found: Outcome) -> Path:
+    """The backtest report of the live run (``report.html``, its plots) and ``metrics.json``."""
+    from streams.report import write_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_bytes(orjson.dumps({"source": source, "spec": name, **result.summary(),
+                                                        "demo": found.as_json()}, option=orjson.OPT_INDENT_2))
+    return write_report(folder, source, [(name, result)]).resolve()

@@ -127,11 +127,18 @@ def _announce(settings: Settings, changes: list[ModelVersion], kind: str, messag
     alert = Alert(alert_id=uuid.uuid4().hex, alert_kind=kind, severity="warning", subject=f"model {changes[0].version}",  # type: ignore[arg-type]
                   message=message, ts=time.time(), detail=detail)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    payload = encode(alert)
     try:
-        producer.send(settings.topic("alerts"), value=encode(alert))
+        producer.send(settings.topic("alerts"), value=payload)
         producer.flush()
     finally:
         producer.close()
+    if settings.alert_webhook:  # as a worker's alerts do: the command waits a little for delivery
+        from streams.webhook import WebhookSender
+
+        sender = WebhookSender(settings.alert_webhook)
+        sender.submit(orjson.loads(payload))
+        sender.close(timeout=10.0)
 
 
 def promote(settings: Settings, version: int, *, reason: str | None) -> int:

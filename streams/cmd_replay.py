@@ -1,4 +1,5 @@
-"""`driftline replay SOURCE`: a backtest through the pipeline's own core (fast mode).
+"""`driftline replay SOURCE`: a backtest through the pipeline's own core (fast mode), or through
+the real agents in a namespace of their own (live mode, :mod:`streams.live_replay`).
 
 Each ``--spec`` runs on the same ordered stream; the summary shows them side by side, ``--out``
 writes ``metrics.json`` per spec, and ``--fail-under METRIC=VALUE`` turns a missed gate into
@@ -16,10 +17,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from streams.core.replay import ReplayResult, recorded, replay_examples, replay_records
-from streams.core.spec import load_spec
+from streams.core.replay import ReplayResult, recorded, replay_as_live, replay_records
+from streams.core.spec import PipelineSpec, load_spec
 from streams.errors import EXIT_FAILED, UsageError
-from streams.recorded import read_examples, read_range
+from streams.recorded import read_range, read_schedule
 from streams.settings import Settings
 from streams.sources import open_source
 
@@ -57,20 +58,13 @@ def gate_failures(summary: dict[str, object], gates: list[Gate]) -> list[str]:
 
 def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, seed: int, drift_at: int,
         out: Path | None, gates: list[Gate], mode: str, settings: Settings | None = None,
-        start: str | None = None, end: str | None = None, as_trained: bool = False) -> int:
-    if mode != "fast":
-        raise UsageError("--mode live is not available yet: use --mode fast (the default)")
+        start: str | None = None, end: str | None = None, as_live: bool = False, speed: float = 1.0,
+        keep: bool = False) -> int:
     parsed = [(path or "built-in", load_spec(path or None)) for path in (specs or [""])]
-    parsed_gates = gates
-    if as_trained:
-        if source != "topic":
-            raise UsageError("--as-trained replays the recorded examples topic: use it with SOURCE `topic`")
-        settings = settings or Settings.from_env()
-        examples = read_examples(settings)
-        if not examples:
-            raise UsageError(f"{settings.topic('examples')}: no examples to replay")
-        results = [(name, replay_examples(spec, examples)) for name, spec in parsed]
-        return _finish(settings.topic("examples"), f"{len(examples)} examples, in the live trainer's order", results, out, parsed_gates)
+    if as_live:
+        if source != "topic" or mode != "fast":
+            raise UsageError("--as-live replays a recorded live run in fast mode: use it with SOURCE `topic`")
+        return _as_live(settings or Settings.from_env(), parsed, start, end, out, gates)
     if source == "topic":
         settings = settings or Settings.from_env()
         records = read_range(settings, start, end)
@@ -87,13 +81,51 @@ def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, s
         raise UsageError(f"{source}: no events to replay in that range")
     console = Console(stderr=True)
     results: list[tuple[str, ReplayResult]] = []
+    delay = "as recorded" if source.endswith(".raw") else f"{label_delay} events late"
+    if mode == "live":
+        from streams.live_replay import run_live
+
+        settings = settings or Settings.from_env()
+        with Progress(console=console, transient=True) as bar:
+            for name, spec in parsed:
+                task = bar.add_task(f"producing live with {name}", total=events)
+                run_ = run_live(settings, spec, records, speed=speed, keep=keep, say=console.print,
+                                progress=lambda n, t=task: bar.update(t, completed=n) if n % 100 == 0 else None)
+                results.append((name, run_.result))
+                if keep:
+                    console.print(f"kept: DRIFTLINE_TOPIC_PREFIX={run_.namespace} names its topics and registry")
+        return _finish(source, f"{events} events, labels {delay}, live at {speed:g}x", results, out, gates)
     with Progress(console=console, transient=True) as bar:
         for name, spec in parsed:
             task = bar.add_task(f"replaying with {name}", total=events)
             results.append((name, replay_records(spec, records,
                                                  progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
-    delay = "as recorded" if source.endswith(".raw") else f"{label_delay} events late"
-    return _finish(source, f"{events} events, labels {delay}", results, out, parsed_gates)
+    return _finish(source, f"{events} events, labels {delay}", results, out, gates)
+
+
+def _as_live(settings: Settings, parsed: list[tuple[str, PipelineSpec]], start: str | None, end: str | None,
+             out: Path | None, gates: list[Gate]) -> int:
+    """The recorded range on the live run's schedule: the live numbers, recomputed exactly."""
+    from streams.models_log import load_models
+
+    records = read_range(settings, start, end)
+    events = sum(1 for r in records if r.kind == "raw")
+    if not events:
+        raise UsageError(f"{settings.topic('raw')}: no events to replay in that range")
+    schedule, models = read_schedule(settings), load_models(settings)
+    results = []
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        for name, spec in parsed:
+            task = bar.add_task(f"replaying with {name}", total=len(schedule.scored))
+            results.append((name, replay_as_live(spec, records, schedule, models,
+                                                 progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
+    code = _finish(settings.topic("raw"), f"{events} events on the live run's schedule", results, out, gates)
+    differ = sum(r.reproduced["differ"] for _, r in results)
+    if differ:
+        Console(stderr=True).print(f"driftline: {differ} recomputed predictions differ from the recorded ones "
+                                   "(a different spec, or models that are not the ones served)")
+        return EXIT_FAILED
+    return code
 
 
 def _finish(source: str, what: str, results: list[tuple[str, ReplayResult]], out: Path | None, parsed_gates: list[Gate]) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from kafka import KafkaProducer
 
 from schemas import Accepted, ModelVersion, decode, encode
+from streams.artifacts import unpack
 from streams.registry import Registry
 from streams.settings import Settings
 from streams.topic_reader import read_topic
@@ -25,6 +28,16 @@ def read_versions(settings: Settings, timeout_s: float = 10.0) -> list[ModelVers
             out.append(outcome.value)
         else:
             log.error("models topic offset %s: not a model-version event (%s)", r.offset, outcome.dead_letter.detail)
+    return out
+
+
+def load_models(settings: Settings, timeout_s: float = 10.0) -> dict[int, Any]:
+    """Every published version's model, from the topic's signed artifacts (verified)."""
+    key = settings.signing_key()
+    out: dict[int, Any] = {}
+    for mv in read_versions(settings, timeout_s):
+        if mv.version not in out and mv.artifact:
+            out[mv.version] = unpack(base64.b64decode(mv.artifact), mv.artifact_sha256, mv.artifact_signature, key)
     return out
 
 

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.core.replay import Recorded
-from streams.core.trainer import Example
+from schemas import Accepted, decode
+from streams.core.replay import Recorded, Schedule, Scheduled
 from streams.errors import UsageError
 from streams.settings import Settings
 from streams.topic_reader import read_topic
@@ -80,10 +80,23 @@ def read_range(settings: Settings, start: str | None, end: str | None, timeout_s
         consumer.close()
 
 
-def read_examples(settings: Settings, timeout_s: float = 30.0) -> list[Example]:
-    """The joined examples in the order the live trainer learned them (one partition)."""
-    out: list[Example] = []
-    for r in read_topic(settings, "examples", timeout_s=timeout_s):
-        e = orjson.loads(r.value)
-        out.append(Example(e["event_id"], e["x"], e["y"], e["ts"], e.get("served"), e.get("served_version")))
-    return out
+def read_schedule(settings: Settings, timeout_s: float = 60.0) -> Schedule:
+    """How the live worker ran: its scorer's order and served versions (the ``features`` topic,
+    each record naming its raw record and scored position), its trainer's order (``examples``)."""
+    scored: list[Scheduled] = []
+    for r in read_topic(settings, "features", timeout_s=timeout_s):
+        outcome = decode("features", r.value)
+        if not isinstance(outcome, Accepted):
+            continue
+        fv = outcome.value
+        if fv.scored_position is None or fv.source_partition is None or fv.source_offset is None:
+            raise UsageError(f"{settings.topic('features')} offset {r.offset} does not name its scored position "
+                             "(recorded by an older driftline): replay it without --as-live")
+        scored.append(Scheduled(fv.source_partition, fv.source_offset, fv.scored_position,
+                                fv.model_version, fv.prediction))
+    scored.sort(key=lambda s: s.position)
+    if len({s.position for s in scored}) < len(scored):
+        raise UsageError(f"{settings.topic('features')} was written by more than one scorer run (positions repeat): "
+                         "--as-live reproduces one worker's uninterrupted run")
+    learned = [orjson.loads(r.value)["event_id"] for r in read_topic(settings, "examples", timeout_s=timeout_s)]
+    return Schedule(scored, learned)

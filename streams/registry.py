@@ -26,7 +26,6 @@ import redis
 
 from schemas import ModelVersion
 from streams.artifacts import ArtifactRefused, pack, unpack
-from streams.core.model import describe
 from streams.settings import Settings
 
 #: statuses that name an alias: at most one version holds each
@@ -100,6 +99,8 @@ class Registry:
 
         Returns every changed record, the new one first, each carrying its artifact: send them to
         the ``models`` topic as they are."""
+        from streams.core.model import describe  # River's import is slow: only when publishing
+
         art = pack(model, self.key)
         version = int(self._incr(keys=[self.keys.counter]))
         if version < 0:

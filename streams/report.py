@@ -2,7 +2,7 @@
 as PNG files, next to the ``metrics.json`` that ``driftline replay --out`` writes.
 
 Plots: the metric over time (prequential and served) with drift alerts and version changes
-marked, dead letters by reason, and each watched feature's distribution before and after each
+marked, dead letters by reason, the label delay over the examples, and each watched feature's distribution before and after each
 data-drift alert.
 """
 
@@ -62,6 +62,16 @@ def deadletter_plot(name: str, result: ReplayResult) -> bytes:
     return _figure_png(draw)
 
 
+def label_delay_plot(name: str, result: ReplayResult) -> bytes:
+    def draw(ax: Any) -> None:
+        delays = result.label_delays
+        ax.plot(range(1, len(delays) + 1), delays, color="#17becf", linewidth=0.6, marker=".", markersize=1.5)
+        ax.set_xlabel("labelled examples")
+        ax.set_ylabel("events between event and label")
+        ax.set_title(f"{name}: label delay")
+    return _figure_png(draw)
+
+
 def distribution_plot(name: str, snap: dict[str, Any]) -> bytes:
     def draw(ax: Any) -> None:
         ax.hist(snap["before"], bins=40, alpha=0.6, color="#1f77b4", label=f"{len(snap['before'])} before")
@@ -78,7 +88,8 @@ def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResul
     for n, (name, result) in enumerate(results, 1):
         summary = result.summary()
         images = []
-        plots = [("metric", metric_plot(name, result)), ("deadletters", deadletter_plot(name, result))]
+        plots = [("metric", metric_plot(name, result)), ("deadletters", deadletter_plot(name, result)),
+                 ("label-delay", label_delay_plot(name, result))]
         plots += [(f"feature-{k}", distribution_plot(name, snap)) for k, snap in enumerate(result.distributions, 1)]
         for kind, png in plots:
             (folder / f"{kind}-{n}.png").write_bytes(png)

@@ -43,6 +43,8 @@ class Settings:
     kafka_heap_opts: str = field(default="-Xms256m -Xmx512m", metadata={"env": "DRIFTLINE_KAFKA_HEAP_OPTS"})
     kafka_version: str = field(default="3.9.1", metadata={"env": "DRIFTLINE_KAFKA_VERSION"})
     model_key: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_MODEL_KEY"})
+    #: alerts are also POSTed here as JSON when set (a webhook URL often carries a secret: no repr)
+    alert_webhook: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_ALERT_WEBHOOK"})
 
     def __post_init__(self) -> None:
         if not self.topic_prefix or any(c not in _TOPIC_CHARS for c in self.topic_prefix):
@@ -59,6 +61,8 @@ class Settings:
             raise SettingsError(f"DRIFTLINE_PARTITIONS={self.partitions}: at least 1")
         if self.max_event_bytes < 1:
             raise SettingsError(f"DRIFTLINE_MAX_EVENT_BYTES={self.max_event_bytes}: at least 1")
+        if self.alert_webhook:
+            webhook_address(self.alert_webhook)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -135,6 +139,18 @@ def kafka_address(bootstrap: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
         raise SettingsError(f"DRIFTLINE_KAFKA_BOOTSTRAP={bootstrap!r}: expected host:port[,host:port]")
     return host.strip("[]"), int(port)
+
+
+def webhook_address(url: str) -> tuple[str, int]:
+    """Check an ``http://`` or ``https://`` webhook URL; its (host, port)."""
+    parts = urlsplit(url)
+    try:
+        port = (443 if parts.scheme == "https" else 80) if parts.port is None else parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port < 1 or any(c.isspace() for c in url):
+        raise SettingsError(f"DRIFTLINE_ALERT_WEBHOOK={url!r}: expected an http:// or https:// URL with a host")
+    return parts.hostname, port
 
 
 def redis_address(url: str) -> tuple[str, int]:

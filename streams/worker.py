@@ -19,8 +19,10 @@ AGENTS = ("validate", "feedback", "join", "train", "models")
 
 def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[no-untyped-def]
     """The Faust app with the chosen agents registered on it."""
-    from agents import feedback, join, models, train, validate
+    from agents import feedback, join, models, train, validate, webhook
+    from agents import metrics
     from agents.runtime import Runtime
+    from streams import dashboard
 
     unknown = set(agents) - set(AGENTS)
     if unknown:
@@ -31,6 +33,9 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
     modules = {"validate": validate, "feedback": feedback, "join": join, "train": train, "models": models}
     for name in agents:
         modules[name].register(rt)
+    webhook.register(rt)  # alerts also to DRIFTLINE_ALERT_WEBHOOK, when set
+    metrics.register(rt)  # alert counts, records consumed, consumer lag: whatever agents run
+    dashboard.register(app, rt)  # the live dashboard at / and its JSON under /api/
 
     @app.page("/metrics")
     async def metrics_page(web, request):  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from streams.core.features import EntityState
 from streams.core.join import Joiner, Label, Scored
 from streams.core.labels import coerce_label
 from streams.core.promotion import StatusChange
-from streams.core.scoring import Scorer, Where
+from streams.core.scoring import Scorer, Served, Where
 from streams.core.spec import PipelineSpec
 from streams.core.model import build_model
 from streams.core.trainer import Example, PublishRequest, Trainer, make_metric
@@ -61,6 +61,10 @@ class ReplayResult:
     distributions: list[dict[str, Any]] = field(default_factory=list)
     prequential: float = 0.0
     metric: str = "accuracy"
+    #: each example's label delay, in events: how many events came between the event and its label
+    label_delays: list[int] = field(default_factory=list)
+    #: replaying a live run's schedule: predictions recomputed, and how many differ from the live ones
+    reproduced: Counter[str] = field(default_factory=Counter)
 
     @property
     def served_accuracy(self) -> float:
@@ -72,12 +76,20 @@ class ReplayResult:
             "events": self.events, "examples": self.examples, "metric": self.metric,
             f"prequential_{self.metric}": self.prequential, "served_accuracy": self.served_accuracy,
             "deadletters": dict(self.deadletters), "alerts": self.alerts, "versions": self.versions,
-            "timeline": self.timeline,
+            "timeline": self.timeline, "label_delay_events": _quantiles(self.label_delays),
+            **({"reproduced": dict(self.reproduced)} if self.reproduced else {}),
             "data_drift_distributions": [
                 {"feature": d["feature"], "at_event": d["at_event"], "mean_before": _mean(d["before"]), "mean_after": _mean(d["after"])}
                 for d in self.distributions
             ],
         }
+
+
+def _quantiles(values: list[int]) -> dict[str, int] | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return {"median": ordered[len(ordered) // 2], "p95": ordered[int(len(ordered) * 0.95)], "max": ordered[-1]}
 
 
 def _mean(values: list[float]) -> float | None:
@@ -132,8 +144,7 @@ class Learning:
         online.learn_one(example.x, example.y)  # type: ignore[attr-defined]
         detections, requests = trainer.learn(example)
         for d in detections:
-            out.alerts.append({"kind": d.kind, "subject": d.subject, "detector": d.detector, "at_event": d.position,
-                               "before": d.before, "statistic": d.statistic})
+            out.alerts.append(_detection(d))
         for req in requests:
             if isinstance(req, PublishRequest):
                 self.version += 1
@@ -157,15 +168,104 @@ class Learning:
         return self.out
 
 
-def replay_examples(spec: PipelineSpec, examples: Iterable[Example], *, every: int = 100) -> ReplayResult:
-    """The trainer's side alone, on joined examples in the order a live trainer saw them (the
-    ``examples`` topic): its drift positions, versions and metrics come out exactly as live, and
-    served accuracy is what was served, as recorded in each example."""
+@dataclass(frozen=True)
+class Scheduled:
+    """One event as the live scorer took it: where its raw record is, the scorer's position, and
+    the version it served (None: the untrained model a pipeline starts with) and its prediction."""
+
+    partition: int
+    offset: int
+    position: int
+    version: int | None
+    prediction: Any
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a live worker ran a recorded range: the order its scorer took the events in, with the
+    versions it served, and the order its trainer learned the joined examples in. Everything
+    else (features, predictions, drift, training, versions, metrics) a replay computes anew."""
+
+    scored: list[Scheduled]
+    learned: list[str]  # event ids, in the trainer's order
+
+
+def replay_as_live(spec: PipelineSpec, records: Iterable[Recorded], schedule: Schedule, models: dict[int, Any], *,
+                   every: int = 100, progress: Callable[[int], None] | None = None) -> ReplayResult:
+    """Replay a recorded range on a live run's schedule: scored in the live scorer's order by the
+    versions it served, learned in the live trainer's order. The live run's served and
+    prequential metrics, versions and every drift alert position come out exactly; each
+    recomputed prediction is checked against the recorded one (``out.reproduced``)."""
     out = ReplayResult(metric=spec.training.metric)
+    raws: dict[tuple[int | None, int | None], Recorded] = {}
+    labels: dict[str, Any] = {}
+    checker = Scorer(spec, clock=lambda: 0.0)  # dead-letter reasons, in recorded order
+    raw_index: dict[tuple[int | None, int | None], int] = {}
+    labelled_at: dict[str, int] = {}
+    for record in records:
+        if record.kind == "raw":
+            raw_index[(record.partition, record.offset)] = out.events
+            out.events += 1
+            raws[(record.partition, record.offset)] = record
+            continue
+        outcome = decode("feedback", record.value, max_bytes=checker.max_bytes, record_ts=record.ts)
+        value = coerce_label(spec.task, outcome.value.label) if isinstance(outcome, Accepted) else None
+        if value is None:
+            out.deadletters[outcome.dead_letter.reason.value if not isinstance(outcome, Accepted) else "wrong_type"] += 1
+        else:
+            labels.setdefault(outcome.value.event_id, value)
+            labelled_at.setdefault(outcome.value.event_id, out.events)
+    scheduled = {(s.partition, s.offset) for s in schedule.scored}
+    for key, record in raws.items():
+        if key not in scheduled:
+            outcome = checker.validate(record.value, Where(record.topic, record.partition, record.offset, record.ts))
+            out.deadletters[outcome.reason.value if isinstance(outcome, DeadLetter) else "not_scored_live"] += 1
+
+    scorer = Scorer(spec, clock=lambda: 0.0)
+    initial = scorer.champion
+    served_by: dict[int | None, Served] = {None: initial}
+    states: dict[str, EntityState] = {}
+    scored: dict[str, Scored] = {}
+    came_at: dict[str, int] = {}
+    if schedule.scored:
+        scorer.scored = schedule.scored[0].position - 1
+    for n, step in enumerate(schedule.scored, 1):
+        record = raws.get((step.partition, step.offset))
+        if record is None:
+            continue  # scored live, outside the replayed range
+        if step.version not in served_by:
+            served_by[step.version] = Served(step.version, models[step.version])
+        scorer.champion = served_by[step.version]
+        where = Where(record.topic, record.partition, record.offset, record.ts)
+        outcome = scorer.validate(record.value, where)
+        if isinstance(outcome, DeadLetter):
+            out.reproduced["differ"] += 1
+            continue
+        key = outcome.entity_id
+        features, prediction, state, detections = scorer.score(outcome, states.get(key) if key else None, where)
+        if key is not None:
+            states[key] = state
+        out.reproduced["predictions"] += 1
+        out.reproduced["differ"] += int(prediction.prediction != step.prediction)
+        scored[outcome.event_id] = Scored(features.features, features.ts, prediction.prediction, step.version)
+        came_at[outcome.event_id] = raw_index[(step.partition, step.offset)]
+        for d in detections:
+            out.alerts.append(_detection(d))
+        if progress is not None:
+            progress(n)
+
     learning = Learning(spec, out, None, every)
-    for example in examples:
-        learning.learn(example, count_served=True)
+    for event_id in schedule.learned:
+        event, y = scored.get(event_id), labels.get(event_id)
+        if event is not None and y is not None:
+            out.label_delays.append(max(0, labelled_at[event_id] - came_at[event_id] - 1))
+            learning.learn(Example(event_id, event.x, y, event.ts, event.served, event.served_version), count_served=True)
     return learning.finish()
+
+
+def _detection(d: Any) -> dict[str, Any]:
+    return {"kind": d.kind, "subject": d.subject, "detector": d.detector, "at_event": d.position,
+            "before": d.before, "statistic": d.statistic}
 
 
 def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: int = 100,
@@ -178,7 +278,10 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
     served: dict[str, Any] = {}
     learning = Learning(spec, out, scorer.serve, every)
 
+    came_at: dict[str, int] = {}
+
     def learn(example: Example) -> None:
+        out.label_delays.append(max(0, out.events - came_at.get(example.event_id, out.events)))
         learning.learn(example, count_served=example.event_id in served)
 
     def deliver(record: Recorded) -> None:
@@ -231,12 +334,12 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
             if key is not None:
                 states[key] = state
             served[outcome.event_id] = prediction.prediction
+            came_at[outcome.event_id] = out.events
             example = joiner.scored(outcome.event_id, Scored(features.features, features.ts, features.prediction, features.model_version))
             if example is not None:  # its label came first
                 learn(example)
             for d in detections:
-                out.alerts.append({"kind": d.kind, "subject": d.subject, "detector": d.detector, "at_event": d.position,
-                                   "before": d.before, "statistic": d.statistic})
+                out.alerts.append(_detection(d))
             watch(outcome.data, detections)
         if progress is not None:
             progress(events)

@@ -100,7 +100,7 @@ class Scorer:
         self.scored += 1
         features = FeatureVector(event_id=event.event_id, entity_id=event.entity_id, ts=ts, features=x,
                                  source_partition=where.partition, source_offset=where.offset,
-                                 model_version=version, prediction=served.prediction)
+                                 model_version=version, prediction=served.prediction, scored_position=self.scored)
         prediction = Prediction(event_id=event.event_id, entity_id=event.entity_id, model_version=version or 0,
                                 prediction=served.prediction, proba=served.proba, ts=ts, scored_at=self.clock(), challenger=challenger)
         detections = []

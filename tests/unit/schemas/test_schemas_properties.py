@@ -17,7 +17,7 @@ FIELD_NAMES = sorted({
     "event_id", "entity_id", "ts", "data", "label", "version", "parent", "status", "metrics", "reason", "detail",
     "payload", "payload_encoding", "source_topic", "partition", "offset", "proba", "model_version", "prediction",
     "scored_at", "features", "kind", "severity", "alert_id", "subject", "message", "schema_version", "created_at",
-    "trained_examples", "artifact_sha256", "challenger", "source_partition", "source_offset",
+    "trained_examples", "artifact_sha256", "challenger", "source_partition", "source_offset", "scored_position",
 })
 
 scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1)
@@ -34,7 +34,7 @@ objects = st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=8), js
 VALID: dict[str, dict[str, Any]] = {
     "raw": {"event_id": "e", "entity_id": "c", "ts": 1.0, "data": {"a": 1}},
     "features": {"event_id": "e", "entity_id": None, "ts": 1.0, "features": {"a": 1.0}, "source_partition": 0,
-                 "source_offset": 1, "model_version": 1, "prediction": True},
+                 "source_offset": 1, "model_version": 1, "prediction": True, "scored_position": 7},
     "predictions": {"event_id": "e", "entity_id": None, "model_version": 1, "prediction": 1, "proba": {"1": 0.5},
                     "ts": 1.0, "scored_at": 2.0, "challenger": {"model_version": 2, "prediction": 0}},
     "feedback": {"event_id": "e", "label": True, "ts": 1.0},

@@ -35,7 +35,8 @@ def test_two_specs_are_compared_on_the_same_stream(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--fail-under", "nope"], "--fail-under takes METRIC=VALUE"),
     (["--fail-under", "nonsense=0.5"], "--fail-under nonsense: no such metric"),
-    (["--mode", "live"], "--mode live is not available yet"),
+    (["--mode", "live", "--speed", "0"], "a speed is a multiple of the recorded pace > 0"),
+    (["--as-live"], "--as-live replays a recorded live run in fast mode"),
     (["--spec", "/no/such/spec.toml"], "cannot read the pipeline spec"),
 ])
 def test_bad_usage_is_one_line_and_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,175 @@
+"""The live dashboard in a real headless Chromium, served by a real `driftline worker` while the
+pipeline runs on the real broker and Redis: the numbers the page renders move, alerts show up,
+the registry table fills, the charts are drawn."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+from PIL import Image
+
+from streams.sources import builtin
+from streams.testing import Worker
+
+ARTIFACTS = Path(os.environ.get("DRIFTLINE_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+EVENTS = 4000
+DRIFT_AT = 2000
+LABEL_DELAY = 200
+# a steady rate one worker keeps up with even while other tests share the two cores, so the
+# versions the trainer publishes come into service while the stream still runs
+RATE = 150
+BLUE = (0x1F, 0x77, 0xB4)  # the dashboard's throughput, p50 and served-accuracy lines
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing (make system-deps installs Debian's package)", pytrace=False)
+        pytest.skip("chromium is missing")
+    return path
+
+
+def browse(url: str, profile: Path, *extra: str) -> str:
+    """Run headless Chromium on the page for a few seconds of the page's own (virtual) time: the
+    page polls its JSON once a second, so it has rendered several rounds when Chromium is done."""
+    done = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--hide-scrollbars", f"--user-data-dir={profile}", "--virtual-time-budget=6000", *extra, url],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+class Page(HTMLParser):
+    """What the page's JavaScript rendered: elements by id, alert items, registry rows."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.ids: dict[str, dict[str, str | None]] = {}
+        self.body: dict[str, str | None] = {}
+        self.alerts: list[dict[str, str | None]] = []
+        self.models: list[dict[str, str | None]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids[a["id"]] = a  # type: ignore[index]
+        if tag == "body":
+            self.body = a
+        if tag == "li" and "alert" in (a.get("class") or "").split():
+            self.alerts.append(a)
+        if tag == "tr" and "data-version" in a:
+            self.models.append(a)
+
+    def number(self, element_id: str) -> float:
+        value = self.ids[element_id].get("data-value")
+        assert value not in (None, ""), f"#{element_id} shows no number"
+        return float(value)  # type: ignore[arg-type]
+
+
+def api(worker: Worker, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.settings.web_port}{path}", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def wait_for(what: str, check: Any, worker: Worker, timeout: float = 240) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        assert worker.proc is not None and worker.proc.poll() is None, worker.log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.5)
+
+
+def produce(worker: Worker, errors: list[BaseException]) -> None:
+    """The built-in stream with its labels LABEL_DELAY events late, and a bad record now and then."""
+    try:
+        s = worker.settings
+        producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5)
+        pending: list[tuple[str, bool]] = []
+        began = time.monotonic()
+        for i, (event, label) in enumerate(itertools.islice(builtin("agrawal-drift", seed=42, drift_at=DRIFT_AT), EVENTS)):
+            if i % 50 == 0:
+                time.sleep(max(0.0, i / RATE - (time.monotonic() - began)))
+            event["ts"] = time.time()
+            producer.send(s.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
+            pending.append((event["event_id"], label))
+            if len(pending) > LABEL_DELAY:
+                event_id, y = pending.pop(0)
+                producer.send(s.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
+            if i % 250 == 125:
+                producer.send(s.topic("raw"), key=b"bad", value=b'{"event_id": "broken')
+            if i % 500 == 250:
+                producer.send(s.topic("raw"), key=b"bad", value=orjson.dumps({"event_id": f"bad-{i}", "data": {**event["data"], "age": 500}}))
+        for event_id, y in pending:
+            producer.send(s.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
+        producer.flush()
+        producer.close()
+    except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+        errors.append(exc)
+
+
+def test_the_dashboard_shows_the_live_pipeline(worker: Worker, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{worker.settings.web_port}/"
+    with urllib.request.urlopen(url, timeout=5) as r:  # the dashboard, not Faust's own index
+        assert r.headers.get_content_type() == "text/html" and b"<canvas" in r.read()
+    errors: list[BaseException] = []
+    producer = threading.Thread(target=produce, args=(worker, errors), daemon=True)
+    producer.start()
+
+    wait_for("events scored", lambda: (api(worker, "/api/summary")["events_total"] or 0) > 0, worker)
+    first = Page(browse(url, tmp_path / "chrome", "--dump-dom"))
+    assert int(first.body["data-polls"] or 0) >= 1, "the page never rendered a poll"
+    a = first.number("events-total")
+    assert a > 0
+
+    # the pipeline goes on: more events, a version published (every 2000 labelled examples)
+    wait_for("more events and a published version", lambda: (
+        (s := api(worker, "/api/summary"))["events_total"] > a and s["alerts_by_kind"].get("model_published")), worker)
+    second = Page(browse(url, tmp_path / "chrome", "--dump-dom"))
+    b = second.number("events-total")
+    assert b > a, (a, b)  # the page's own number moved between the two loads
+    kinds = [li["data-kind"] for li in second.alerts]
+    assert "model_published" in kinds, kinds
+    assert second.number("alerts-total") >= 1
+    assert any(row["data-status"] == "champion" for row in second.models), second.models
+    assert second.number("champion-version") >= 1
+    assert second.number("events-rate") >= 0
+
+    producer.join(timeout=120)
+    assert not producer.is_alive() and not errors, errors
+    wait_for("every event scored", lambda: api(worker, "/api/summary")["events_total"] >= EVENTS, worker)
+    wait_for("the dead letters counted", lambda: api(worker, "/api/summary")["deadletters_total"] >= EVENTS // 250 + EVENTS // 500, worker)
+    # versions at 100 and 2100 examples (and a challenger after the drift): a version change to see
+    wait_for("a second version", lambda: api(worker, "/api/summary")["alerts_by_kind"].get("model_published", 0) >= 2, worker)
+    third = Page(browse(url, tmp_path / "chrome", "--dump-dom"))
+    assert third.number("events-total") >= EVENTS
+    assert third.number("deadletters-total") == EVENTS // 250 + EVENTS // 500
+    series = api(worker, "/api/series")  # what the charts draw
+    assert max(v for v in series["events_per_s"] if v is not None) > 0 and any(v is not None for v in series["served"])
+    assert all(p95 >= p50 > 0 for p50, p95 in zip(series["latency_p50"], series["latency_p95"], strict=True) if p50 is not None)
+    assert any(p50 is not None for p50 in series["latency_p50"])
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "dashboard-screenshot.png"
+    browse(url, tmp_path / "chrome", f"--screenshot={shot}", "--window-size=1400,1000")
+    (ARTIFACTS / "dashboard-dom.html").write_text(browse(url, tmp_path / "chrome", "--dump-dom"))
+    pixels = list(Image.open(shot).convert("RGB").getdata())
+    blue = sum(all(abs(p - c) <= 24 for p, c in zip(px, BLUE, strict=True)) for px in pixels)
+    assert blue > 500, blue  # the charts' lines are drawn in the browser, not just their frames

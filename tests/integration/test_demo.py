@@ -1,0 +1,142 @@
+"""`driftline demo` end to end against the session's real broker and Redis: a short run detects
+the drift and promotes a new model, writes its report and leaves nothing behind; Ctrl-C stops it
+cleanly."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+
+from streams import admin
+from streams.settings import Settings
+from streams.testing import DRIFTLINE
+
+# the smallest run that reliably gets through drift detection (a 1,000-example warm-up, then
+# about 150 examples after the change) and the promotion gate (500 examples) with room to spare
+EVENTS = 4000
+RATE = 400
+
+
+def workers_of(namespace: str) -> list[int]:
+    """Pids of `driftline worker` processes running in the namespace (read from /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"DRIFTLINE_TOPIC_PREFIX={namespace}".encode() in environ and b"worker" in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def assert_nothing_left(settings: Settings, namespace: str) -> None:
+    assert workers_of(namespace) == []
+    deadline = time.monotonic() + 30  # the broker deletes topics in the background
+    while admin.namespace_topics(settings.kafka_bootstrap, namespace) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert admin.namespace_topics(settings.kafka_bootstrap, namespace) == []
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        assert not list(client.scan_iter(match=f"{namespace}:*"))
+    finally:
+        client.close()
+
+
+def namespace_in(stderr: str) -> str:
+    found = re.search(r"demo in namespace (\S+)", stderr)
+    assert found, stderr
+    return found.group(1)
+
+
+@pytest.mark.timeout(900)
+def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(stack_settings: Settings,
+                                                                              tmp_path: Path) -> None:
+    done = subprocess.run([DRIFTLINE, "demo", "--events", str(EVENTS), "--rate", str(RATE)], env=stack_settings.as_env(),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=800)
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    namespace = namespace_in(done.stderr)
+    assert namespace.startswith(f"{stack_settings.topic_prefix}-demo-")
+    # progress lines while it ran (stdout is not a terminal), then the summary
+    assert re.search(r"^\[ *\d+s\] [a-z ]+: produced [\d,]+/4,000 · scored ", done.stdout, re.M), done.stdout
+    assert re.search(r"^alert: .* concept_drift \[critical\]", done.stdout, re.M), done.stdout
+    assert re.search(r"drift detected at example [\d,]+", done.stdout), done.stdout
+    assert re.search(r"promoted: v\d+: model version \d+ is now champion", done.stdout), done.stdout
+    report = tmp_path / "demo-report"
+    assert (report / "report.html").exists() and f"report: {report / 'report.html'}" in done.stdout
+    metrics = orjson.loads((report / "metrics.json").read_bytes())
+    assert metrics["events"] == EVENTS and metrics["examples"] == EVENTS
+    # the report's numbers are the live run's: every prediction the worker served recomputed alike
+    assert metrics["reproduced"] == {"predictions": EVENTS, "differ": 0}
+    demo = metrics["demo"]
+    assert demo["drift_at_event"] == EVENTS // 2
+    assert demo["drift_detected_at_example"] >= demo["first_post_drift_example"]
+    assert demo["promoted"] and set(demo["promoted"]) <= set(demo["versions_published"])
+    served = demo["served_accuracy"]  # by windows of events: trained models served the last ones
+    assert served["at the end"]["served"] > 0 and 0.0 <= served["at the end"]["accuracy"] <= 1.0, served
+    assert_nothing_left(stack_settings, namespace)
+
+
+@pytest.mark.timeout(600)
+def test_ctrl_c_stops_the_demo_cleanly(stack_settings: Settings, tmp_path: Path) -> None:
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        demo = subprocess.Popen([DRIFTLINE, "demo", "--events", "40000", "--rate", str(RATE)], env=stack_settings.as_env(),
+                                cwd=tmp_path, stdout=stdout, stderr=stderr)
+        try:
+            deadline = time.monotonic() + 300
+            while "] producing: produced" not in out.read_text() and demo.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert demo.poll() is None, out.read_text() + err.read_text()
+            namespace = namespace_in(err.read_text())
+            assert workers_of(namespace)  # partway: its worker is running
+            demo.send_signal(signal.SIGINT)
+            code = demo.wait(timeout=300)
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+    said = err.read_text()
+    assert code == 130, said
+    assert said.strip().splitlines()[-1] == "driftline: interrupted"
+    assert "Traceback" not in said + out.read_text()
+    assert not (tmp_path / "demo-report").exists()
+    assert_nothing_left(stack_settings, namespace)
+
+
+def test_bad_usage_is_one_line_and_exit_2(stack_settings: Settings, tmp_path: Path) -> None:
+    done = subprocess.run([DRIFTLINE, "demo", "--rate", "0"], env=stack_settings.as_env(), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "--rate" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_keep_leaves_the_namespace_to_look_at(stack_settings: Settings, tmp_path: Path) -> None:
+    """Kept, the namespace's registry answers `driftline models list` under the printed prefix."""
+    done = subprocess.run([DRIFTLINE, "demo", "--events", "2500", "--rate", str(RATE), "--keep", "--out", "kept"],
+                          env=stack_settings.as_env(), cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    prefix = re.search(r"DRIFTLINE_TOPIC_PREFIX=(\S+)", done.stdout)
+    assert prefix, done.stdout + done.stderr
+    try:
+        assert (tmp_path / "kept" / "report.html").exists()
+        assert workers_of(prefix.group(1)) == []  # the worker stops even when the namespace is kept
+        env = {**stack_settings.as_env(), "DRIFTLINE_TOPIC_PREFIX": prefix.group(1)}
+        listed = orjson.loads(subprocess.run([DRIFTLINE, "models", "list", "--json"], env=env, capture_output=True,
+                                             text=True, timeout=60, check=True).stdout)
+        assert 1 in {v["version"] for v in listed}
+    finally:
+        from streams.namespace import clean
+
+        clean(replace(stack_settings, topic_prefix=prefix.group(1)))
