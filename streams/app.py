@@ -24,6 +24,7 @@ def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         web_host="127.0.0.1",
+        web_bind=settings.web_bind,
         web_port=settings.web_port,
         topic_partitions=settings.partitions,
         topic_replication_factor=1,

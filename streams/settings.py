@@ -35,6 +35,8 @@ class Settings:
     topic_prefix: str = field(default="driftline", metadata={"env": "DRIFTLINE_TOPIC_PREFIX"})
     pipeline: str = field(default="", metadata={"env": "DRIFTLINE_PIPELINE"})
     web_port: int = field(default=6066, metadata={"env": "DRIFTLINE_WEB_PORT"})
+    #: the address the worker's web server listens on: the loopback only, unless told (containers)
+    web_bind: str = field(default="127.0.0.1", metadata={"env": "DRIFTLINE_WEB_BIND"})
     state_dir: Path = field(default_factory=_default_state_dir, metadata={"env": "DRIFTLINE_STATE_DIR"})
     cache_dir: Path = field(default_factory=_default_cache_dir, metadata={"env": "DRIFTLINE_CACHE_DIR"})
     partitions: int = field(default=4, metadata={"env": "DRIFTLINE_PARTITIONS"})

@@ -63,3 +63,11 @@ def test_a_bad_value_names_the_variable(variable: str, value: str, message: str)
         Settings.from_env({variable: value})
     assert variable in str(err.value)
     assert message in str(err.value)
+
+
+def test_the_worker_web_server_listens_on_the_loopback_unless_told(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from streams.app import create_app
+
+    default = create_app(Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path)}))
+    told = create_app(Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path), "DRIFTLINE_WEB_BIND": "0.0.0.0"}), name="other")
+    assert (default.conf.web_bind, told.conf.web_bind) == ("127.0.0.1", "0.0.0.0")
