@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 import urllib.request
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from streams.dashboard_series import quantile
 
 TIMEOUT_S = 2.0
 
@@ -38,25 +39,6 @@ class WorkerView:
     error: str = ""
 
 
-def quantile(q: float, buckets: Iterable[tuple[float, float]]) -> float | None:
-    """A quantile from cumulative histogram buckets ``(upper bound, count)``, interpolated
-    linearly inside its bucket as Prometheus' ``histogram_quantile`` does; None when empty."""
-    ordered = sorted(buckets)
-    if not ordered or ordered[-1][1] <= 0:
-        return None
-    rank = q * ordered[-1][1]
-    lower, below = 0.0, 0.0
-    for upper, count in ordered:
-        if count >= rank:
-            if math.isinf(upper):
-                return lower  # above the highest finite bound: that bound is all we know
-            if count == below:
-                return upper
-            return lower + (upper - lower) * (rank - below) / (count - below)
-        lower, below = upper, count
-    return lower
-
-
 def parse_metrics(text: str, view: WorkerView) -> None:
     """Fill ``view`` from a Prometheus text exposition of the worker's ``/metrics``."""
     buckets: list[tuple[float, float]] = []
@@ -77,7 +59,8 @@ def parse_metrics(text: str, view: WorkerView) -> None:
                 buckets.append((float(s.labels["le"]), s.value))
             elif s.name == "driftline_end_to_end_seconds_count":
                 count = s.value
-    view.latency = Latency(int(count), quantile(0.5, buckets), quantile(0.95, buckets))
+    ordered = sorted(buckets)
+    view.latency = Latency(int(count), quantile(0.5, ordered), quantile(0.95, ordered))
 
 
 def read_worker(web_port: int) -> WorkerView:

@@ -159,3 +159,16 @@ def redis_client(stack_settings: Settings) -> Iterator[object]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in _broker_line:
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's headless Chromium, for the tests that open pages; with CI=true its absence fails."""
+    import shutil
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing (make system-deps installs Debian's package)", pytrace=False)
+        pytest.skip("chromium is missing")
+    return path

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from kafka import KafkaProducer
 from PIL import Image
 
@@ -34,19 +32,10 @@ RATE = 150
 BLUE = (0x1F, 0x77, 0xB4)  # the dashboard's throughput, p50 and served-accuracy lines
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing (make system-deps installs Debian's package)", pytrace=False)
-        pytest.skip("chromium is missing")
-    return path
-
-
-def browse(url: str, profile: Path, *extra: str) -> str:
+def browse(chromium: str, url: str, profile: Path, *extra: str) -> str:
     """Run headless Chromium on the page for a few seconds of the page's own (virtual) time: the
     page polls its JSON once a second, so it has rendered several rounds when Chromium is done."""
-    done = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                            "--hide-scrollbars", f"--user-data-dir={profile}", "--virtual-time-budget=6000", *extra, url],
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -125,7 +114,7 @@ def produce(worker: Worker, errors: list[BaseException]) -> None:
         errors.append(exc)
 
 
-def test_the_dashboard_shows_the_live_pipeline(worker: Worker, tmp_path: Path) -> None:
+def test_the_dashboard_shows_the_live_pipeline(worker: Worker, tmp_path: Path, chromium: str) -> None:
     url = f"http://127.0.0.1:{worker.settings.web_port}/"
     with urllib.request.urlopen(url, timeout=5) as r:  # the dashboard, not Faust's own index
         assert r.headers.get_content_type() == "text/html" and b"<canvas" in r.read()
@@ -134,7 +123,7 @@ def test_the_dashboard_shows_the_live_pipeline(worker: Worker, tmp_path: Path) -
     producer.start()
 
     wait_for("events scored", lambda: (api(worker, "/api/summary")["events_total"] or 0) > 0, worker)
-    first = Page(browse(url, tmp_path / "chrome", "--dump-dom"))
+    first = Page(browse(chromium, url, tmp_path / "chrome", "--dump-dom"))
     assert int(first.body["data-polls"] or 0) >= 1, "the page never rendered a poll"
     a = first.number("events-total")
     assert a > 0
@@ -142,7 +131,7 @@ def test_the_dashboard_shows_the_live_pipeline(worker: Worker, tmp_path: Path) -
     # the pipeline goes on: more events, a version published (every 2000 labelled examples)
     wait_for("more events and a published version", lambda: (
         (s := api(worker, "/api/summary"))["events_total"] > a and s["alerts_by_kind"].get("model_published")), worker)
-    second = Page(browse(url, tmp_path / "chrome", "--dump-dom"))
+    second = Page(browse(chromium, url, tmp_path / "chrome", "--dump-dom"))
     b = second.number("events-total")
     assert b > a, (a, b)  # the page's own number moved between the two loads
     kinds = [li["data-kind"] for li in second.alerts]
@@ -158,7 +147,7 @@ def test_the_dashboard_shows_the_live_pipeline(worker: Worker, tmp_path: Path) -
     wait_for("the dead letters counted", lambda: api(worker, "/api/summary")["deadletters_total"] >= EVENTS // 250 + EVENTS // 500, worker)
     # versions at 100 and 2100 examples (and a challenger after the drift): a version change to see
     wait_for("a second version", lambda: api(worker, "/api/summary")["alerts_by_kind"].get("model_published", 0) >= 2, worker)
-    third = Page(browse(url, tmp_path / "chrome", "--dump-dom"))
+    third = Page(browse(chromium, url, tmp_path / "chrome", "--dump-dom"))
     assert third.number("events-total") >= EVENTS
     assert third.number("deadletters-total") == EVENTS // 250 + EVENTS // 500
     series = api(worker, "/api/series")  # what the charts draw
@@ -168,8 +157,8 @@ def test_the_dashboard_shows_the_live_pipeline(worker: Worker, tmp_path: Path) -
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "dashboard-screenshot.png"
-    browse(url, tmp_path / "chrome", f"--screenshot={shot}", "--window-size=1400,1000")
-    (ARTIFACTS / "dashboard-dom.html").write_text(browse(url, tmp_path / "chrome", "--dump-dom"))
+    browse(chromium, url, tmp_path / "chrome", f"--screenshot={shot}", "--window-size=1400,1000")
+    (ARTIFACTS / "dashboard-dom.html").write_text(browse(chromium, url, tmp_path / "chrome", "--dump-dom"))
     pixels = list(Image.open(shot).convert("RGB").getdata())
     blue = sum(all(abs(p - c) <= 24 for p, c in zip(px, BLUE, strict=True)) for px in pixels)
     assert blue > 500, blue  # the charts' lines are drawn in the browser, not just their frames

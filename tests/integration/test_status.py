@@ -19,7 +19,8 @@ from streams.cmd_status import lags
 from streams.settings import Settings
 from streams.sources import builtin
 from streams.stack.ports import free_port
-from streams.status_metrics import WorkerView, parse_metrics, quantile
+from streams.dashboard_series import quantile
+from streams.status_metrics import WorkerView, parse_metrics
 from streams.testing import DRIFTLINE, Worker
 
 EVENTS = 2_400  # past the demo pipeline's publish_every (2000): the trainer publishes a champion

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import orjson
-import pytest
 from PIL import Image
 
 from streams.cli import main
@@ -18,26 +17,17 @@ PREQUENTIAL_BLUE = (0x1F, 0x77, 0xB4)
 LABEL_DELAY_CYAN = (0x17, 0xBE, 0xCF)
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing (make system-deps installs Debian's package)", pytrace=False)
-        pytest.skip("chromium is missing")
-    return path
-
-
 def near(pixel: tuple[int, ...], color: tuple[int, int, int], tolerance: int = 24) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], color, strict=True))
 
 
-def test_the_report_renders_its_metric_plot_with_the_drift_marked(tmp_path: Path) -> None:
+def test_the_report_renders_its_metric_plot_with_the_drift_marked(tmp_path: Path, chromium: str) -> None:
     out = tmp_path / "report"
     assert main(["replay", "agrawal-drift", "--limit", "14000", "--label-delay", "200", "--out", str(out)]) == 0
     assert {p.name for p in out.iterdir()} >= {"report.html", "metrics.json", "metric-1.png", "deadletters-1.png", "label-delay-1.png"}
     assert orjson.loads((out / "metrics.json").read_bytes())["label_delay_events"] == {"median": 200, "p95": 200, "max": 200}
     shot = tmp_path / "shot.png"
-    subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--hide-scrollbars", "--window-size=1100,2200", f"--screenshot={shot}", (out / "report.html").as_uri()],
                    check=True, capture_output=True, timeout=120)
     pixels = list(Image.open(shot).convert("RGB").getdata())
