@@ -25,12 +25,18 @@ import orjson
 from rich.console import Console
 
 from streams import stack
-from streams.core.replay import recorded
+from streams.core.replay import ReplayResult, recorded
 from streams.core.spec import load_spec
-from streams.demo_outcome import Outcome, outcome, summary_lines
+from streams.demo_outcome import Outcome, event_position, outcome, summary_lines
 from streams.demo_watch import Plan, watching
 from streams.errors import EXIT_FAILED
-from streams.namespace import produce_paced, replay_namespace, running_worker, shielded, wait_consumed
+from streams.namespace import (
+    produce_paced,
+    replay_namespace,
+    running_worker,
+    shielded,
+    wait_consumed,
+)
 from streams.settings import Settings
 from streams.sources import builtin
 from streams.topic_reader import read_topic
@@ -38,12 +44,16 @@ from streams.topic_reader import read_topic
 SOURCE = "agrawal-drift"
 SEED = 42
 LABEL_DELAY = 500  # events between an event and its label
+BEHIND_S = 30.0  # a worker done later than this after the last event fell well behind the stream
 
 
 @dataclass(frozen=True)
 class DemoOptions:
-    events: int = 36_000  # two minutes at the default rate
-    rate: float = 300.0  # events per second: half of what one worker handles on a 2-core machine
+    events: int = 24_000  # two minutes at the default rate
+    #: events per second: what one worker keeps up with on a 2-core machine that also runs the
+    #: broker and this producer (it falls behind at 300/s there, and then the models trained on
+    #: the new concept come into service only after the stream has ended)
+    rate: float = 200.0
     keep: bool = False  # keep the namespace (and the stack, if the demo started it)
     out: Path = Path("demo-report")
 
@@ -58,6 +68,8 @@ class DemoRun:
     outcome: Outcome
     report: Path
     differ: int  # recomputed predictions that differ from the served ones
+    behind_s: float  # seconds from the last event produced to the worker having consumed everything
+    most_behind: int  # the most events produced and not scored yet, as the worker answered
 
 
 def run_demo(settings: Settings, options: DemoOptions, *, say: Callable[[str], None]) -> int:
@@ -77,18 +89,7 @@ def run_demo(settings: Settings, options: DemoOptions, *, say: Callable[[str], N
                     say("the stack the demo started keeps running: `driftline stack down` stops it")
                 else:
                     stack.down(settings, say=say)
-    console = Console()
-    console.print(f"\ndriftline demo: {options.events:,} events of {SOURCE} at {options.rate:g}/s, labels {LABEL_DELAY} "
-                  f"events late, the concept changed at event {options.drift_at:,}; {time.monotonic() - began:.0f}s in all",
-                  markup=False, highlight=False, soft_wrap=True)
-    for line in summary_lines(run.outcome, _prefix()):
-        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
-    if run.differ:
-        console.print(f"  {run.differ} predictions recomputed for the report differ from the served ones", markup=False, soft_wrap=True)
-    console.print(f"  report: {run.report}", markup=False, highlight=False, soft_wrap=True)
-    if options.keep:
-        console.print(f"  kept: DRIFTLINE_TOPIC_PREFIX={run.namespace} driftline models list "
-                      f"(or status, alerts --from-beginning) looks at it", markup=False, highlight=False, soft_wrap=True)
+    _print_summary(options, run, time.monotonic() - began)
     if run.outcome.detected is None:
         say(f"driftline: the concept drift at event {options.drift_at:,} was never detected")
         return EXIT_FAILED
@@ -96,6 +97,27 @@ def run_demo(settings: Settings, options: DemoOptions, *, say: Callable[[str], N
         say("driftline: no new model took over after the drift (no model_promoted alert)")
         return EXIT_FAILED
     return 0
+
+
+def _print_summary(options: DemoOptions, run: DemoRun, seconds: float) -> None:
+    console = Console()
+
+    def show(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    show(f"\ndriftline demo: {options.events:,} events of {SOURCE} at {options.rate:g}/s, labels {LABEL_DELAY} events "
+         f"late, the concept changed at event {options.drift_at:,}; {seconds:.0f}s in all")
+    for line in summary_lines(run.outcome, _prefix()):
+        show(f"  {line}")
+    hint = ": it fell behind the stream, a lower --rate keeps it closer" if run.behind_s > BEHIND_S else ""
+    show(f"  the worker ran up to {run.most_behind:,} events behind the producer and had consumed everything "
+         f"{run.behind_s:.0f}s after the last event{hint}")
+    if run.differ:
+        show(f"  {run.differ} predictions recomputed for the report differ from the served ones")
+    show(f"  report: {run.report}")
+    if options.keep:
+        show(f"  kept: look at it with DRIFTLINE_TOPIC_PREFIX={run.namespace} driftline models list "
+             "(or status, alerts --from-beginning)")
 
 
 def _prefix() -> str:
@@ -118,14 +140,17 @@ def _run(settings: Settings, options: DemoOptions, say: Callable[[str], None]) -
     labels: list[Any] = []
     console = Console()
     with running_worker(settings, spec, kind="demo", keep=options.keep, say=say) as ns:
+        say(f"the worker's live dashboard: {ns.worker.url}/")
         plan = Plan(ns.settings.topic_prefix, SOURCE, options.events, options.rate, options.drift_at, LABEL_DELAY)
         with watching(ns.worker.url, plan, live=console.is_terminal, console=console) as view:
             def progress(n: int) -> None:
                 view.produced = n
 
-            produce_paced(ns.settings, recorded(_stream(options, labels), LABEL_DELAY), 1.0, progress)
+            produce_paced(ns.settings, recorded(_stream(options, labels), LABEL_DELAY), 1.0, progress, ns.worker)
+            produced = time.monotonic()
             view.phase = "waiting for the worker to finish"
             wait_consumed(ns.settings, ns.worker, timeout_s=max(120.0, options.events / 50))
+            behind = time.monotonic() - produced
             view.phase = "done"
         ns.worker.stop()
         say("replaying the run from its topics for the report")
@@ -137,22 +162,21 @@ def _run(settings: Settings, options: DemoOptions, say: Callable[[str], None]) -
         report = _write_report(options.out, ns.settings.topic("raw"), spec.name, result, found)
         if not options.keep:
             say(f"cleaning up namespace {ns.settings.topic_prefix}")
-        return DemoRun(ns.settings.topic_prefix, found, report, result.reproduced["differ"])
+        return DemoRun(ns.settings.topic_prefix, found, report, result.reproduced["differ"], behind, view.most_behind)
 
 
 def _served(settings: Settings) -> dict[int, Any]:
     """The prediction served for each event, by its position in the stream."""
-    prefix = _prefix()
     out: dict[int, Any] = {}
     for r in read_topic(settings, "predictions", timeout_s=60.0):
         p = orjson.loads(r.value)
-        event_id = str(p.get("event_id", ""))
-        if event_id.startswith(prefix) and event_id[len(prefix):].isdigit():
-            out.setdefault(int(event_id[len(prefix):]), p.get("prediction"))
+        position = event_position(str(p.get("event_id", "")), _prefix())
+        if position is not None:
+            out.setdefault(position, p.get("prediction"))
     return out
 
 
-def _write_report(folder: Path, source: str, name: str, result: Any, found: Outcome) -> Path:
+def _write_report(folder: Path, source: str, name: str, result: ReplayResult, found: Outcome) -> Path:
     """The backtest report of the live run (``report.html``, its plots) and ``metrics.json``."""
     from streams.report import write_report
 

@@ -3,8 +3,8 @@ background, as a live terminal view (rich) or as plain progress lines when stdou
 terminal.
 
 :class:`WorkerPoller` asks the worker's ``/api/summary`` and ``/api/alerts`` (docs/dashboard.md)
-twice a second in a daemon thread; a slow or missing answer only makes the view stale, it never
-holds up the producer. :func:`watching` shows what it has: a view refreshed twice a second, or a
+and its ``/metrics`` (how far the trainer has got) twice a second in a daemon thread; a slow or
+missing answer only makes the view stale, it never holds up the producer. :func:`watching` shows what it has: a view refreshed twice a second, or a
 progress line every ~10 s and one line per alert as it arrives.
 """
 
@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
@@ -52,9 +53,10 @@ class WorkerPoller:
     ``on_poll`` after every poll, answered or not."""
 
     def __init__(self, url: str, *, on_alert: Callable[[dict[str, Any]], None] = lambda _: None,
-                 on_poll: Callable[[], None] = lambda: None, interval: float = POLL_S) -> None:
+                 on_poll: Callable[[], None] = lambda: None, interval: float = POLL_S, timeout: float = TIMEOUT_S) -> None:
         self.url = url
         self.interval = interval
+        self.timeout = timeout
         self.on_alert = on_alert
         self.on_poll = on_poll
         self._lock = threading.Lock()
@@ -72,7 +74,7 @@ class WorkerPoller:
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=TIMEOUT_S * 2 + 1)
+            self._thread.join(timeout=self.timeout * 3 + 1)
 
     def snapshot(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str, float | None]:
         """The latest summary, the last alerts (oldest first), the last poll's error ('' when it
@@ -81,19 +83,26 @@ class WorkerPoller:
             return self._summary, list(self._recent), self._error, self._answered_at
 
     def _get(self, path: str) -> Any:
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=TIMEOUT_S) as answer:
-            return json.loads(answer.read())
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=self.timeout) as answer:
+            body = answer.read()
+        return json.loads(body) if path.startswith("/api/") else body.decode("utf-8", errors="replace")
 
     def poll(self) -> None:
-        """One poll: the summary, then the alerts not seen yet."""
+        """One poll: the summary, the alerts not seen yet, how far each agent has read."""
         try:
             summary = self._get("/api/summary")
             answer = self._get(f"/api/alerts?since={self._seen}")
+            progress = consumed(self._get("/metrics"))
         except (OSError, ValueError) as exc:
-            with self._lock:
-                self._error = str(getattr(exc, "reason", exc)) or type(exc).__name__
+            self._failed(str(getattr(exc, "reason", exc)) or type(exc).__name__)
             return
-        fresh = sorted((a for a in answer.get("alerts", []) if isinstance(a, dict)), key=lambda a: a.get("seq", 0))
+        if not isinstance(summary, dict) or not isinstance(answer, dict):
+            self._failed("the worker's /api answers are not JSON objects")
+            return
+        summary["consumed_by_topic"] = progress
+        alerts = answer.get("alerts")
+        fresh = sorted((a for a in alerts if isinstance(a, dict)) if isinstance(alerts, list) else (),
+                       key=lambda a: int(a.get("seq", 0)))
         with self._lock:
             self._summary, self._error, self._answered_at = summary, "", time.monotonic()
             self._recent.extend(fresh)
@@ -101,6 +110,10 @@ class WorkerPoller:
                 self._seen = max(self._seen, *(int(a.get("seq", 0)) for a in fresh))
         for alert in fresh:
             self.on_alert(alert)
+
+    def _failed(self, error: str) -> None:
+        with self._lock:
+            self._error = error
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -119,6 +132,7 @@ class DemoView:
         self.produced = 0
         self.phase = "producing"
         self.began = time.monotonic()
+        self.most_behind = 0  # the most events produced and not scored yet, of every poll answered
 
     def elapsed(self) -> float:
         return time.monotonic() - self.began
@@ -133,9 +147,11 @@ class DemoView:
         grid.add_column()
         drift = (f"the concept changed at event {plan.drift_at:,}" if self.produced >= plan.drift_at
                  else f"the concept changes at event {plan.drift_at:,}")
-        grid.add_row("produced", Group(Text(f"{self.produced:,} / {plan.events:,} events at {plan.rate:g}/s · {drift}"),
+        grid.add_row("produced", Group(Text(f"{self.produced:,} / {plan.events:,} events of {plan.source} at {plan.rate:g}/s, "
+                                            f"labels {plan.label_delay} events late · {drift}"),
                                        ProgressBar(total=plan.events, completed=self.produced, width=50)))
-        grid.add_row("scored", f"{_count(s.get('events_total'))} events · {_number(s.get('events_per_s'), '{:.0f}')}/s")
+        grid.add_row("scored", f"{_count(s.get('events_total'))} events · {_number(s.get('events_per_s'), '{:.0f}')}/s · "
+                               f"{self.behind(s)} behind the producer · the trainer has learned {_count(_learned(s))} examples")
         grid.add_row("latency", f"p50 {_ms(s.get('latency_p50'))} · p95 {_ms(s.get('latency_p95'))} (event time to prediction)")
         grid.add_row("accuracy", f"served {_number(s.get('served'))} · prequential {_number(s.get('prequential'))} "
                                  f"· rolling {_number(s.get('rolling'))}")
@@ -145,22 +161,45 @@ class DemoView:
             since = f" for {time.monotonic() - answered_at:.0f}s" if answered_at is not None else ""
             grid.add_row("worker", Text(f"not answering{since}: {error}", style="yellow"))
         lines = [Text(alert_line(a), style=_style(a)) for a in alerts] or [Text("none yet", style="dim")]
-        title = (f"driftline demo · {plan.source} · labels {plan.label_delay} events late · "
-                 f"namespace {plan.namespace} · {self.phase} · {self.elapsed():.0f}s")
+        title = f"driftline demo · namespace {plan.namespace} · {self.elapsed():.0f}s · {self.phase}"
         return Panel(Group(grid, Text(""), Text(f"alerts (last {SHOWN_ALERTS})", style="bold"), *lines), title=title,
                      title_align="left")
+
+    def behind(self, summary: dict[str, Any]) -> str:
+        """Events produced and not scored yet."""
+        scored = summary.get("events_total")
+        return f"{max(0, self.produced - int(scored)):,}" if isinstance(scored, int | float) else "-"
+
+    def observe(self) -> None:
+        """After each poll: note how far the worker is behind."""
+        summary, _, error, _ = self.poller.snapshot()
+        scored = (summary or {}).get("events_total")
+        if not error and isinstance(scored, int | float):
+            self.most_behind = max(self.most_behind, self.produced - int(scored))
 
     def plain_line(self) -> str:
         """One progress line, for a log."""
         summary, _, error, _ = self.poller.snapshot()
         s = summary or {}
         line = (f"[{self.elapsed():4.0f}s] {self.phase}: produced {self.produced:,}/{self.plan.events:,} · "
-                f"scored {_count(s.get('events_total'))} at {_number(s.get('events_per_s'), '{:.0f}')}/s · "
+                f"scored {_count(s.get('events_total'))} at {_number(s.get('events_per_s'), '{:.0f}')}/s "
+                f"({self.behind(s)} behind) · learned {_count(_learned(s))} · "
                 f"latency p50 {_ms(s.get('latency_p50'))} p95 {_ms(s.get('latency_p95'))} · "
                 f"accuracy served {_number(s.get('served'))} prequential {_number(s.get('prequential'))} "
                 f"rolling {_number(s.get('rolling'))} · champion {_version(s.get('champion'))} "
                 f"challenger {_version(s.get('challenger'))} · dead letters {_reasons(s.get('deadletters_by_reason'))}")
         return line + (f" · worker not answering: {error}" if error else "")
+
+
+def consumed(metrics_text: str) -> dict[str, float]:
+    """``driftline_consumed_total`` by topic from the worker's ``/metrics``: records each source
+    topic's agent has taken (``examples``: what the trainer has learned from)."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "driftline_consumed_total":
+                out[sample.labels.get("topic", "")] = sample.value
+    return out
 
 
 def alert_line(alert: dict[str, Any]) -> str:
@@ -176,6 +215,7 @@ def watching(url: str, plan: Plan, *, live: bool, console: Console) -> Iterator[
     if live:
         poller = WorkerPoller(url)
         view = DemoView(plan, poller)
+        poller.on_poll = view.observe
         poller.start()
         try:
             with Live(get_renderable=view.render, console=console, refresh_per_second=2):
@@ -189,6 +229,7 @@ def watching(url: str, plan: Plan, *, live: bool, console: Console) -> Iterator[
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def tick() -> None:
+        view.observe()
         if time.monotonic() - printed[0] >= PLAIN_EVERY_S:
             printed[0] = time.monotonic()
             say(view.plain_line())
@@ -203,6 +244,11 @@ def watching(url: str, plan: Plan, *, live: bool, console: Console) -> Iterator[
     finally:
         poller.stop()
         say(view.plain_line())
+
+
+def _learned(summary: dict[str, Any]) -> Any:
+    by_topic = summary.get("consumed_by_topic")
+    return by_topic.get("examples") if isinstance(by_topic, dict) else None
 
 
 def _number(value: Any, fmt: str = "{:.3f}") -> str:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from streams.core.replay import Recorded, ReplayResult
 from streams.core.spec import PipelineSpec
-from streams.namespace import clean, produce_paced, replay_namespace, running_worker, wait_consumed
+from streams.namespace import (
+    clean,
+    produce_paced,
+    replay_namespace,
+    running_worker,
+    wait_consumed,
+)
 from streams.settings import Settings
 
 __all__ = ["LiveRun", "clean", "run_live"]
@@ -33,7 +39,7 @@ def run_live(settings: Settings, spec: PipelineSpec, records: Sequence[Recorded]
              progress: Callable[[int], None] = lambda _: None) -> LiveRun:
     """Produce ``records`` through a worker in a fresh namespace and measure the run."""
     with running_worker(settings, spec, kind="replay", keep=keep, say=say) as ns:
-        produce_paced(ns.settings, records, speed, progress)
+        produce_paced(ns.settings, records, speed, progress, ns.worker)
         wait_consumed(ns.settings, ns.worker, timeout_s=max(120.0, len(records) / 50))
         ns.worker.stop()
         result, _ = replay_namespace(ns.settings, spec)

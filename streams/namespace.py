@@ -10,6 +10,7 @@ everything; :func:`replay_namespace` recomputes the run's numbers exactly from i
 
 from __future__ import annotations
 
+import shutil
 import signal
 import tempfile
 import threading
@@ -35,6 +36,8 @@ from streams.stack.ports import free_port
 from streams.topics import topic_specs
 from streams.worker_process import WorkerProcess
 
+BATCH_S = 0.02  # records due within this many seconds go out together (one wake-up, one batch)
+CHECK_EVERY = 100  # events produced between checks that the worker still runs
 UNTIMED_RATE = 100.0  # events per second for records that carry no time (the built-in streams' pace)
 #: the topics every agent must have consumed to the end before the run is over
 CONSUMED = ("raw", "feedback", "features", "labels", "examples")
@@ -79,27 +82,36 @@ def running_worker(settings: Settings, spec: PipelineSpec, *, kind: str, keep: b
     """A fresh namespace with a `driftline worker` running every agent in it.
 
     On the way out, however it is left: the worker is stopped and the namespace's topics and
-    Redis keys deleted (unless ``keep``). A failure shows the end of the worker's log."""
-    with tempfile.TemporaryDirectory(prefix=f"driftline-{kind}-") as tmp:
-        folder = Path(tmp)
+    Redis keys deleted (unless ``keep``). A failure shows the end of the worker's log and keeps
+    the folder it is in."""
+    folder = Path(tempfile.mkdtemp(prefix=f"driftline-{kind}-"))
+    try:
         path = folder / "pipeline.toml"
         path.write_text(spec.source_text)
         ns = namespace_settings(settings, path, folder / "state", kind)
-        worker = WorkerProcess(ns, folder / "worker.log")
-        say(f"{kind} in namespace {ns.topic_prefix} (topics {ns.topic('*')}, Redis keys {ns.topic_prefix}:*)")
-        try:
-            admin.ensure_topics(ns.kafka_bootstrap, topic_specs(ns))
-            worker.start()
-            yield Namespace(ns, worker, folder)
-        except Exception:
-            if worker.log.exists():
-                say(f"the {kind}'s worker said, last:\n" + worker.log.read_text(errors="replace")[-2000:])
-            raise
-        finally:
-            with shielded():
-                worker.stop()
-                if not keep:
-                    clean(ns)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    worker = WorkerProcess(ns, folder / "worker.log")
+    say(f"{kind} in namespace {ns.topic_prefix} (topics {ns.topic('*')}, Redis keys {ns.topic_prefix}:*)")
+    keep_log = False
+    try:
+        admin.ensure_topics(ns.kafka_bootstrap, topic_specs(ns))
+        worker.start()
+        yield Namespace(ns, worker, folder)
+    except Exception:
+        if worker.proc is not None:  # it ran: what it said, and its log kept to read
+            keep_log = True
+            said = worker.log.read_text(errors="replace")[-2000:].strip() if worker.log.exists() else ""
+            say(f"the {kind}'s worker said, last:\n{said}" if said else f"the {kind}'s worker wrote nothing to {worker.log}")
+        raise
+    finally:
+        with shielded():
+            worker.stop()
+            if not keep:
+                clean(ns)
+            if not keep_log:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def pace_of(record: Recorded) -> float | None:
@@ -127,10 +139,11 @@ def _key(record: Recorded) -> bytes | None:
 
 
 def produce_paced(settings: Settings, records: Iterable[Recorded], speed: float,
-                  progress: Callable[[int], None] = lambda _: None) -> int:
+                  progress: Callable[[int], None] = lambda _: None, worker: WorkerProcess | None = None) -> int:
     """Write the records to the namespace's raw and feedback topics, at their recorded pace
     times ``speed`` (records without a time: :data:`UNTIMED_RATE` times ``speed``); return the
-    raw events sent. ``records`` may be a generator: each is taken when it is due."""
+    raw events sent. ``records`` may be a generator: each is taken when it is due. A ``worker``
+    that stops meanwhile ends it (:func:`worker_stopped`)."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", linger_ms=5)
     try:
         began, first, clock, sent = time.monotonic(), None, 0.0, 0
@@ -145,13 +158,15 @@ def produce_paced(settings: Settings, records: Iterable[Recorded], speed: float,
             # stamped with the stream's own time, so labels and events share one clock
             stamp = record.ts if record.ts is not None else (first + clock if first is not None else None)
             ahead = clock / speed - (time.monotonic() - began)
-            if ahead > 0:
+            if ahead > BATCH_S:
                 time.sleep(ahead)
             producer.send(settings.topic(record.kind), key=_key(record), value=record.value,
                           timestamp_ms=int(stamp * 1000) if stamp is not None else None)
             if record.kind == "raw":
                 sent += 1
                 progress(sent)
+                if worker is not None and sent % CHECK_EVERY == 0 and not worker.running():
+                    raise worker_stopped(settings, worker)
         producer.flush()
     finally:
         producer.close()
@@ -170,7 +185,7 @@ def wait_consumed(settings: Settings, worker: WorkerProcess, timeout_s: float) -
         settled = 0
         while time.monotonic() < deadline:
             if not worker.running():
-                raise EnvironmentProblem(f"the worker of {settings.topic_prefix} stopped: see {worker.log}")
+                raise worker_stopped(settings, worker)
             ends = consumer.end_offsets(tps)
             committed = _committed(client, group)
             behind = sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps if ends[tp])
@@ -183,6 +198,13 @@ def wait_consumed(settings: Settings, worker: WorkerProcess, timeout_s: float) -
     finally:
         consumer.close()
         client.close()
+
+
+def worker_stopped(settings: Settings, worker: WorkerProcess) -> EnvironmentProblem:
+    """The error for a worker that stopped before the run was over: how, and where its log is."""
+    code = worker.proc.returncode if worker.proc is not None else None
+    how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited ({code})"
+    return EnvironmentProblem(f"the worker of {settings.topic_prefix} {how} before the run was over: see {worker.log}")
 
 
 def _committed(client: KafkaAdminClient, group: str) -> dict[TopicPartition, object]:

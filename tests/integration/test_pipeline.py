@@ -16,11 +16,13 @@ from streams.testing import DRIFTLINE, Worker, read_all
 
 
 
-# One worker runs every agent on one core, about 600 events/s end to end on this machine class
-# (validate 0.5 ms, feedback 0.25, join 0.43, train 0.44 per event) while the broker and this
-# producer share the other: a steady 350/s leaves the trainer room to keep up, so the versions
-# it publishes reach service while the stream still runs. (Throughput is the performance work.)
-RATE = 350
+# One worker runs every agent on one core while the broker and this producer share the other.
+# Measured on this machine class it scores 150 to 250 events/s under that load (the README's
+# per-stage figures; throughput is the performance work), and at 350/s its trainer fell
+# thousands of examples behind, so the models trained on the new concept reached service only
+# after the stream ended. A steady 200/s keeps the trainer close, as in production, where a
+# worker is sized for its stream.
+RATE = 200
 
 
 def corrupted(i: int, valid: list[dict]) -> tuple[bytes, str]:  # type: ignore[type-arg]

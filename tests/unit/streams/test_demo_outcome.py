@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from streams.demo_outcome import event_position, first_post_drift, outcome, served_accuracy, summary_lines, windows
+from streams.demo_outcome import (
+    event_position,
+    first_post_drift,
+    outcome,
+    served_accuracy,
+    summary_lines,
+    windows,
+)
 
 PREFIX = "agrawal-drift-42-"
 
