@@ -54,8 +54,8 @@ class ReplayResult:
     deadletters: Counter[str] = field(default_factory=Counter)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     versions: list[dict[str, Any]] = field(default_factory=list)
-    #: (example position, prequential metric, served accuracy over the last ``ROLLING`` examples),
-    #: every ``every`` examples
+    #: (example position, prequential metric, served accuracy over the last ``ROLLING`` examples,
+    #: NaN, null in JSON, while nothing served was labelled), every ``every`` examples
     timeline: list[tuple[int, float, float]] = field(default_factory=list)
     #: for each data-drift alert, the feature's last ``SNAPSHOT`` values before it and next after
     distributions: list[dict[str, Any]] = field(default_factory=list)
@@ -160,7 +160,8 @@ class Learning:
                 out.alerts.append({"kind": req.alert, "version": req.version, "at_example": out.examples, "reason": req.reason})
                 out.versions.append({"version": req.version, "status": req.status, "at_example": out.examples, "reason": req.reason})
         if out.examples % self.every == 0:
-            rolling = sum(self.recent) / len(self.recent) if self.recent else 0.0
+            # nothing served was labelled yet (an untrained model serves no prediction): a gap, not a 0
+            rolling = sum(self.recent) / len(self.recent) if self.recent else float("nan")
             out.timeline.append((out.examples, float(metric.get()), rolling))
 
     def finish(self) -> ReplayResult:

@@ -91,3 +91,12 @@ def test_a_live_runs_schedule_reproduces_its_scorer_side_exactly() -> None:
                      for n, s in enumerate(sorted(scored, key=lambda s: (s.offset, s.partition)))]
     other = replay_as_live(SPEC, records, Schedule(in_time_order, learned), {1: trained})
     assert [(a["kind"], a["subject"], a["at_event"]) for a in other.alerts if "subject" in a and a["kind"] != "concept_drift"] != alerts
+
+
+def test_served_accuracy_is_a_gap_until_something_served_is_labelled() -> None:
+    import math
+
+    result = replay(SPEC, list(itertools.islice(builtin("agrawal-drift", seed=3), 2_000)))
+    served = [t[2] for t in result.timeline]
+    assert math.isnan(served[0]) and not math.isnan(served[-1]) and served[-1] > 0.5
+    assert orjson.loads(orjson.dumps(result.summary()))["timeline"][0][2] is None
