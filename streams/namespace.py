@@ -138,6 +138,22 @@ def _key(record: Recorded) -> bytes | None:
     return str(found).encode() if found is not None else None
 
 
+def retimed(value: bytes, ts: float) -> bytes:
+    """The record with its ``ts`` (when it has a numeric one) moved to ``ts``; else as it was.
+
+    >>> retimed(b'{"event_id":"e","ts":1700000000.0}', 1800000000.5), retimed(b'not json', 1.0)
+    (b'{"event_id":"e","ts":1800000000.5}', b'not json')
+    """
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+    if not isinstance(obj, dict) or not isinstance(obj.get("ts"), int | float) or isinstance(obj["ts"], bool):
+        return value
+    obj["ts"] = ts
+    return orjson.dumps(obj)
+
+
 def produce_paced(settings: Settings, records: Iterable[Recorded], speed: float,
                   progress: Callable[[int], None] = lambda _: None, worker: WorkerProcess | None = None) -> int:
     """Write the records to the namespace's raw and feedback topics, at their recorded pace
@@ -146,7 +162,7 @@ def produce_paced(settings: Settings, records: Iterable[Recorded], speed: float,
     that stops meanwhile ends it (:func:`worker_stopped`)."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", linger_ms=5)
     try:
-        began, first, clock, sent = time.monotonic(), None, 0.0, 0
+        began, wall, first, clock, sent = time.monotonic(), time.time(), None, 0.0, 0
         for record in records:
             ts = pace_of(record)
             if ts is not None:
@@ -154,14 +170,14 @@ def produce_paced(settings: Settings, records: Iterable[Recorded], speed: float,
                 clock = max(clock, ts - first)
             elif record.kind == "raw":
                 clock += 1.0 / UNTIMED_RATE
-            # a record without a recorded time (a label from a file or a built-in stream) is
-            # stamped with the stream's own time, so labels and events share one clock
-            stamp = record.ts if record.ts is not None else (first + clock if first is not None else None)
+            # every record's time moves to now, at the replay's pace: the broker's retention (by
+            # record time) keeps what it writes, and events and labels share one clock
+            stamp = wall + clock / speed
             ahead = clock / speed - (time.monotonic() - began)
             if ahead > BATCH_S:
                 time.sleep(ahead)
-            producer.send(settings.topic(record.kind), key=_key(record), value=record.value,
-                          timestamp_ms=int(stamp * 1000) if stamp is not None else None)
+            producer.send(settings.topic(record.kind), key=_key(record), value=retimed(record.value, stamp),
+                          timestamp_ms=int(stamp * 1000))
             if record.kind == "raw":
                 sent += 1
                 progress(sent)
