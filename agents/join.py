@@ -8,6 +8,7 @@ one-partition ``examples`` topic for the single trainer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -56,11 +57,14 @@ def register(rt: Runtime) -> None:
 
     @rt.app.agent(source, name="join")
     async def join(stream: Any) -> None:
+        out = rt.outbox()
+        examples_topic = rt.settings.topic("examples")
         seen = 0
-        async for event in stream.events():
-            m = event.message
-            j = joiner(m.partition)
-            with timer.time():
+        async for events in stream.take_events(rt.settings.batch_max, within=rt.settings.batch_wait):
+            began = time.perf_counter()
+            for event in events:
+                m = event.message
+                j = joiner(m.partition)
                 is_features = m.topic == features_topic
                 outcome = decode("features" if is_features else "feedback", event.value, source_topic=m.topic,
                                  partition=m.partition, offset=m.offset, record_ts=m.timestamp)
@@ -80,12 +84,16 @@ def register(rt: Runtime) -> None:
                     example = j.label(fb.event_id, Label(coerce_label(rt.spec.task, fb.label), fb.ts or m.timestamp, event.value,
                                                          (m.topic, m.partition, m.offset), m.headers))
                 if example is not None:
-                    await rt.send("examples", example_bytes(example), key=example.event_id.encode())
+                    await out.add(examples_topic, example_bytes(example), example.event_id.encode(), partition=0)
                     joined.inc()
                 seen += 1
                 if seen % EXPIRE_EVERY == 0:
                     for each in joiners.values():
                         await _expire(rt, each)
+            await out.send()
+            per_record = (time.perf_counter() - began) / len(events)
+            for _ in events:
+                timer.observe(per_record)
 
 
 async def _expire(rt: Runtime, j: Joiner) -> None:

@@ -17,6 +17,7 @@ from schemas import Alert, encode
 from streams.core.drift import Detection
 from streams.core.scoring import Scorer
 from streams.core.spec import PipelineSpec
+from streams.outbox import Outbox
 from streams.registry import Registry
 from streams.settings import Settings
 
@@ -46,16 +47,23 @@ class Runtime:
         return cls(settings, spec, app, Registry.connect(settings),
                    Scorer(spec, max_bytes=settings.max_event_bytes), topics)
 
-    async def send(self, name: str, value: bytes, key: bytes | None = None, *, timestamp: float | None = None,
-                   headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def send(self, name: str, value: bytes | None, key: bytes | None = None, *, timestamp: float | None = None,
+                   headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
+                   full_name: bool = False) -> None:
         """Hand a record to the producer's batches and go on, without waiting for the broker.
 
+        ``name`` is a contract name (``"features"``), or a whole topic name with ``full_name``.
         Faust's consumer flushes this same producer before it commits any source offset, so an
         offset is committed only after the records sent for it are written. (Faust's own
         ``send_soon`` buffer sends one record at a time and stalls the stream when it holds 100.)
         """
-        fut = await self.app.producer.send(self.settings.topic(name), key, value, None, timestamp, headers)
+        topic = name if full_name else self.settings.topic(name)
+        fut = await self.app.producer.send(topic, key, value, partition, timestamp, headers)
         fut.add_done_callback(self._check_sent)
+
+    def outbox(self) -> Outbox:
+        """An agent's outbox: its records for one input batch, submitted as whole producer batches."""
+        return Outbox(self.app.producer._ensure_producer, self._check_sent)
 
     def _check_sent(self, fut: Any) -> None:
         if not fut.cancelled() and fut.exception() is not None:

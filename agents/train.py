@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -56,9 +57,20 @@ def register(rt: Runtime) -> None:
             rt.registry.ensure()
             return rt.registry.publish(req.model, **kwargs)  # type: ignore[arg-type]
 
+    def learn_some(t: Trainer, batch: list[Example], start: int) -> tuple[int, list[tuple[Example, list[Any], list[Any]]]]:
+        """Learn from ``batch[start:]`` up to and including the first example that asks the
+        registry for something (its number must be known before the next example is learned)."""
+        done = []
+        for i in range(start, len(batch)):
+            detections, requests = t.learn(batch[i])
+            done.append((batch[i], detections, requests))
+            if requests:
+                return i + 1, done
+        return len(batch), done
+
     @rt.app.agent(rt.topics["examples"], name="train")
     async def train(stream: Any) -> None:
-        async for value in stream:
+        async for values in stream.take(rt.settings.batch_max, within=rt.settings.batch_wait):
             if "t" not in state:
                 state["t"] = await asyncio.to_thread(start_trainer)
             t = state["t"]
@@ -67,30 +79,47 @@ def register(rt: Runtime) -> None:
                             rt.promoted_by_hand[0], t.champion.version)
                 t.adopt(*rt.promoted_by_hand)
                 rt.promoted_by_hand = None
-            with timer.time():
-                obj = orjson.loads(value)
-                detections, requests = t.learn(Example(obj["event_id"], obj["x"], obj["y"], obj["ts"], obj.get("served"), obj.get("served_version")))
-                for found in detections:
-                    metrics.DRIFT.labels(found.kind).inc()
-                    await rt.drift_alert(found, model_version=t.champion.version, event_id=obj["event_id"])
-                for req in requests:
-                    if isinstance(req, StatusChange):
-                        changes = await asyncio.to_thread(rt.registry.set_status, req.version, req.status, req.reason, "trainer")
-                        kind, severity, message = req.alert, "warning", f"model version {req.version} is now {req.status}: {req.reason}"
-                    else:
-                        changes = await asyncio.to_thread(publish, t, req)
-                        t.published(req.lane, changes[0].version)
-                        kind, severity = "model_published", "info"
-                        message = f"model version {changes[0].version} published as {changes[0].status}: {changes[0].reason}"
-                    record = changes[0]
-                    for change in changes:  # the version changed, and the one it retired
-                        await rt.send("models", encode(change), key=str(change.version).encode())
-                    metrics.VERSIONS.labels(record.status).inc()
-                    await rt.alert(kind, severity, f"model {record.version}", message, version=record.version,
-                                   parent=record.parent, status=record.status, metrics=record.metrics,
-                                   retired=[c.version for c in changes[1:]])
-                if t.position % GAUGE_EVERY == 0:
-                    for name, value_ in t.champion.metrics_dict(t.metric_name).items():
-                        metrics.METRIC.labels(name.split("_")[0], t.metric_name).set(value_)
-                    if t.served_metric.window:  # nothing served was labelled yet: no number, not a 0
-                        metrics.METRIC.labels("served", t.metric_name).set(float(t.served_metric.get()))
+            began = time.perf_counter()
+            batch = [_example(orjson.loads(value)) for value in values]
+            position = 0
+            while position < len(batch):
+                # learning (and a scikit-learn refit) runs off the event loop, so scoring goes on
+                position, done = await asyncio.to_thread(learn_some, t, batch, position)
+                for example, detections, requests in done:
+                    for found in detections:
+                        metrics.DRIFT.labels(found.kind).inc()
+                        await rt.drift_alert(found, model_version=t.champion.version, event_id=example.event_id)
+                    for req in requests:
+                        await handle(t, req)
+            if t.position // GAUGE_EVERY != (t.position - len(batch)) // GAUGE_EVERY:
+                show_metrics(t)
+            per_record = (time.perf_counter() - began) / len(batch)
+            for _ in batch:
+                timer.observe(per_record)
+
+    async def handle(t: Trainer, req: PublishRequest | StatusChange) -> None:
+        if isinstance(req, StatusChange):
+            changes = await asyncio.to_thread(rt.registry.set_status, req.version, req.status, req.reason, "trainer")
+            kind, severity, message = req.alert, "warning", f"model version {req.version} is now {req.status}: {req.reason}"
+        else:
+            changes = await asyncio.to_thread(publish, t, req)
+            t.published(req.lane, changes[0].version)
+            kind, severity = "model_published", "info"
+            message = f"model version {changes[0].version} published as {changes[0].status}: {changes[0].reason}"
+        record = changes[0]
+        for change in changes:  # the version changed, and the one it retired
+            await rt.send("models", encode(change), key=str(change.version).encode())
+        metrics.VERSIONS.labels(record.status).inc()
+        await rt.alert(kind, severity, f"model {record.version}", message, version=record.version,
+                       parent=record.parent, status=record.status, metrics=record.metrics,
+                       retired=[c.version for c in changes[1:]])
+
+    def show_metrics(t: Trainer) -> None:
+        for name, value_ in t.champion.metrics_dict(t.metric_name).items():
+            metrics.METRIC.labels(name.split("_")[0], t.metric_name).set(value_)
+        if t.served_metric.window:  # nothing served was labelled yet: no number, not a 0
+            metrics.METRIC.labels("served", t.metric_name).set(float(t.served_metric.get()))
+
+
+def _example(obj: dict[str, Any]) -> Example:
+    return Example(obj["event_id"], obj["x"], obj["y"], obj["ts"], obj.get("served"), obj.get("served_version"))

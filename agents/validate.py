@@ -1,51 +1,113 @@
 """raw → features + predictions (+ deadletter): validate, featurize, score, watch data drift.
 
-One hop for the hot path: the features record and the prediction leave together, so the scorer
-never waits on a second consumer. Per-entity state lives in a changelog-backed Faust table.
+One hop for the hot path, in batches (``stream.take_events``): the features record and the
+prediction leave together, and Faust acks a batch's records only after the agent has handed all
+their outcomes to the producer, which it flushes before committing any offset.
+
+Per-entity state is a changelogged Faust table, written once per entity per batch: the store is
+updated directly and the changelog record goes straight into the producer's batches (the table's
+own ``send_soon`` path sends one record at a time). Faust restores the table from its changelog
+when a partition is assigned, so entity aggregates survive a crash; an entity idle past the
+spec's TTL is dropped from the store (with a tombstone) to bound memory.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 
 from schemas import DeadLetter, encode
+from streams.core.features import expired
 from streams.core.scoring import Where
+from streams.outbox import key_hash
 from agents.runtime import Runtime
 from agents import metrics
+
+SWEEP_MAX = 256  # idle entities dropped per batch at most (the rest go in later batches)
 
 
 def register(rt: Runtime) -> None:
     timer = metrics.PROCESSING.labels("validate")
     predicted = metrics.EVENTS.labels("predictions")
+    latency = metrics.LATENCY
+    scorer, spec, send = rt.scorer, rt.spec, rt.send
     # keys and values as bytes (the app's raw serializer); state is JSON
     entity_state = rt.app.Table("entity-state", key_type=bytes, value_type=bytes,
                                 partitions=rt.settings.partitions)
     raw = rt.topics["raw"]
+    features_topic, predictions_topic = rt.settings.topic("features"), rt.settings.topic("predictions")
 
     @rt.app.agent(raw, name="validate")
     async def validate(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            where = Where(message.topic, message.partition, message.offset, message.timestamp)
-            with timer.time():
-                outcome = rt.scorer.validate(event.value, where)
+        store = entity_state.data  # Faust's memory store: .data is its dict, in recency order here
+        changelog = entity_state.changelog_topic.get_topic_name()
+        out = rt.outbox()
+        async for events in stream.take_events(rt.settings.batch_max, within=rt.settings.batch_wait):
+            began = time.perf_counter()
+            touched: dict[bytes, tuple[int, Any]] = {}
+            newest = 0.0
+            for event in events:
+                message = event.message
+                where = Where(message.topic, message.partition, message.offset, message.timestamp)
+                outcome = scorer.validate(event.value, where)
                 if isinstance(outcome, DeadLetter):
-                    await rt.send("deadletter", encode(outcome), key=message.key)
+                    await send("deadletter", encode(outcome), key=message.key)
                     metrics.DEADLETTERS.labels(outcome.reason.value).inc()
                     continue
                 key = outcome.entity_id.encode() if outcome.entity_id is not None else None
-                stored = entity_state.get(key) if key is not None else None
-                state = orjson.loads(stored) if stored else None
-                features, prediction, new_state, detections = rt.scorer.score(outcome, state, where)
+                state = None
                 if key is not None:
-                    entity_state[key] = orjson.dumps(new_state)
+                    if key in touched:
+                        state = touched[key][1]
+                    else:
+                        stored = store.data.pop(key, None)  # re-inserted at the end: recency order
+                        state = orjson.loads(stored) if stored else None
+                features, prediction, state, detections = scorer.score(outcome, state, where)
+                if key is not None:
+                    touched[key] = (message.partition, state)
                 event_key = outcome.event_id.encode()
-                await rt.send("features", encode(features), key=event_key)
-                await rt.send("predictions", encode(prediction), key=event_key)
+                hashed = key_hash(event_key)
+                await out.add(features_topic, encode(features), event_key, hashed=hashed)
+                await out.add(predictions_topic, encode(prediction), event_key, hashed=hashed)
                 predicted.inc()
-                metrics.LATENCY.observe(max(0.0, prediction.scored_at - prediction.ts))
+                latency.observe(max(0.0, prediction.scored_at - prediction.ts))
+                newest = max(newest, prediction.ts)
                 for found in detections:
                     metrics.DRIFT.labels(found.kind).inc()
                     await rt.drift_alert(found, partition=message.partition, offset=message.offset)
+            for key, (partition, state) in touched.items():
+                value = orjson.dumps(state)
+                store.data[key] = value
+                store._key_partition[key] = partition  # so Faust drops it when the partition goes
+                await out.add(changelog, value, key, partition=partition)
+            if spec.entity and newest:
+                await _sweep(rt, store, changelog, newest)
+            await out.send()
+            per_record = (time.perf_counter() - began) / len(events)
+            for _ in events:
+                timer.observe(per_record)
+
+
+async def _sweep(rt: Runtime, store: Any, changelog: str, now: float) -> None:
+    """Drop the least recently touched entities that are past the TTL, with a tombstone each."""
+    dropped = 0
+    for key in list(_oldest(store.data, SWEEP_MAX)):
+        if not expired(rt.spec, orjson.loads(store.data[key]), now):
+            break
+        del store.data[key]
+        partition = store._key_partition.pop(key, None)
+        await rt.send(changelog, None, key=key, partition=partition, full_name=True)
+        dropped += 1
+    if dropped:
+        metrics.ENTITIES_EXPIRED.inc(dropped)
+
+
+def _oldest(data: dict[bytes, bytes], n: int) -> list[bytes]:
+    out = []
+    for key in data:
+        out.append(key)
+        if len(out) >= n:
+            break
+    return out

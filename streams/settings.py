@@ -41,6 +41,10 @@ class Settings:
     cache_dir: Path = field(default_factory=_default_cache_dir, metadata={"env": "DRIFTLINE_CACHE_DIR"})
     partitions: int = field(default=4, metadata={"env": "DRIFTLINE_PARTITIONS"})
     max_event_bytes: int = field(default=64 * 1024, metadata={"env": "DRIFTLINE_MAX_EVENT_BYTES"})
+    #: agents take up to this many records at a time (more per batch: less work per record)
+    batch_max: int = field(default=1000, metadata={"env": "DRIFTLINE_BATCH_MAX"})
+    #: ... and wait at most this long for a batch to fill (the latency a quiet stream pays)
+    batch_wait_ms: int = field(default=10, metadata={"env": "DRIFTLINE_BATCH_WAIT_MS"})
     kafka_controller_port: int = field(default=0, metadata={"env": "DRIFTLINE_KAFKA_CONTROLLER_PORT"})
     kafka_heap_opts: str = field(default="-Xms256m -Xmx512m", metadata={"env": "DRIFTLINE_KAFKA_HEAP_OPTS"})
     kafka_version: str = field(default="3.9.1", metadata={"env": "DRIFTLINE_KAFKA_VERSION"})
@@ -61,6 +65,10 @@ class Settings:
                 raise SettingsError(f"{_env_name(name)}={port}: a port is 0..65535")
         if self.partitions < 1:
             raise SettingsError(f"DRIFTLINE_PARTITIONS={self.partitions}: at least 1")
+        if self.batch_max < 1:
+            raise SettingsError(f"DRIFTLINE_BATCH_MAX={self.batch_max}: at least 1")
+        if self.batch_wait_ms < 1:
+            raise SettingsError(f"DRIFTLINE_BATCH_WAIT_MS={self.batch_wait_ms}: at least 1 (milliseconds)")
         if self.max_event_bytes < 1:
             raise SettingsError(f"DRIFTLINE_MAX_EVENT_BYTES={self.max_event_bytes}: at least 1")
         if self.alert_webhook:
@@ -106,6 +114,11 @@ class Settings:
                 f"(`driftline stack up` writes one to {self.model_key_file})"
             )
         return key.encode()
+
+    @property
+    def batch_wait(self) -> float:
+        """:attr:`batch_wait_ms` in seconds."""
+        return self.batch_wait_ms / 1000.0
 
     def topic(self, name: str) -> str:
         """The full topic name for a contract name: ``topic("raw") == "driftline.raw"``."""

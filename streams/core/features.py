@@ -1,7 +1,21 @@
-"""Featurizing: passthrough and transformed fields, and per-entity aggregates over recent events.
+"""Featurizing: passthrough and transformed fields, and per-entity running aggregates.
 
-An entity's state is a plain, JSON-ready dict, so a Faust table (changelog-backed) can hold it
-and replay can rebuild it; :func:`featurize` returns the new state rather than mutating.
+An entity's state is a small, JSON-ready dict of running aggregates, never a history to rescan:
+each event costs the same work however long the entity has lived, and the state's size is bound
+by the spec alone.
+
+- A window of the ``last`` N events keeps those N values (N is fixed by the spec).
+- A window of ``seconds`` keeps :data:`BUCKETS` buckets (count, sum, sum of squares, min, max),
+  each ``seconds / BUCKETS`` wide. An event leaves the window with its bucket: up to one bucket
+  width (1/60 of the window) later than an exact sliding window would drop it.
+- ``"t"`` is the entity's last event time (for ``time_since_previous`` and the TTL), ``"o"`` the
+  raw record (partition and offset) the state covers: a record of that partition read again
+  after a restart (offset not above it) reads the aggregates without counting twice.
+- An entity idle for longer than the spec's ``entity_ttl_seconds`` starts afresh. That rule uses
+  event time only, so replay expires exactly what live did, and a worker may forget such an
+  entity's state to bound its memory without changing any feature.
+
+:func:`featurize` updates the state in place and returns it (``None`` starts a new one).
 
 >>> from streams.core.spec import load_spec
 >>> from schemas import RawEvent
@@ -13,6 +27,9 @@ and replay can rebuild it; :func:`featurize` returns the new state rather than m
 >>> x, state = featurize(spec, RawEvent(event_id="f", entity_id="c", ts=1.0, data={**data, "loan": 20.0}), state)
 >>> x["loan_mean_last_10"], x["events_last_hour"]
 (15.0, 2.0)
+>>> x, state = featurize(spec, RawEvent(event_id="g", entity_id="c", ts=7200.0, data=data), state)
+>>> x["events_last_hour"]  # the first two left the one-hour window
+1.0
 """
 
 from __future__ import annotations
@@ -25,7 +42,7 @@ from schemas.records import RawEvent
 from streams.core.spec import EntityFeatureSpec, PipelineSpec
 
 EntityState = dict[str, Any]
-MAX_HISTORY = 1000  # bound on events kept per entity for time windows
+BUCKETS = 60  # buckets in a time window: its memory bound and its resolution
 
 _OPS = {
     "log1p": lambda v: math.log1p(v) if v > -1 else 0.0,
@@ -34,32 +51,95 @@ _OPS = {
     "abs": abs,
 }
 
-
-def _window(spec: EntityFeatureSpec, history: list[list[Any]], now: float) -> list[list[Any]]:
-    if spec.last is not None:
-        return history[-spec.last :]
-    cutoff = now - (spec.seconds or 0.0)
-    return [h for h in history if h[0] >= cutoff]
+# a time bucket: [start, events, values, sum, sum of squares, min, max]
+_START, _EVENTS, _N, _SUM, _SQ, _MIN, _MAX = range(7)
 
 
-def _aggregate(spec: EntityFeatureSpec, window: list[list[Any]]) -> float:
-    if spec.agg == "count":
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _last_update(window: list[Any], value: float | None, size: int) -> None:
+    window.append(value)
+    if len(window) > size:
+        del window[0]
+
+
+def _last_aggregate(agg: str, window: list[Any]) -> float:
+    if agg == "count":
         return float(len(window))
-    values = [float(v) for _, vals in window if isinstance(v := vals.get(spec.field), int | float) and not isinstance(v, bool)]
+    values = [v for v in window if v is not None]
     if not values:
         return 0.0
-    if spec.agg == "mean":
+    if agg == "mean":
         return sum(values) / len(values)
-    if spec.agg == "min":
+    if agg == "min":
         return min(values)
-    if spec.agg == "max":
+    if agg == "max":
         return max(values)
     mean = sum(values) / len(values)
     return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))  # std
 
 
-def featurize(spec: PipelineSpec, event: RawEvent, state: EntityState | None) -> tuple[dict[str, Any], EntityState]:
-    """The event's features and the entity's new state (None-safe: a new entity starts empty)."""
+def _time_update(window: list[list[Any]], value: float | None, now: float, seconds: float) -> None:
+    width = seconds / BUCKETS
+    cutoff = now - seconds
+    while window and window[0][_START] + width <= cutoff:  # wholly before the window
+        del window[0]
+    start = math.floor(now / width) * width
+    if window and window[-1][_START] >= start:
+        bucket = window[-1]  # this bucket, or an event older than the newest one: counted there
+    else:
+        bucket = [start, 0, 0, 0.0, 0.0, None, None]
+        window.append(bucket)
+    bucket[_EVENTS] += 1
+    if value is not None:
+        bucket[_N] += 1
+        bucket[_SUM] += value
+        bucket[_SQ] += value * value
+        bucket[_MIN] = value if bucket[_MIN] is None else min(bucket[_MIN], value)
+        bucket[_MAX] = value if bucket[_MAX] is None else max(bucket[_MAX], value)
+
+
+def _time_aggregate(agg: str, window: list[list[Any]]) -> float:
+    if agg == "count":
+        return float(sum(b[_EVENTS] for b in window))
+    n = sum(b[_N] for b in window)
+    if not n:
+        return 0.0
+    if agg == "min":
+        return float(min(b[_MIN] for b in window if b[_N]))
+    if agg == "max":
+        return float(max(b[_MAX] for b in window if b[_N]))
+    mean = sum(b[_SUM] for b in window) / n
+    if agg == "mean":
+        return mean
+    return math.sqrt(max(0.0, sum(b[_SQ] for b in window) / n - mean * mean))  # std
+
+
+def _aggregate(e: EntityFeatureSpec, window: list[Any]) -> float:
+    return _last_aggregate(e.agg, window) if e.last is not None else _time_aggregate(e.agg, window)
+
+
+def new_state(spec: PipelineSpec) -> EntityState:
+    """An entity never seen (or idle past the TTL)."""
+    return {"t": None, "o": None, "w": [[] for _ in spec.entity]}
+
+
+def expired(spec: PipelineSpec, state: EntityState, now: float) -> bool:
+    """Whether an entity's state is past its TTL at event time ``now``: it counts as new."""
+    last = state.get("t")
+    return last is not None and now - last > spec.entity_ttl
+
+
+def featurize(spec: PipelineSpec, event: RawEvent, state: EntityState | None,
+              position: tuple[int, int] | None = None) -> tuple[dict[str, Any], EntityState]:
+    """The event's features, and the entity's state updated in place (or new for ``None``).
+
+    ``position`` is the raw record's (partition, offset): a record of the partition the state
+    last covered, at or below its offset, was counted already, so the aggregates are read and
+    not updated.
+    """
     data = event.data
     x: dict[str, Any] = {}
     for name in spec.passthrough:
@@ -67,27 +147,33 @@ def featurize(spec: PipelineSpec, event: RawEvent, state: EntityState | None) ->
         if value is not None:
             x[name] = value
     for t in spec.transforms:
-        value = data.get(t.field)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            x[t.name] = float(_OPS[t.op](float(value)))
+        value = _number(data.get(t.field))
+        if value is not None:
+            x[t.name] = float(_OPS[t.op](value))
     if not spec.entity:
         return x, state or {}
     now = event.ts or 0.0
-    history: list[list[Any]] = list(state.get("h", [])) if state else []
-    previous = history[-1][0] if history else None
-    needed = {e.field for e in spec.entity if e.field}
-    history.append([now, {k: data[k] for k in needed if k in data}])
-    for e in spec.entity:
+    if state is None or "w" not in state or expired(spec, state, now):
+        state = new_state(spec)
+    covered = state["o"]
+    counted = position is not None and covered is not None and position[0] == covered[0] and position[1] <= covered[1]
+    previous = state["t"]
+    for e, window in zip(spec.entity, state["w"], strict=True):
         if e.agg == "time_since_previous":
             x[e.name] = float(now - previous) if previous is not None else -1.0
-        else:
-            x[e.name] = _aggregate(e, _window(e, history, now))
-    keep_last = max((e.last or 0) for e in spec.entity)
-    horizon = max((e.seconds or 0.0) for e in spec.entity)
-    cutoff = now - horizon
-    start = len(history) - keep_last
-    kept = [h for i, h in enumerate(history) if i >= start or (horizon and h[0] >= cutoff)]
-    return x, {"h": kept[-max(MAX_HISTORY, keep_last):]}
+            continue
+        if not counted:
+            value = _number(data.get(e.field)) if e.field else None
+            if e.last is not None:
+                _last_update(window, value, e.last)
+            else:
+                _time_update(window, value, now, float(e.seconds or 0.0))
+        x[e.name] = _aggregate(e, window)
+    if not counted:
+        state["t"] = now if previous is None else max(previous, now)
+        if position is not None:
+            state["o"] = [position[0], position[1]]
+    return x, state
 
 
 def featurize_all(spec: PipelineSpec, items: Iterable[tuple[dict[str, Any], Any]]) -> list[tuple[dict[str, Any], Any]]:

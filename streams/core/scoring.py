@@ -87,7 +87,8 @@ class Scorer:
 
     def score(self, event: RawEvent, state: EntityState | None, where: Where) -> tuple[FeatureVector, Prediction, EntityState, list[Detection]]:
         """Features, the served prediction (and the challenger's, in shadow), new entity state."""
-        x, new_state = featurize(self.spec, event, state)
+        position = (where.partition, where.offset) if where.partition is not None and where.offset is not None else None
+        x, new_state = featurize(self.spec, event, state, position)
         ts = event.ts if event.ts is not None else self.clock()
         served = score(self.champion.model, x, self.classifier)
         version = self.champion.version

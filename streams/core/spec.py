@@ -102,6 +102,8 @@ class PipelineSpec:
     passthrough: tuple[str, ...]
     transforms: tuple[TransformSpec, ...] = ()
     entity: tuple[EntityFeatureSpec, ...] = ()
+    #: an entity idle longer than this (event time) starts afresh, so its state can be forgotten
+    entity_ttl: float = 7 * 86400.0
     model: ModelSpec = field(default_factory=ModelSpec)
     drift: tuple[DriftSpec, ...] = ()
     training: TrainingSpec = field(default_factory=TrainingSpec)
@@ -190,7 +192,7 @@ def parse_spec(text: str) -> PipelineSpec:
     names = {f.name for f in fields_}
 
     feats = doc.get("features", {})
-    _known(feats, {"passthrough", "transform", "entity"}, text, "[features]")
+    _known(feats, {"passthrough", "transform", "entity", "entity_ttl_seconds"}, text, "[features]")
     passthrough = tuple(feats.get("passthrough", [f.name for f in fields_ if f.type != "text"]))
     for name in passthrough:
         if name not in names:
@@ -214,6 +216,11 @@ def parse_spec(text: str) -> PipelineSpec:
         if agg != "time_since_previous" and (e.get("last") is None) == (e.get("seconds") is None):
             raise _fail(text, str(e.get("name")), f"entity feature {e.get('name')!r} needs exactly one of last or seconds")
         entity.append(EntityFeatureSpec(str(e.get("name", agg)), agg, e.get("field"), e.get("last"), e.get("seconds")))
+
+    entity_ttl = feats.get("entity_ttl_seconds", 7 * 86400.0)
+    if not isinstance(entity_ttl, int | float) or isinstance(entity_ttl, bool) or entity_ttl <= 0:
+        raise _fail(text, "entity_ttl_seconds", "features.entity_ttl_seconds must be a number of seconds above 0")
+    entity_ttl = float(entity_ttl)
 
     model_doc = doc.get("model", {})
     _known(model_doc, {"estimator", "params", "scale", "one_hot"}, text, "[model]")
@@ -283,7 +290,7 @@ def parse_spec(text: str) -> PipelineSpec:
     _known(validate, {"dedup_horizon_seconds"}, text, "[validate]")
     return PipelineSpec(
         name=str(head.get("name", "pipeline")), task=task, fields=tuple(fields_), passthrough=passthrough,
-        transforms=tuple(transforms), entity=tuple(entity), model=model, drift=tuple(drifts), training=training,
+        transforms=tuple(transforms), entity=tuple(entity), entity_ttl=entity_ttl, model=model, drift=tuple(drifts), training=training,
         dedup_horizon=float(validate.get("dedup_horizon_seconds", 3600.0)),
         join_horizon=float(join.get("horizon_seconds", 3600.0)),
         join_early_grace=float(join.get("early_label_grace_seconds", 60.0)), source_text=text,

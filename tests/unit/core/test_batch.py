@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from streams.core.batch import WindowedSklearn
+from streams.core.batch import WindowedSklearn, matrix
 
 
 def rows(n: int, seed: int = 1) -> list[dict[str, object]]:
@@ -21,7 +21,7 @@ def test_probabilities_are_scikit_learns_own(estimator: str) -> None:
         model.learn_one(x, x["a"] > 0.5 and x["colour"] == "red")  # type: ignore[operator]
     for x in rows(300, seed=2):
         ours = model.predict_proba_one(x)
-        theirs = dict(zip(model.fitted.classes_.tolist(), model.fitted.predict_proba(model._row(x))[0].tolist(), strict=True))
+        theirs = dict(zip(model.fitted.classes_.tolist(), model.fitted.predict_proba(model.vectorizer.transform([x]))[0].tolist(), strict=True))
         assert ours == pytest.approx(theirs)
     assert model.predict_one({"a": 0.9, "b": 0.1, "colour": "red"}) is True
 
@@ -43,3 +43,15 @@ def test_a_regressor_predicts_numbers() -> None:
         model.learn_one(x, 10.0 * x["a"])  # type: ignore[operator]
     assert model.predict_proba_one({"a": 0.5}) == {}  # no classes to weigh
     assert model.predict_one({"a": 0.9, "b": 0.0, "colour": "blue"}) == pytest.approx(9.0, abs=1.0)
+
+
+def test_its_columns_are_dict_vectorizers_own() -> None:
+    from sklearn.feature_extraction import DictVectorizer
+
+    data = rows(300)
+    model = WindowedSklearn("", classifier=True, window=300, refit_every=300)
+    for x in data:
+        model.learn_one(x, x["a"] > 0.5)  # type: ignore[operator]
+    theirs = DictVectorizer(sparse=False).fit(data)
+    assert model.vectorizer.feature_names_ == list(theirs.feature_names_)
+    assert (matrix(data, model.vectorizer.vocabulary_) == theirs.transform(data)).all()

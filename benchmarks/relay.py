@@ -1,0 +1,63 @@
+"""The references: the same per-event work without driftline, as a bare aiokafka relay and as
+one plain Faust agent, each consuming a backlog and producing one record per event.
+
+The work per event is the issue's reference: decode the JSON, River ``StandardScaler |
+LogisticRegression`` predict and learn (the label is a rule on the event's own fields), encode
+the answer and produce it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from river import linear_model, preprocessing
+
+
+def _model() -> Any:
+    return preprocessing.StandardScaler() | linear_model.LogisticRegression()
+
+
+def work(model: Any, value: bytes) -> bytes:
+    """Decode, predict, learn, encode: one event's reference work."""
+    event = orjson.loads(value)
+    x = {k: float(v) for k, v in event["data"].items()}
+    proba = model.predict_proba_one(x)
+    model.learn_one(x, x["loan"] > x["salary"])
+    return orjson.dumps({"event_id": event["event_id"], "proba": proba.get(True, 0.0)})
+
+
+async def bare_relay(bootstrap: str, source: str, sink: str, count: int) -> float:
+    """Events per second of a bare aiokafka consume → work → batched produce over ``count`` records."""
+    model = _model()
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"bench-relay-{time.time_ns()}",
+                                auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024, acks="all")
+    await consumer.start()
+    await producer.start()
+    seen, began = 0, None
+    try:
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=500)
+            for tp, records in batches.items():
+                if began is None:
+                    began = time.perf_counter()
+                batch = producer.create_batch()
+                for r in records:
+                    value = work(model, r.value)
+                    if batch.append(key=r.key, value=value, timestamp=None) is None:
+                        await producer.send_batch(batch, sink, partition=tp.partition)
+                        batch = producer.create_batch()
+                        batch.append(key=r.key, value=value, timestamp=None)
+                await producer.send_batch(batch, sink, partition=tp.partition)
+                seen += len(records)
+            if batches:
+                await consumer.commit()
+        await producer.flush()
+        return count / (time.perf_counter() - (began or time.perf_counter()))
+    finally:
+        await producer.stop()
+        await consumer.stop()
