@@ -21,6 +21,8 @@ LATENCY = Histogram("driftline_end_to_end_seconds", "Event time to prediction",
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 ENTITIES_EXPIRED = Counter("driftline_entities_expired_total",
                            "Entities dropped from the scorer's state after the spec's entity TTL")
+DUPLICATES = Counter("driftline_duplicates_total",
+                     "Records read again after a restart and not processed twice, by stage", ["stage"])
 JOINS = Counter("driftline_join_total", "Join outcomes", ["outcome"])
 DRIFT = Counter("driftline_drift_detections_total", "Drift detections, by kind", ["kind"])
 VERSIONS = Counter("driftline_model_versions_total", "Model versions published, by status", ["status"])

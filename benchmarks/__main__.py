@@ -1,41 +1,101 @@
-"""`make bench`: fast replay against `river.evaluate.progressive_val_score` on the same data.
+"""`make bench`: every throughput figure of the dataflow issue beside its reference, in one run.
 
-Both learn the demo pipeline's model test-then-train on the same featurized Agrawal stream;
-replay also validates, featurizes, scores, joins, watches drift and runs the champion, the
-challenger and the gate, so it does several times the work of the bare evaluation loop.
+It starts a stack of its own (Kafka and Redis on free ports, in a temporary folder), measures,
+prints the table and stops the stack. Nothing here is a pass/fail test: the figures depend on
+the machine, which the table names.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
 import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
 
-from river import evaluate, metrics
+from benchmarks import pipeline
+from benchmarks.relay import bare_relay
+from benchmarks.replay_speed import replay_against_bare, trainer_speed
+from streams import admin, stack
+from streams.produce import ProduceOptions, produce
+from streams.settings import Settings
+from streams.stack.ports import free_port
+from streams.topics import TopicSpec
 
-from streams.core.features import featurize_all
-from streams.core.model import build_model
-from streams.core.replay import replay
-from streams.core.spec import load_spec
-from streams.sources import builtin
+EVENTS = int(os.environ.get("DRIFTLINE_BENCH_EVENTS", "30000"))
 
-EVENTS = 20_000
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "?")
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def references(s: Settings, tmp: Path) -> tuple[float, float]:
+    """The bare aiokafka relay and a plain Faust agent, on the same backlog."""
+    ns = replace(s, topic_prefix=f"bench-ref-{uuid.uuid4().hex[:6]}")
+    admin.ensure_topics(ns.kafka_bootstrap, [TopicSpec(ns.topic(n), ns.partitions) for n in ("raw", "relay", "faust")])
+    produce(ns, ProduceOptions("agrawal-drift", limit=EVENTS, feedback_fraction=0.0))
+    bare = asyncio.run(bare_relay(ns.kafka_bootstrap, ns.topic("raw"), ns.topic("relay"), EVENTS))
+    out = tmp / "faust-relay.txt"
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.faust_relay", ns.kafka_bootstrap, ns.topic("raw"),
+                             ns.topic("faust"), str(EVENTS), str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pipeline.wait_for("the Faust relay", out.exists, timeout=600)
+        time.sleep(0.2)
+        faust = float(out.read_text().strip())
+    finally:
+        proc.kill()
+        proc.wait()
+    return bare, faust
 
 
 def main() -> None:
-    spec = load_spec(None)
-    items = list(itertools.islice(builtin("agrawal-drift", seed=42, drift_at=EVENTS // 2), EVENTS))
-    stream = featurize_all(spec, items)
-    began = time.perf_counter()
-    expected = evaluate.progressive_val_score(stream, build_model(spec), metrics.Accuracy())
-    bare = time.perf_counter() - began
-    began = time.perf_counter()
-    result = replay(spec, items)
-    fast = time.perf_counter() - began
-    assert result.prequential == expected.get(), (result.prequential, expected.get())
-    print(f"{EVENTS} agrawal-drift events, immediate labels, the demo pipeline's model")
-    print(f"  progressive_val_score      {EVENTS / bare:8.0f} events/s  ({bare:.2f} s; accuracy {expected.get():.4f})")
-    print(f"  driftline replay (fast)    {EVENTS / fast:8.0f} events/s  ({fast:.2f} s; the same prequential accuracy)")
-    print(f"  replay / bare evaluation   {fast / bare:8.2f}x the time")
+    print(f"machine: {machine()}")
+    print(f"backlogs of {EVENTS:,} agrawal-drift events; the project's own Kafka and Redis on this machine\n", flush=True)
+    with tempfile.TemporaryDirectory(prefix="driftline-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        base = Settings.from_env({})
+        s = replace(base, kafka_bootstrap=f"127.0.0.1:{free_port()}", redis_url=f"redis://127.0.0.1:{free_port()}/0",
+                    state_dir=tmp / "stack", cache_dir=Settings.from_env().cache_dir)
+        stack.up(s)
+        s = replace(s, model_key=s.signing_key().decode())
+        try:
+            rows = run(s, tmp)
+        finally:
+            stack.down(s)
+    width = max(len(r[0]) for r in rows)
+    for name, figure, reference in rows:
+        print(f"  {name:<{width}}  {figure:>14}  {reference}")
+
+
+def run(s: Settings, tmp: Path) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+
+    def row(name: str, figure: str, reference: str = "") -> None:
+        rows.append((name, figure, reference))
+        print(f"  {name}: {figure}  {reference}", flush=True)
+
+    bare, faust = references(s, tmp)
+    row("reference: bare aiokafka relay", f"{bare:,.0f} ev/s", "consume → orjson → River predict+learn → batched produce")
+    row("reference: one plain Faust agent", f"{faust:,.0f} ev/s", f"the same work, stream.take(1000), topic.send; {faust / bare:.2f}× bare")
+    hot = pipeline.hot_path(s, tmp, EVENTS)
+    row("hot path (--agents validate)", f"{hot:,.0f} ev/s", f"{hot / bare:.3f}× bare (target ≥ 10,000/s and ≥ 0.25×)")
+    loop, loop_hot = pipeline.full_loop(s, tmp, EVENTS)
+    row("full loop (every agent, labels 500 late)", f"{loop:,.0f} ev/s",
+        f"{loop / bare:.3f}× bare (target ≥ 5,000/s and ≥ 0.12×); its scoring ran at {loop_hot:,.0f}/s")
+    trainer = trainer_speed()
+    row("trainer core alone (in process)", f"{trainer:,.0f} ex/s", "champion, drift, scikit-learn challenger, gate")
+    gap, twice = pipeline.restart_gap(s, tmp)
+    row("kill -9, restart at once: longest gap", f"{gap:.1f} s", f"{twice} events predicted twice (target ≤ 15 s)")
+    pvs, fast, accuracy = replay_against_bare()
+    row("fast replay", f"{fast:,.0f} ev/s", f"{fast / pvs:.2f}× progressive_val_score's {pvs:,.0f}/s, same accuracy {accuracy:.4f} (target ≥ 0.5×)")
+    return rows
 
 
 if __name__ == "__main__":

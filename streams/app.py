@@ -30,6 +30,11 @@ def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
         topic_replication_factor=1,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
+        # static membership: a worker restarted under the same name takes its partitions back at
+        # once; one that stays away is dropped after the session timeout, and the rest take over
+        consumer_group_instance_id=settings.group_instance_id,
+        broker_session_timeout=float(settings.session_timeout_s),
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 5),
         producer_acks=-1,
         # a few milliseconds of linger fill batches: far fewer produce requests per record
         producer_linger=0.005,

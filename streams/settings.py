@@ -6,6 +6,7 @@ Every variable has a default that fits the local stack (see ../shared/CONTRACT.m
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -41,6 +42,12 @@ class Settings:
     cache_dir: Path = field(default_factory=_default_cache_dir, metadata={"env": "DRIFTLINE_CACHE_DIR"})
     partitions: int = field(default=4, metadata={"env": "DRIFTLINE_PARTITIONS"})
     max_event_bytes: int = field(default=64 * 1024, metadata={"env": "DRIFTLINE_MAX_EVENT_BYTES"})
+    #: this worker's stable name in its consumer group (Kafka's static membership): a worker
+    #: restarted under the same name gets its partitions back at once, with no rebalance;
+    #: empty means "<host>-<web port>"
+    worker_id: str = field(default="", metadata={"env": "DRIFTLINE_WORKER_ID"})
+    #: a worker that stops heartbeating for this long is dropped and its partitions move on
+    session_timeout_s: int = field(default=10, metadata={"env": "DRIFTLINE_SESSION_TIMEOUT_S"})
     #: agents take up to this many records at a time (more per batch: less work per record)
     batch_max: int = field(default=1000, metadata={"env": "DRIFTLINE_BATCH_MAX"})
     #: ... and wait at most this long for a batch to fill (the latency a quiet stream pays)
@@ -65,6 +72,11 @@ class Settings:
                 raise SettingsError(f"{_env_name(name)}={port}: a port is 0..65535")
         if self.partitions < 1:
             raise SettingsError(f"DRIFTLINE_PARTITIONS={self.partitions}: at least 1")
+        if not 6 <= self.session_timeout_s <= 300:
+            raise SettingsError(f"DRIFTLINE_SESSION_TIMEOUT_S={self.session_timeout_s}: between 6 and 300 seconds "
+                                "(the broker's group.min/max.session.timeout.ms)")
+        if self.worker_id and any(c not in _TOPIC_CHARS for c in self.worker_id):
+            raise SettingsError(f"DRIFTLINE_WORKER_ID={self.worker_id!r}: use letters, digits, '.', '_' or '-'")
         if self.batch_max < 1:
             raise SettingsError(f"DRIFTLINE_BATCH_MAX={self.batch_max}: at least 1")
         if self.batch_wait_ms < 1:
@@ -114,6 +126,11 @@ class Settings:
                 f"(`driftline stack up` writes one to {self.model_key_file})"
             )
         return key.encode()
+
+    @property
+    def group_instance_id(self) -> str:
+        """The worker's static member name: :attr:`worker_id`, else ``<host>-<web port>``."""
+        return self.worker_id or f"{socket.gethostname()}-{self.web_port}"
 
     @property
     def batch_wait(self) -> float:

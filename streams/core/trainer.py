@@ -19,9 +19,13 @@ from streams.core.batch import WindowedSklearn
 from streams.core.drift import Detection, DriftMonitor
 from streams.core.model import build_model, is_classifier
 from streams.core.promotion import Duel, StatusChange
+from streams.core.seen import SeenEvents
 from streams.core.spec import METRICS, PipelineSpec
 
 WINDOW = 1000  # examples in the rolling metrics
+#: event ids of the examples learned most recently, remembered so that an example joined again
+#: after a crash (its label re-read before its offset was committed) is not learned twice
+LEARNED_MEMORY = 20_000
 
 
 def make_metric(spec: PipelineSpec) -> metrics.base.Metric:
@@ -90,6 +94,8 @@ class Trainer:
         self.previous: Lane | None = None  # the champion before a promotion, while it is watched
         self.watch: Duel | None = None  # new champion vs previous, for the rollback decision
         self.challenger_reason = ""
+        self.learned = SeenEvents(horizon=float("inf"), max_size=LEARNED_MEMORY)
+        self.duplicates = 0  # examples skipped: their event was learned already
 
     def _lane(self, name: str, model: base.Estimator, version: int | None) -> Lane:
         return Lane(name, model, version, make_metric(self.spec), utils.Rolling(make_metric(self.spec), window_size=WINDOW), started_at=self.position)
@@ -120,7 +126,11 @@ class Trainer:
 
     def learn(self, example: Example) -> tuple[list[Detection], list[PublishRequest | StatusChange]]:
         """Learn from one joined example; return drift detections, and publish requests and
-        status changes for the registry."""
+        status changes for the registry. An example whose event was learned already is skipped
+        (counted in :attr:`duplicates`)."""
+        if not self.learned.add(example.event_id, now=0.0):
+            self.duplicates += 1
+            return [], []
         self.position += 1
         x, y = example.x, example.y
         if example.served is not None:

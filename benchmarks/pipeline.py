@@ -1,0 +1,144 @@
+"""Worker throughput against the real broker: the hot path, the full loop, a kill -9's gap.
+
+Each measure gives a fresh namespace (topic prefix) a backlog, starts ``driftline worker`` on it
+and times it from the first output record to the last, by the records' own broker timestamps or
+the group's committed offsets, so start-up is not counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import threading
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from streams import admin
+from streams.produce import ProduceOptions, produce
+from streams.settings import Settings
+from streams.sources import builtin
+from streams.stack.ports import free_port
+from streams.topics import topic_specs
+from streams.worker_process import WorkerProcess
+
+
+def namespace(settings: Settings, tmp: Path, label: str) -> Settings:
+    s = replace(settings, topic_prefix=f"bench-{label}-{uuid.uuid4().hex[:6]}", web_port=free_port(),
+                state_dir=tmp / label)
+    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    return s
+
+
+def timestamps(settings: Settings, name: str) -> list[float]:
+    """Broker timestamps (seconds) of every record in a topic."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    topic = settings.topic(name)
+    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    ends = consumer.end_offsets(tps)
+    out: list[float] = []
+    while any(consumer.position(tp) < ends[tp] for tp in tps):
+        for records in consumer.poll(timeout_ms=500).values():
+            out.extend(r.timestamp / 1000.0 for r in records)
+    consumer.close()
+    return out
+
+
+def end_offsets(settings: Settings, name: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    topic = settings.topic(name)
+    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    n = sum(consumer.end_offsets(tps).values())
+    consumer.close()
+    return n
+
+
+def committed(settings: Settings, name: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
+                             enable_auto_commit=False)
+    topic = settings.topic(name)
+    n = sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in consumer.partitions_for_topic(topic))
+    consumer.close()
+    return n
+
+
+def wait_for(what: str, done, timeout: float = 600.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up waiting for {what}")
+        time.sleep(0.2)
+
+
+def hot_path(settings: Settings, tmp: Path, events: int) -> float:
+    """Events/s from a backlog through ``--agents validate``: raw → features + predictions."""
+    s = namespace(settings, tmp, "hot")
+    produce(s, ProduceOptions("agrawal-drift", limit=events, feedback_fraction=0.0))
+    worker = WorkerProcess(s, tmp / "hot.log", agents="validate")
+    worker.start()
+    try:
+        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= events)
+    finally:
+        worker.stop()
+    ts = timestamps(s, "predictions")
+    return len(ts) / max(1e-9, max(ts) - min(ts))
+
+
+def full_loop(settings: Settings, tmp: Path, events: int, delay: int = 500) -> tuple[float, float]:
+    """Events/s from a backlog of events and labels through every agent, until the trainer has
+    learned (and committed) every example; and the hot path's own rate within that run."""
+    s = namespace(settings, tmp, "full")
+    produce(s, ProduceOptions("agrawal-drift", limit=events, feedback_delay=delay))
+    worker = WorkerProcess(s, tmp / "full.log")
+    worker.start()
+    try:
+        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= events)
+        wait_for("every example learned", lambda: (n := end_offsets(s, "examples")) >= events and committed(s, "examples") >= n)
+        learned_at = time.time()
+    finally:
+        worker.stop()
+    ts = timestamps(s, "predictions")
+    return events / max(1e-9, learned_at - min(ts)), len(ts) / max(1e-9, max(ts) - min(ts))
+
+
+def restart_gap(settings: Settings, tmp: Path, rate: int = 300, seconds: int = 30) -> tuple[float, int]:
+    """The longest gap between predictions when the worker is SIGKILLed mid-stream and started
+    again at once; and the events predicted twice."""
+    s = namespace(settings, tmp, "kill")
+    worker = WorkerProcess(s, tmp / "kill.log")
+    worker.start()
+    total = rate * seconds
+    feeder = threading.Thread(target=_steady, args=(s, rate, total), daemon=True)
+    feeder.start()
+    try:
+        time.sleep(seconds / 2)
+        assert worker.proc is not None
+        killed_at = time.time()
+        worker.proc.send_signal(signal.SIGKILL)
+        worker.proc.wait()
+        worker.start()
+        feeder.join()
+        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= total)
+    finally:
+        worker.stop()
+    ts = sorted(timestamps(s, "predictions"))
+    around = [b - a for a, b in itertools.pairwise(ts) if b > killed_at - 5]
+    return max(around, default=0.0), len(ts) - total
+
+
+def _steady(settings: Settings, rate: int, total: int) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
+    began = time.monotonic()
+    for i, (event, _) in enumerate(itertools.islice(builtin("agrawal-drift", seed=3), total)):
+        if i % 20 == 0:
+            time.sleep(max(0.0, i / rate - (time.monotonic() - began)))
+        event["ts"] = time.time()
+        producer.send(settings.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
+    producer.flush()
+    producer.close()
