@@ -3,24 +3,33 @@
 Both topics are keyed by event id by our own producer and have the same partition count, so a
 label and its event meet in the same partition's joiner. Joined examples go, in order, to the
 one-partition ``examples`` topic for the single trainer.
+
+A partition's joiner lives in memory and is rebuilt from the topics (:mod:`streams.join_state`)
+whenever this worker did not hold it or its reading of the partition jumped (a restart, a
+rebalance): a label whose event was scored before a crash still meets it. A label re-read after
+a crash may be joined twice; the trainer learns an event once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from schemas import Accepted, DeadLetter, Reason, decode, encode
-from streams.core.join import Joiner, Label, Scored
-from streams.core.labels import coerce_label
+from schemas import DeadLetter, Reason, Rejected, encode
+from streams.core.join import Joiner
 from streams.core.trainer import Example
+from streams.join_state import apply, rebuild
 from agents import metrics
 from agents.feedback import SOURCE_HEADER
 from agents.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 EXPIRE_EVERY = 200  # events between expiry sweeps of every partition's joiner
 
@@ -50,10 +59,26 @@ def register(rt: Runtime) -> None:
     source = rt.app.topic(rt.settings.topic("features"), rt.settings.topic("labels"),
                           key_type=bytes, value_type=bytes, allow_empty=True)
 
-    def joiner(partition: int) -> Joiner:
-        if partition not in joiners:
-            joiners[partition] = Joiner(horizon=rt.spec.join_horizon, early_grace=rt.spec.join_early_grace)
-        return joiners[partition]
+    expected: dict[tuple[str, int], int] = {}  # the next offset of each source partition
+
+    @rt.app.on_partitions_revoked.connect
+    async def forget(app: Any, revoked: Any, **_: Any) -> None:  # another worker joins these now
+        for tp in revoked:
+            if tp.topic == features_topic:
+                joiners.pop(tp.partition, None)
+
+    async def ready(partition: int, topic: str, offset: int) -> Joiner:
+        """The partition's joiner; rebuilt from the topics when this worker has none for it or its
+        reading of the partition did not go on from where it left (a restart, a rebalance)."""
+        if partition in joiners and expected.get((topic, partition), offset) == offset:
+            return joiners[partition]
+        j, starts = await asyncio.to_thread(rebuild, rt.settings, rt.spec, partition)
+        log.info("join state of partition %d rebuilt from the topics: %d events waiting, %d early labels",
+                 partition, len(j.events), len(j.early))
+        joiners[partition] = j
+        for name, start in starts.items():
+            expected[(name, partition)] = start
+        return j
 
     @rt.app.agent(source, name="join")
     async def join(stream: Any) -> None:
@@ -64,11 +89,11 @@ def register(rt: Runtime) -> None:
             began = time.perf_counter()
             for event in events:
                 m = event.message
-                j = joiner(m.partition)
+                j = await ready(m.partition, m.topic, m.offset)
+                expected[(m.topic, m.partition)] = m.offset + 1
                 is_features = m.topic == features_topic
-                outcome = decode("features" if is_features else "feedback", event.value, source_topic=m.topic,
-                                 partition=m.partition, offset=m.offset, record_ts=m.timestamp)
-                if not isinstance(outcome, Accepted):  # not one of ours (someone else wrote here): say so
+                outcome = apply(j, rt.spec, is_features, event.value, m.timestamp, (m.topic, m.partition, m.offset), m.headers)
+                if isinstance(outcome, Rejected):  # not one of ours (someone else wrote here): say so
                     letter = outcome.dead_letter
                     if not is_features:
                         topic, partition, offset = source_of(m.headers, feedback_topic, (m.topic, m.partition, m.offset))
@@ -76,15 +101,8 @@ def register(rt: Runtime) -> None:
                     await rt.send("deadletter", encode(letter), key=m.key)
                     metrics.DEADLETTERS.labels(outcome.dead_letter.reason.value).inc()
                     continue
-                if is_features:
-                    fv = outcome.value
-                    example = j.scored(fv.event_id, Scored(fv.features, fv.ts, fv.prediction, fv.model_version))
-                else:
-                    fb = outcome.value  # the label record carries the user's record time
-                    example = j.label(fb.event_id, Label(coerce_label(rt.spec.task, fb.label), fb.ts or m.timestamp, event.value,
-                                                         (m.topic, m.partition, m.offset), m.headers))
-                if example is not None:
-                    await out.add(examples_topic, example_bytes(example), example.event_id.encode(), partition=0)
+                if outcome is not None:
+                    await out.add(examples_topic, example_bytes(outcome), outcome.event_id.encode(), partition=0)
                     joined.inc()
                 seen += 1
                 if seen % EXPIRE_EVERY == 0:

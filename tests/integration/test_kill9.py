@@ -1,9 +1,12 @@
 """A worker killed with SIGKILL mid-stream and restarted at once loses nothing.
 
-The stream is produced at a steady rate with labels 100 events late while the worker is killed
+The stream is produced at a steady rate with labels 1,500 events (5 s) late, longer than the
+commit interval, so scored events wait in the join across the kills, while the worker is killed
 twice and restarted under the same name (static group membership): every valid event gets a
 prediction, and the duplicates a restart makes are bounded by what was processed and not yet
-committed (the commit interval's worth of events).
+committed (the commit interval's worth of events); every label meets its event although the
+join's memory died (it is rebuilt from the topics); the trainer learns every example exactly
+once (its checkpoint names the offset it covers).
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
+import redis
 from kafka import KafkaProducer
 
 from streams import admin
+from streams.checkpoint import CheckpointStore
 from streams.settings import Settings
 from streams.sources import builtin
 from streams.testing import Worker, read_all
@@ -28,6 +33,7 @@ from streams.topics import topic_specs
 
 EVENTS = 6_000
 RATE = 300  # events/s: a rate one worker keeps up with on this machine class with room to spare
+LABEL_DELAY = 1_500  # events: 5 s at RATE, longer than the commit interval
 COMMIT_INTERVAL_S = 2.8  # Faust's broker_commit_interval: what a crash can make be scored twice
 
 
@@ -41,7 +47,7 @@ def produce(settings: Settings, done: threading.Event) -> None:
         event["ts"] = time.time()
         producer.send(settings.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
         pending.append((event["event_id"], label))
-        if len(pending) > 100:
+        if len(pending) > LABEL_DELAY:
             event_id, y = pending.pop(0)
             producer.send(settings.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
     for event_id, y in pending:
@@ -74,6 +80,11 @@ def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: S
         feeder.join(timeout=120)
         assert done.is_set()
         predictions = read_all(s, "predictions", EVENTS, timeout=180)
+        examples = read_all(s, "examples", EVENTS, timeout=180)
+        deadline = time.monotonic() + 120  # the trainer commits an example once a checkpoint covers it
+        while _committed(s, "examples") < len(examples) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        dead = [orjson.loads(r.value) for r in read_all(s, "deadletter", 0, timeout=10)]
     finally:
         worker.stop()
     ids = Counter(orjson.loads(r.value)["event_id"] for r in predictions)
@@ -82,6 +93,26 @@ def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: S
     duplicates = sum(n - 1 for n in ids.values())
     # each kill may repeat what was scored after the last commit: the commit interval's events
     assert duplicates <= kills * (COMMIT_INTERVAL_S * RATE + s.batch_max), duplicates
+    # every label met its event, though the join's memory died twice: none is an unknown_event
+    joined = Counter(orjson.loads(r.value)["event_id"] for r in examples)
+    assert set(joined) == set(ids) and not [d for d in dead if d["reason"] == "unknown_event"]
+    # the trainer learned each example once: its checkpoint counts every event, none twice
+    assert _committed(s, "examples") == len(examples)
+    saved = CheckpointStore(redis.Redis.from_url(s.redis_url), s.topic_prefix, s.model_key.encode()).load()
+    assert saved is not None and saved.offset == len(examples)
+    assert saved.state.position == len(joined) == EVENTS
+
+
+def _committed(settings: Settings, name: str) -> int:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
+                             enable_auto_commit=False)
+    try:
+        topic = settings.topic(name)
+        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in consumer.partitions_for_topic(topic) or ())
+    finally:
+        consumer.close()
 
 
 def _count(settings: Settings, name: str) -> int:

@@ -159,3 +159,12 @@ def test_a_challenger_that_never_beats_the_champion_is_retired_after_the_timeout
     changes = [(i, r) for i, r in requests if isinstance(r, StatusChange)]
     assert [r.alert for _, r in changes] == ["model_retired"]  # a fresh Hoeffding tree trails the adapted champion
     assert trainer.challenger is None
+
+
+def test_an_example_joined_again_after_a_crash_is_learned_once() -> None:
+    from streams.core.trainer import Example, Trainer
+
+    t = Trainer(SPEC)
+    example = Example("e-1", {"salary": 1.0}, True, 0.0)
+    t.learn(example)
+    assert t.learn(example) == ([], []) and t.position == 1 and t.duplicates == 1

@@ -1,0 +1,81 @@
+"""The join's state for one partition, rebuilt from the topics after a restart or a rebalance.
+
+The join keeps scored events waiting for their labels, and labels that came first, in memory.
+What a worker had in memory when it died is still in Kafka: the ``features`` and ``labels``
+records of the partition below the offsets the group committed. Reading the last
+``horizon + early grace`` of them through a fresh :class:`Joiner` (their examples were written
+before those offsets were committed, so they are dropped here) gives back every event still
+waiting and every label still early. Nothing is written on the hot path for it; a restart pays
+one read of that window.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from schemas import Accepted, decode
+from streams.core.join import Joiner, Label, Scored
+from streams.core.labels import coerce_label
+from streams.core.spec import PipelineSpec
+from streams.settings import Settings
+
+
+def joiner_for(spec: PipelineSpec) -> Joiner:
+    return Joiner(horizon=spec.join_horizon, early_grace=spec.join_early_grace)
+
+
+def rebuild(settings: Settings, spec: PipelineSpec, partition: int, timeout_s: float = 120.0) -> tuple[Joiner, dict[str, int]]:
+    """Partition ``partition``'s joiner as it stood at the group's committed offsets, and those
+    offsets by topic name (where this worker's reading of each topic starts)."""
+    topics = (settings.topic("features"), settings.topic("labels"))
+    tps = [TopicPartition(t, partition) for t in topics]
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
+                             enable_auto_commit=False)
+    try:
+        begin = consumer.beginning_offsets(tps)
+        upto = {tp: consumer.committed(tp) or begin[tp] for tp in tps}
+        since_ms = int((time.time() - spec.join_horizon - spec.join_early_grace) * 1000)
+        found = consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps})
+        start = {tp: min(upto[tp], found[tp].offset if found.get(tp) else upto[tp]) for tp in tps}
+        records = {tp: _read(consumer, tp, start[tp], upto[tp], timeout_s) for tp in tps}
+    finally:
+        consumer.close()
+    j = joiner_for(spec)
+    merged = heapq.merge(*records.values(), key=lambda r: r.timestamp)  # roughly the order they were joined in
+    for r in merged:
+        apply(j, spec, r.topic == topics[0], r.value, r.timestamp / 1000.0, (r.topic, r.partition, r.offset), r.headers)
+    return j, {tp.topic: upto[tp] for tp in tps}
+
+
+def apply(j: Joiner, spec: PipelineSpec, is_features: bool, value: bytes, record_ts: float | None,
+          where: tuple[str, int, int], headers: Any) -> Any:
+    """One features or labels record into the joiner: the example it completes, or None; a record
+    that does not decode gives its :class:`Rejected` outcome back (the caller dead-letters it)."""
+    outcome = decode("features" if is_features else "feedback", value, source_topic=where[0],
+                     partition=where[1], offset=where[2], record_ts=record_ts)
+    if not isinstance(outcome, Accepted):
+        return outcome
+    if is_features:
+        fv = outcome.value
+        return j.scored(fv.event_id, Scored(fv.features, fv.ts, fv.prediction, fv.model_version))
+    fb = outcome.value  # the label record carries the user's record time
+    return j.label(fb.event_id, Label(coerce_label(spec.task, fb.label), fb.ts or record_ts or 0.0, value, where, headers))
+
+
+def _read(consumer: KafkaConsumer, tp: TopicPartition, start: int, end: int, timeout_s: float) -> list[Any]:
+    if start >= end:
+        return []
+    consumer.assign([tp])
+    consumer.seek(tp, start)
+    out: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    while consumer.position(tp) < end:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rebuilding the join: {tp.topic}[{tp.partition}] not read to offset {end} in {timeout_s:.0f}s")
+        for batch in consumer.poll(timeout_ms=200).values():
+            out.extend(r for r in batch if r.offset < end)
+    return out
