@@ -60,18 +60,27 @@ def register(rt: Runtime) -> None:
                           key_type=bytes, value_type=bytes, allow_empty=True)
 
     expected: dict[tuple[str, int], int] = {}  # the next offset of each source partition
+    parked: dict[int, Joiner] = {}  # joiners of partitions taken away; back in use if they return unchanged
 
     @rt.app.on_partitions_revoked.connect
-    async def forget(app: Any, revoked: Any, **_: Any) -> None:  # another worker joins these now
+    async def park(app: Any, revoked: Any, **_: Any) -> None:
+        """Another worker may join these now: stop expiring their labels here. A partition that
+        comes back where this worker left it (a rebalance that kept it) goes on with its joiner;
+        one that was read elsewhere in between is rebuilt."""
         for tp in revoked:
-            if tp.topic == features_topic:
-                joiners.pop(tp.partition, None)
+            if tp.topic == features_topic and tp.partition in joiners:
+                parked[tp.partition] = joiners.pop(tp.partition)
 
     async def ready(partition: int, topic: str, offset: int) -> Joiner:
-        """The partition's joiner; rebuilt from the topics when this worker has none for it or its
-        reading of the partition did not go on from where it left (a restart, a rebalance)."""
+        """The partition's joiner; rebuilt from the topics when this worker has none for it (a
+        start) or its reading of the partition did not go on from where it left (another worker
+        read it in between). Faust resumes a partition new to it at the committed offsets, which
+        is where the rebuild stops."""
+        if partition in parked and expected.get((topic, partition), offset) == offset:
+            joiners[partition] = parked.pop(partition)
         if partition in joiners and expected.get((topic, partition), offset) == offset:
             return joiners[partition]
+        parked.pop(partition, None)
         j, starts = await asyncio.to_thread(rebuild, rt.settings, rt.spec, partition)
         log.info("join state of partition %d rebuilt from the topics: %d events waiting, %d early labels",
                  partition, len(j.events), len(j.early))

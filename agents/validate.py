@@ -1,5 +1,8 @@
 """raw → features + predictions (+ deadletter): validate, featurize, score, watch data drift.
 
+Duplicates are found in Redis (:mod:`streams.seen_store`), one call per batch, so the memory of
+recent event ids survives a restart and is shared by every worker.
+
 One hop for the hot path, in batches (``stream.take_events``): the features record and the
 prediction leave together, and Faust acks a batch's records only after the agent has handed all
 their outcomes to the producer, which it flushes before committing any offset.
@@ -13,6 +16,7 @@ spec's TTL is dropped from the store (with a tombstone) to bound memory.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -22,6 +26,7 @@ from schemas import DeadLetter, encode
 from streams.core.features import expired
 from streams.core.scoring import Where
 from streams.outbox import key_hash
+from streams.seen_store import SeenStore
 from agents.runtime import Runtime
 from agents import metrics
 
@@ -37,6 +42,7 @@ def register(rt: Runtime) -> None:
     entity_state = rt.app.Table("entity-state", key_type=bytes, value_type=bytes,
                                 partitions=rt.settings.partitions)
     raw = rt.topics["raw"]
+    seen = SeenStore(rt.registry.client, rt.settings.topic_prefix, spec.dedup_horizon)
     features_topic, predictions_topic = rt.settings.topic("features"), rt.settings.topic("predictions")
 
     @rt.app.agent(raw, name="validate")
@@ -48,13 +54,24 @@ def register(rt: Runtime) -> None:
             began = time.perf_counter()
             touched: dict[bytes, tuple[int, Any]] = {}
             newest = 0.0
+            checked = []
             for event in events:
                 message = event.message
                 where = Where(message.topic, message.partition, message.offset, message.timestamp)
-                outcome = scorer.validate(event.value, where)
+                outcome = scorer.validate(event.value, where, dedup=False)
                 if isinstance(outcome, DeadLetter):
                     await send("deadletter", encode(outcome), key=message.key)
                     metrics.DEADLETTERS.labels(outcome.reason.value).inc()
+                    continue
+                checked.append((event, where, outcome))
+            admitted = await asyncio.to_thread(
+                seen.admit, [(o.event_id, f"{w.partition}:{w.offset}") for _, w, o in checked])
+            for (event, where, outcome), new in zip(checked, admitted, strict=True):
+                message = event.message
+                if not new:  # another record brought this event id within the horizon
+                    letter = scorer.duplicate(event.value, where, outcome.event_id)
+                    await send("deadletter", encode(letter), key=message.key)
+                    metrics.DEADLETTERS.labels(letter.reason.value).inc()
                     continue
                 key = outcome.entity_id.encode() if outcome.entity_id is not None else None
                 state = None

@@ -33,13 +33,21 @@ def rebuild(settings: Settings, spec: PipelineSpec, partition: int, timeout_s: f
     offsets by topic name (where this worker's reading of each topic starts)."""
     topics = (settings.topic("features"), settings.topic("labels"))
     tps = [TopicPartition(t, partition) for t in topics]
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
-                             enable_auto_commit=False)
+    # the group's committed offsets, asked without joining the group; the records are read by a
+    # consumer with no group at all (one with a group id looks for the coordinator on every poll,
+    # and waits on it while the group rebalances)
+    group = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
+                          enable_auto_commit=False)
     try:
-        begin = consumer.beginning_offsets(tps)
-        upto = {tp: consumer.committed(tp) or begin[tp] for tp in tps}
+        committed = {tp: group.committed(tp, timeout_ms=int(timeout_s * 1000)) for tp in tps}
+    finally:
+        group.close()
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    try:
+        begin = consumer.beginning_offsets(tps, timeout_ms=int(timeout_s * 1000))
+        upto = {tp: committed[tp] or begin[tp] for tp in tps}
         since_ms = int((time.time() - spec.join_horizon - spec.join_early_grace) * 1000)
-        found = consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps})
+        found = consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps}, timeout_ms=int(timeout_s * 1000))
         start = {tp: min(upto[tp], found[tp].offset if found.get(tp) else upto[tp]) for tp in tps}
         records = {tp: _read(consumer, tp, start[tp], upto[tp], timeout_s) for tp in tps}
     finally:

@@ -70,20 +70,27 @@ class Scorer:
         ]
         self.scored = 0
 
-    def validate(self, value: bytes | None, where: Where) -> RawEvent | DeadLetter:
-        """A valid, new raw event, or the dead letter that says why not."""
+    def validate(self, value: bytes | None, where: Where, *, dedup: bool = True) -> RawEvent | DeadLetter:
+        """A valid, new raw event, or the dead letter that says why not. With ``dedup=False`` the
+        caller asks a shared memory of event ids instead (the worker: Redis) and dead-letters a
+        repeat with :meth:`duplicate`."""
         outcome = decode("raw", value, max_bytes=self.max_bytes, source_topic=where.topic,
                          partition=where.partition, offset=where.offset, record_ts=where.record_ts, now=self.clock)
         if not isinstance(outcome, Accepted):
             return outcome.dead_letter
         event: RawEvent = outcome.value
         problem = check_fields(event.data, self.spec.fields)
-        if problem is None and not self.seen.add(event.event_id, now=event.ts or 0.0):
-            problem = (Reason.DUPLICATE_EVENT, f"event_id {event.event_id!r} was seen within the last {self.spec.dedup_horizon:g}s")
+        if problem is None and dedup and not self.seen.add(event.event_id, now=event.ts or 0.0):
+            return self.duplicate(value, where, event.event_id)
         if problem is not None:
             return DeadLetter.for_bytes(problem[0], problem[1], value, source_topic=where.topic,
                                         partition=where.partition, offset=where.offset, ts=self.clock())
         return event
+
+    def duplicate(self, value: bytes | None, where: Where, event_id: str) -> DeadLetter:
+        """The dead letter of an event whose id was seen within the dedup horizon."""
+        return DeadLetter.for_bytes(Reason.DUPLICATE_EVENT, f"event_id {event_id!r} was seen within the last {self.spec.dedup_horizon:g}s",
+                                    value, source_topic=where.topic, partition=where.partition, offset=where.offset, ts=self.clock())
 
     def score(self, event: RawEvent, state: EntityState | None, where: Where) -> tuple[FeatureVector, Prediction, EntityState, list[Detection]]:
         """Features, the served prediction (and the challenger's, in shadow), new entity state."""
