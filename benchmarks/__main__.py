@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,7 @@ def references(s: Settings, tmp: Path) -> tuple[float, float]:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped bench still stops its stack
     print(f"machine: {machine()}")
     print(f"backlogs of {EVENTS:,} agrawal-drift events; the project's own Kafka and Redis on this machine\n", flush=True)
     with tempfile.TemporaryDirectory(prefix="driftline-bench-") as tmp_name:
