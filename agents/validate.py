@@ -65,7 +65,7 @@ def register(rt: Runtime) -> None:
                     continue
                 checked.append((event, where, outcome))
             admitted = await asyncio.to_thread(
-                seen.admit, [(o.event_id, f"{w.partition}:{w.offset}") for _, w, o in checked])
+                seen.admit, [(o.event_id, f"{w.partition}:{w.offset}") for _, w, o in checked]) if checked else []
             for (event, where, outcome), new in zip(checked, admitted, strict=True):
                 message = event.message
                 if not new:  # another record brought this event id within the horizon

@@ -23,6 +23,7 @@ from streams.produce import ProduceOptions, produce
 from streams.settings import Settings
 from streams.sources import builtin
 from streams.stack.ports import free_port
+from streams.testing import committed, end_offsets
 from streams.topics import topic_specs
 from streams.worker_process import WorkerProcess
 
@@ -48,24 +49,6 @@ def timestamps(settings: Settings, name: str) -> list[float]:
             out.extend(r.timestamp / 1000.0 for r in records)
     consumer.close()
     return out
-
-
-def end_offsets(settings: Settings, name: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    topic = settings.topic(name)
-    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    n = sum(consumer.end_offsets(tps).values())
-    consumer.close()
-    return n
-
-
-def committed(settings: Settings, name: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
-                             enable_auto_commit=False)
-    topic = settings.topic(name)
-    n = sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in consumer.partitions_for_topic(topic))
-    consumer.close()
-    return n
 
 
 def wait_for(what: str, done, timeout: float = 600.0) -> None:  # type: ignore[no-untyped-def]

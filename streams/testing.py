@@ -13,7 +13,7 @@ from streams.settings import Settings
 from streams.stack.ports import free_port
 from streams.worker_process import DRIFTLINE, WorkerProcess
 
-__all__ = ["DRIFTLINE", "Worker", "read_all"]
+__all__ = ["DRIFTLINE", "Worker", "committed", "end_offsets", "read_all"]
 
 
 class Worker(WorkerProcess):
@@ -47,3 +47,25 @@ def read_all(settings: Settings, name: str, until: int, timeout: float = 240) ->
             break
     consumer.close()
     return out
+
+
+def end_offsets(settings: Settings, name: str) -> int:
+    """Records ever written to a topic: the sum of its partitions' end offsets."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        topic = settings.topic(name)
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(tps).values()) if tps else 0
+    finally:
+        consumer.close()
+
+
+def committed(settings: Settings, name: str) -> int:
+    """Offsets the worker's consumer group committed on a topic, summed over its partitions."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
+                             enable_auto_commit=False)
+    try:
+        topic = settings.topic(name)
+        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in consumer.partitions_for_topic(topic) or ())
+    finally:
+        consumer.close()

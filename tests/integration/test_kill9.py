@@ -28,7 +28,7 @@ from streams import admin
 from streams.checkpoint import CheckpointStore
 from streams.settings import Settings
 from streams.sources import builtin
-from streams.testing import Worker, read_all
+from streams.testing import Worker, committed, end_offsets, read_all
 from streams.topics import topic_specs
 
 EVENTS = 6_000
@@ -70,7 +70,7 @@ def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: S
     try:
         for at in (EVENTS // 3, 2 * EVENTS // 3):  # kill after a third and two thirds were scored
             deadline = time.monotonic() + 120
-            while _count(s, "predictions") < at and time.monotonic() < deadline:
+            while end_offsets(s, "predictions") < at and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert worker.proc is not None
             worker.proc.send_signal(signal.SIGKILL)
@@ -93,7 +93,7 @@ def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: S
                 break
             time.sleep(1)
         deadline = time.monotonic() + 120  # the trainer commits an example once a checkpoint covers it
-        while _committed(s, "examples") < len(examples) and time.monotonic() < deadline:
+        while committed(s, "examples") < len(examples) and time.monotonic() < deadline:
             time.sleep(0.5)
         dead = [orjson.loads(r.value) for r in read_all(s, "deadletter", 1, timeout=60)]
     finally:
@@ -111,31 +111,8 @@ def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: S
     # event sent again is; every label met its event (no unknown_event)
     assert Counter(d["reason"] for d in dead) == {"duplicate_event": 1}
     # the trainer learned each example once: its checkpoint counts every event, none twice
-    assert _committed(s, "examples") == len(examples)
+    assert committed(s, "examples") == len(examples)
     saved = CheckpointStore(redis.Redis.from_url(s.redis_url), s.topic_prefix, s.model_key.encode()).load()
     assert saved is not None and saved.offset == len(examples)
     assert saved.state.position == len(joined) == EVENTS
 
-
-def _committed(settings: Settings, name: str) -> int:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
-                             enable_auto_commit=False)
-    try:
-        topic = settings.topic(name)
-        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in consumer.partitions_for_topic(topic) or ())
-    finally:
-        consumer.close()
-
-
-def _count(settings: Settings, name: str) -> int:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    try:
-        topic = settings.topic(name)
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return sum(consumer.end_offsets(tps).values()) if tps else 0
-    finally:
-        consumer.close()
