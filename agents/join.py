@@ -4,10 +4,12 @@ Both topics are keyed by event id by our own producer and have the same partitio
 label and its event meet in the same partition's joiner. Joined examples go, in order, to the
 one-partition ``examples`` topic for the single trainer.
 
-A partition's joiner lives in memory and is rebuilt from the topics (:mod:`streams.join_state`)
-whenever this worker did not hold it or its reading of the partition jumped (a restart, a
-rebalance): a label whose event was scored before a crash still meets it. A label re-read after
-a crash may be joined twice; the trainer learns an event once.
+A partition's joiner lives in memory, with the next offset of each topic it lacks. It is rebuilt
+from the topics (:mod:`streams.join_state`) whenever this worker holds none for the partition (a
+start) or is handed a record past that offset (others read the partition in between): a label
+whose event was scored before a crash still meets it. Records below it are in the joiner already
+and are skipped (counted in ``driftline_duplicates_total{stage="join"}``). A label re-read after a
+crash may be joined twice; the trainer learns an event once.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import Any
 import orjson
 
 from schemas import DeadLetter, Reason, Rejected, encode
-from streams.core.join import Joiner
+from streams.core.join import Joiner, step
 from streams.core.trainer import Example
 from streams.join_state import apply, rebuild
+from streams.outbox import Outbox
 from agents import metrics
 from agents.feedback import SOURCE_HEADER
 from agents.runtime import Runtime
@@ -53,66 +56,79 @@ def source_of(headers: Any, topic: str, where: tuple[str, int | None, int | None
 def register(rt: Runtime) -> None:
     timer = metrics.PROCESSING.labels("join")
     joined = metrics.JOINS.labels("joined")
+    skipped = metrics.DUPLICATES.labels("join")  # records read again that the joiner holds already
+    examples_topic = rt.settings.topic("examples")
     joiners: dict[int, Joiner] = {}
     features_topic = rt.settings.topic("features")
     feedback_topic = rt.settings.topic("feedback")
     source = rt.app.topic(rt.settings.topic("features"), rt.settings.topic("labels"),
                           key_type=bytes, value_type=bytes, allow_empty=True)
 
-    expected: dict[tuple[str, int], int] = {}  # the next offset of each source partition
-    parked: dict[int, Joiner] = {}  # joiners of partitions taken away; back in use if they return unchanged
+    nexts: dict[tuple[str, int], int] = {}  # by source partition: the next offset its joiner lacks
+    parked: dict[int, Joiner] = {}  # joiners of partitions taken away; back in use if they return
 
     @rt.app.on_partitions_revoked.connect
     async def park(app: Any, revoked: Any, **_: Any) -> None:
         """Another worker may join these now: stop expiring their labels here. A partition that
-        comes back where this worker left it (a rebalance that kept it) goes on with its joiner;
-        one that was read elsewhere in between is rebuilt."""
+        comes back goes on with its joiner unless it was read further elsewhere in between."""
         for tp in revoked:
             if tp.topic == features_topic and tp.partition in joiners:
                 parked[tp.partition] = joiners.pop(tp.partition)
 
-    async def ready(partition: int, topic: str, offset: int) -> Joiner:
-        """The partition's joiner; rebuilt from the topics when this worker has none for it (a
-        start) or its reading of the partition did not go on from where it left (another worker
-        read it in between). Faust resumes a partition new to it at the committed offsets, which
-        is where the rebuild stops."""
-        if partition in parked and expected.get((topic, partition), offset) == offset:
-            joiners[partition] = parked.pop(partition)
-        if partition in joiners and expected.get((topic, partition), offset) == offset:
-            return joiners[partition]
-        parked.pop(partition, None)
-        j, starts = await asyncio.to_thread(rebuild, rt.settings, rt.spec, partition)
-        log.info("join state of partition %d rebuilt from the topics: %d events waiting, %d early labels",
-                 partition, len(j.events), len(j.early))
-        joiners[partition] = j
-        for name, start in starts.items():
-            expected[(name, partition)] = start
+    async def placed(out: Outbox, partition: int, topic: str, offset: int) -> Joiner | None:
+        """The partition's joiner if the record at ``offset`` is to be applied to it; None if the
+        joiner holds it already. Rebuilt from the topics when this worker holds none for the
+        partition (a start) or records before this one were read elsewhere."""
+        j = joiners.get(partition)
+        if j is None and partition in parked:
+            j = joiners[partition] = parked.pop(partition)
+        action = step(nexts.get((topic, partition)) if j is not None else None, offset)
+        if action == "rebuild":
+            done = await asyncio.to_thread(rebuild, rt.settings, rt.spec, partition)
+            log.info("join state of partition %d rebuilt from the topics: %d events waiting, %d early labels, "
+                     "%d outcomes written again", partition, len(done.joiner.events), len(done.joiner.early), len(done.redo))
+            j = joiners[partition] = done.joiner
+            for name, upto in done.nexts.items():
+                nexts[(name, partition)] = upto
+            for record, outcome in done.redo:
+                await written(out, outcome, record.topic, record.partition, record.offset, record.key, record.headers)
+            action = step(nexts[(topic, partition)], offset)
+        if action == "skip":
+            skipped.inc()
+            return None
+        nexts[(topic, partition)] = offset + 1
         return j
+
+    async def written(out: Outbox, outcome: Any, topic: str, partition: int, offset: int, key: bytes | None,
+                      headers: Any) -> None:
+        """An outcome of the join to its topic: the example, or the dead letter of a record that
+        does not decode (not one of ours: someone else wrote here)."""
+        if isinstance(outcome, Rejected):
+            letter = outcome.dead_letter
+            if topic != features_topic:
+                where = source_of(headers, feedback_topic, (topic, partition, offset))
+                letter = replace(letter, source_topic=where[0], partition=where[1], offset=where[2])
+            await rt.send("deadletter", encode(letter), key=key)
+            metrics.DEADLETTERS.labels(outcome.dead_letter.reason.value).inc()
+        else:
+            await out.add(examples_topic, example_bytes(outcome), outcome.event_id.encode(), partition=0)
+            joined.inc()
 
     @rt.app.agent(source, name="join")
     async def join(stream: Any) -> None:
         out = rt.outbox()
-        examples_topic = rt.settings.topic("examples")
         seen = 0
         async for events in stream.take_events(rt.settings.batch_max, within=rt.settings.batch_wait):
             began = time.perf_counter()
             for event in events:
                 m = event.message
-                j = await ready(m.partition, m.topic, m.offset)
-                expected[(m.topic, m.partition)] = m.offset + 1
-                is_features = m.topic == features_topic
-                outcome = apply(j, rt.spec, is_features, event.value, m.timestamp, (m.topic, m.partition, m.offset), m.headers)
-                if isinstance(outcome, Rejected):  # not one of ours (someone else wrote here): say so
-                    letter = outcome.dead_letter
-                    if not is_features:
-                        topic, partition, offset = source_of(m.headers, feedback_topic, (m.topic, m.partition, m.offset))
-                        letter = replace(letter, source_topic=topic, partition=partition, offset=offset)
-                    await rt.send("deadletter", encode(letter), key=m.key)
-                    metrics.DEADLETTERS.labels(outcome.dead_letter.reason.value).inc()
+                j = await placed(out, m.partition, m.topic, m.offset)
+                if j is None:
                     continue
+                outcome = apply(j, rt.spec, m.topic == features_topic, event.value, m.timestamp,
+                                (m.topic, m.partition, m.offset), m.headers)
                 if outcome is not None:
-                    await out.add(examples_topic, example_bytes(outcome), outcome.event_id.encode(), partition=0)
-                    joined.inc()
+                    await written(out, outcome, m.topic, m.partition, m.offset, m.key, m.headers)
                 seen += 1
                 if seen % EXPIRE_EVERY == 0:
                     for each in joiners.values():

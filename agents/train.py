@@ -2,10 +2,11 @@
 
 The examples topic has one partition, so exactly one trainer in the consumer group learns, in
 order. Its whole state is checkpointed to Redis at least every second and after every version
-change (:mod:`streams.checkpoint`), and it holds its input's acks until a checkpoint covers them:
-whoever learns next (itself after a restart, or another worker that took the partition over)
-loads the checkpoint and goes on from the offset it names, so no example is learned twice or
-skipped. Learning and registry I/O run in a thread, off the event loop the scorer shares.
+change (:mod:`streams.checkpoint`). Whoever learns next (itself after a restart or a rebalance,
+or another worker that took the partition over) loads the checkpoint and goes on from the offset
+it names, whatever Faust committed: examples below it are skipped, and a reading that starts past
+it seeks back to it. So no example is learned twice or skipped. Learning and registry I/O run in
+a thread, off the event loop the scorer shares.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from typing import Any
 
 import orjson
+from faust.types import TP
 
 from schemas import ModelVersion, encode
 from streams import models_log
@@ -74,8 +76,12 @@ def register(rt: Runtime) -> None:
         return len(batch), done
 
     checkpoints = CheckpointStore(rt.registry.client, rt.settings.topic_prefix, rt.registry.key)
-    run: dict[str, Any] = {}  # "t": the trainer, "next": the next offset to learn, "held": unacked events
+    # "t": the trainer; "next": the next examples offset it learns (None: from wherever Faust
+    # starts); "saved_at": when it was last checkpointed; "dirty": learned since; "stale": the
+    # partition was revoked since; "sought": the offset it asked Faust to seek to
+    run: dict[str, Any] = {}
     lock = asyncio.Lock()  # the trainer is learned or saved by one coroutine at a time
+    examples_tp = TP(rt.settings.topic("examples"), 0)
 
     def resume() -> tuple[Trainer, int | None]:
         """The checkpoint's trainer and offset; else the registry's champion, from Faust's offset."""
@@ -91,39 +97,73 @@ def register(rt: Runtime) -> None:
             return saved.state, saved.offset
         return start_trainer(), None
 
-    async def checkpoint(stream: Any, t: Trainer, next_offset: int) -> None:
-        """Save the trainer as covering every example below ``next_offset``; then let Faust
-        commit the examples it holds."""
+    async def checkpoint(t: Trainer, next_offset: int) -> None:
+        """Save the trainer as covering every example below ``next_offset``."""
         try:
             await asyncio.to_thread(checkpoints.save, t, next_offset)
         except Superseded as exc:  # another trainer took over: drop this state, reload if it comes back
             log.warning("%s: this worker stops training until the examples partition comes back", exc)
             run.clear()
             return
-        for event in run["held"]:
-            await stream.ack(event)
-        run["held"] = []
         run["saved_at"] = time.monotonic()
+        run["dirty"] = False
+
+    @rt.app.on_partitions_revoked.connect
+    async def forget(app: Any, revoked: Any, **_: Any) -> None:
+        """Another trainer may learn the examples now: what this one learned since its last
+        checkpoint is not to be trusted when the partition comes back; the checkpoint is."""
+        if examples_tp in revoked:
+            run["stale"] = True
 
     @rt.app.timer(CHECKPOINT_EVERY)
     async def checkpoint_quiet_stream() -> None:
-        """A stream that went quiet still gets its last examples checkpointed and committed."""
+        """A stream that went quiet still gets its last examples checkpointed."""
         async with lock:
-            if run.get("held") and time.monotonic() - run["saved_at"] >= CHECKPOINT_EVERY:
-                await checkpoint(run["stream"], run["t"], run["next"])
+            if run.get("dirty") and not run.get("stale") and time.monotonic() - run["saved_at"] >= CHECKPOINT_EVERY:
+                await checkpoint(run["t"], run["next"])
 
     @rt.app.agent(rt.topics["examples"], name="train")
     async def train(stream: Any) -> None:
         async for events in stream.take_events(rt.settings.batch_max, within=rt.settings.batch_wait):
             async with lock:
-                await learn_batch(stream, events)
+                await learn_batch(events)
 
-    async def learn_batch(stream: Any, events: list[Any]) -> None:
-        first = events[0].message.offset
-        if "t" not in run or run["next"] is not None and first != run["next"]:
+    async def in_order(events: list[Any]) -> list[Any]:
+        """The events that go on from the next offset to learn, in order. Those below it were
+        learned (Faust went back to a commit below the checkpoint) and are skipped. Past a gap
+        (Faust's commit is ahead of the checkpoint: a crash after a commit, before a checkpoint)
+        it seeks back to that offset and drops the rest; records Faust had fetched before the
+        seek may still come, and each batch of them seeks again, until the offset comes."""
+        expect: int | None = run["next"]
+        todo = []
+        for event in events:
+            offset = event.message.offset
+            if expect is None or offset == expect:
+                todo.append(event)
+                expect = offset + 1
+                run.pop("sought", None)
+            elif offset > expect:
+                if run.get("sought") != expect:
+                    log.info("trainer at examples offset %d: seeks back to %d, the offset its checkpoint covers",
+                             offset, expect)
+                    run["sought"] = expect
+                await rt.app.consumer.seek(examples_tp, expect)
+                break
+        skipped = len(events) - len(todo)
+        if skipped:
+            metrics.DUPLICATES.labels("train").inc(skipped)
+        return todo
+
+    async def learn_batch(events: list[Any]) -> None:
+        if "t" not in run or run.get("stale"):
             # a start, or the partition came back: the checkpoint, not memory, says where to go on
             trainer, next_offset = await asyncio.to_thread(resume)
-            run.update(t=trainer, next=next_offset, held=[], saved_at=time.monotonic(), stream=stream)
+            log.info("trainer at examples offset %d: resumes at %s", events[0].message.offset, next_offset)
+            run.clear()
+            run.update(t=trainer, next=next_offset, saved_at=time.monotonic(), dirty=False)
+        todo = await in_order(events)
+        if not todo:
+            return
         t: Trainer = run["t"]
         if rt.promoted_by_hand is not None:  # watch it against the champion before, to roll back
             log.warning("model version %s was promoted by hand: watching it against version %s",
@@ -131,20 +171,14 @@ def register(rt: Runtime) -> None:
             t.adopt(*rt.promoted_by_hand)
             rt.promoted_by_hand = None
         began = time.perf_counter()
-        todo = [e for e in events if run["next"] is None or e.message.offset >= run["next"]]
-        if len(todo) < len(events):
-            metrics.DUPLICATES.labels("train").inc(len(events) - len(todo))
-        for event in todo:
-            event.message.incref()  # acked only once a checkpoint covers it
         batch = [_example(orjson.loads(event.value)) for event in todo]
         position = 0
         duplicates = t.duplicates
         while position < len(batch):
             # learning (and a scikit-learn refit) runs off the event loop, so scoring goes on
-            start = position
             position, done = await asyncio.to_thread(learn_some, t, batch, position)
             run["next"] = todo[position - 1].message.offset + 1
-            run["held"].extend(todo[start:position])
+            run["dirty"] = True
             changed = False
             for example, detections, requests in done:
                 for found in detections:
@@ -154,7 +188,7 @@ def register(rt: Runtime) -> None:
                     await handle(t, req)
                     changed = True
             if changed or time.monotonic() - run["saved_at"] >= CHECKPOINT_EVERY:
-                await checkpoint(stream, t, run["next"])
+                await checkpoint(t, run["next"])
                 if "t" not in run:
                     break
         if t.duplicates > duplicates:

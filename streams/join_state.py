@@ -1,18 +1,22 @@
 """The join's state for one partition, rebuilt from the topics after a restart or a rebalance.
 
 The join keeps scored events waiting for their labels, and labels that came first, in memory.
-What a worker had in memory when it died is still in Kafka: the ``features`` and ``labels``
-records of the partition below the offsets the group committed. Reading the last
-``horizon + early grace`` of them through a fresh :class:`Joiner` (their examples were written
-before those offsets were committed, so they are dropped here) gives back every event still
-waiting and every label still early. Nothing is written on the hot path for it; a restart pays
-one read of that window.
+What a worker had in memory when it died is still in Kafka: the partition's ``features`` and
+``labels`` records. Reading the last ``horizon + early grace`` of them, up to the topics' ends,
+through a fresh :class:`Joiner` gives back every event still waiting and every label still early.
+Outcomes of records below the group's committed offsets were written before those offsets were
+committed, so they are dropped; outcomes at or above them are written again (a label joined
+twice is learned once: the trainer knows the events it learned). The agent then skips the records
+it is handed below the ends read, so nothing is applied twice, however far Faust's reading of the
+partition lags or runs ahead of the commits. Nothing is written on the hot path for it; a restart
+or a rebalance pays one read of that window.
 """
 
 from __future__ import annotations
 
 import heapq
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -28,9 +32,25 @@ def joiner_for(spec: PipelineSpec) -> Joiner:
     return Joiner(horizon=spec.join_horizon, early_grace=spec.join_early_grace)
 
 
-def rebuild(settings: Settings, spec: PipelineSpec, partition: int, timeout_s: float = 120.0) -> tuple[Joiner, dict[str, int]]:
-    """Partition ``partition``'s joiner as it stood at the group's committed offsets, and those
-    offsets by topic name (where this worker's reading of each topic starts)."""
+@dataclass
+class Rebuilt:
+    """A partition's joiner as the topics left it, and what to do with it.
+
+    ``joiner`` holds every ``features`` and ``labels`` record of the partition below ``nexts``
+    (the topics' ends when it was read, by topic name): the agent skips what it is handed below
+    them and applies what comes at or after. ``redo`` are the outcomes of records at or above the
+    group's committed offsets (an example, or a record that does not decode, with its record):
+    whoever read them before may have died before writing them, so they are written again.
+    """
+
+    joiner: Joiner
+    nexts: dict[str, int]
+    redo: list[tuple[Any, Any]] = field(default_factory=list)
+
+
+def rebuild(settings: Settings, spec: PipelineSpec, partition: int, timeout_s: float = 120.0) -> Rebuilt:
+    """Partition ``partition``'s joiner from its ``features`` and ``labels`` records: the last
+    ``horizon + early grace`` of them up to the topics' ends."""
     topics = (settings.topic("features"), settings.topic("labels"))
     tps = [TopicPartition(t, partition) for t in topics]
     # the group's committed offsets, asked without joining the group; the records are read by a
@@ -45,18 +65,23 @@ def rebuild(settings: Settings, spec: PipelineSpec, partition: int, timeout_s: f
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     try:
         begin = consumer.beginning_offsets(tps, timeout_ms=int(timeout_s * 1000))
-        upto = {tp: committed[tp] or begin[tp] for tp in tps}
+        ends = consumer.end_offsets(tps, timeout_ms=int(timeout_s * 1000))
+        done = {tp: max(begin[tp], committed[tp] or 0) for tp in tps}  # outcomes below these were written
         since_ms = int((time.time() - spec.join_horizon - spec.join_early_grace) * 1000)
         found = consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps}, timeout_ms=int(timeout_s * 1000))
-        start = {tp: min(upto[tp], found[tp].offset if found.get(tp) else upto[tp]) for tp in tps}
-        records = {tp: _read(consumer, tp, start[tp], upto[tp], timeout_s) for tp in tps}
+        start = {tp: min(done[tp], found[tp].offset if found.get(tp) else done[tp]) for tp in tps}
+        records = {tp: _read(consumer, tp, start[tp], ends[tp], timeout_s) for tp in tps}
     finally:
         consumer.close()
-    j = joiner_for(spec)
+    out = Rebuilt(joiner_for(spec), {tp.topic: ends[tp] for tp in tps})
+    written = {tp.topic: done[tp] for tp in tps}
     merged = heapq.merge(*records.values(), key=lambda r: r.timestamp)  # roughly the order they were joined in
     for r in merged:
-        apply(j, spec, r.topic == topics[0], r.value, r.timestamp / 1000.0, (r.topic, r.partition, r.offset), r.headers)
-    return j, {tp.topic: upto[tp] for tp in tps}
+        outcome = apply(out.joiner, spec, r.topic == topics[0], r.value, r.timestamp / 1000.0,
+                        (r.topic, r.partition, r.offset), r.headers)
+        if outcome is not None and r.offset >= written[r.topic]:
+            out.redo.append((r, outcome))
+    return out
 
 
 def apply(j: Joiner, spec: PipelineSpec, is_features: bool, value: bytes, record_ts: float | None,

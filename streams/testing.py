@@ -19,12 +19,12 @@ __all__ = ["DRIFTLINE", "Worker", "committed", "end_offsets", "read_all"]
 class Worker(WorkerProcess):
     """A `driftline worker` subprocess on its own web port and state folder, for tests."""
 
-    def __init__(self, settings: Settings, tmp: Path, spec_text: str | None = None) -> None:
+    def __init__(self, settings: Settings, tmp: Path, spec_text: str | None = None, loglevel: str = "") -> None:
         spec = tmp / "pipeline.toml"
         spec.write_text(spec_text or DEFAULT_SPEC_PATH.read_text())
         super().__init__(replace(settings, web_port=free_port(), pipeline=str(spec), state_dir=tmp / "state",
                                  model_key=settings.model_key or settings.signing_key().decode()),
-                         tmp / "worker.log")
+                         tmp / "worker.log", loglevel=loglevel)
 
 
 def read_all(settings: Settings, name: str, until: int, timeout: float = 240) -> list:  # type: ignore[type-arg]

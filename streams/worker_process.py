@@ -22,10 +22,11 @@ DRIFTLINE = str(Path(sys.executable).with_name("driftline"))
 class WorkerProcess:
     """One `driftline worker` with these settings, its output going to ``log``."""
 
-    def __init__(self, settings: Settings, log: Path, agents: str = "") -> None:
+    def __init__(self, settings: Settings, log: Path, agents: str = "", loglevel: str = "") -> None:
         self.settings = settings
         self.log = log
         self.agents = agents  # a comma-separated subset of the agents; empty: all of them
+        self.loglevel = loglevel  # the worker's --loglevel; empty: its default
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -36,7 +37,8 @@ class WorkerProcess:
         """Start it and wait until its web server answers; a worker that exits is a failure."""
         env = {**os.environ, **self.settings.as_env()}
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        command = [DRIFTLINE, "worker"] + (["--agents", self.agents] if self.agents else [])
+        command = [DRIFTLINE, "worker"] + (["--agents", self.agents] if self.agents else []) \
+            + (["--loglevel", self.loglevel] if self.loglevel else [])
         self.proc = subprocess.Popen(command, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout_s

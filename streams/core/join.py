@@ -96,3 +96,18 @@ class Joiner:
             unknown.append(self.early.popitem(last=False))
         self.counts.unknown_labels += len(unknown)
         return unknown
+
+
+def step(next_offset: int | None, offset: int) -> str:
+    """What the join does with a partition's record at ``offset`` when its state holds every
+    record below ``next_offset`` (None: it holds no state for the partition).
+
+    >>> step(10, 10), step(10, 4), step(10, 12), step(None, 0)
+    ('apply', 'skip', 'rebuild', 'rebuild')
+
+    ``skip``: the record is in the state already (Faust went back to a committed offset, or a
+    rebuild read past it); ``rebuild``: records before it were read elsewhere, or never here.
+    """
+    if next_offset is None or offset > next_offset:
+        return "rebuild"
+    return "apply" if offset == next_offset else "skip"

@@ -60,7 +60,7 @@ def produce(settings: Settings, done: threading.Event) -> None:
 def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: Settings, tmp_path: Path) -> None:
     settings = replace(stack_settings, topic_prefix=f"kill{uuid.uuid4().hex[:8]}")
     admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
-    worker = Worker(settings, tmp_path)
+    worker = Worker(settings, tmp_path, loglevel="INFO")  # its log tells how each restart went
     worker.start()
     s = worker.settings
     done = threading.Event()
@@ -92,7 +92,7 @@ def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: S
             if len({orjson.loads(r.value)["event_id"] for r in examples}) >= EVENTS or time.monotonic() > deadline:
                 break
             time.sleep(1)
-        deadline = time.monotonic() + 120  # the trainer commits an example once a checkpoint covers it
+        deadline = time.monotonic() + 120  # every example acked and committed in the end
         while committed(s, "examples") < len(examples) and time.monotonic() < deadline:
             time.sleep(0.5)
         dead = [orjson.loads(r.value) for r in read_all(s, "deadletter", 1, timeout=60)]

@@ -1,0 +1,89 @@
+"""A trainer goes on from its checkpoint, not from what Faust committed (real broker and Redis)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+import redis
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from streams import admin
+from streams.checkpoint import Checkpoint, CheckpointStore
+from streams.settings import Settings
+from streams.testing import Worker, committed
+from streams.topics import topic_specs
+
+
+def produce_examples(s: Settings, numbers: range) -> None:
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
+    for i in numbers:
+        example = {"event_id": f"e{i}", "x": {"age": 20 + i % 50, "salary": 1000.0 * (i % 7)}, "y": i % 3 == 0,
+                   "ts": time.time(), "served": None, "served_version": None}
+        producer.send(s.topic("examples"), key=f"e{i}".encode(), value=orjson.dumps(example), partition=0)
+    producer.flush()
+    producer.close()
+
+
+def checkpoint_at(s: Settings, offset: int, timeout_s: float = 120) -> Checkpoint:
+    store = CheckpointStore(redis.Redis.from_url(s.redis_url), s.topic_prefix, s.model_key.encode())
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        saved = store.load()
+        if saved is not None and saved.offset >= offset:
+            return saved
+        time.sleep(0.3)
+    raise AssertionError(f"no checkpoint covering examples offset {offset} within {timeout_s:.0f}s")
+
+
+def commit_examples(s: Settings, offset: int, timeout_s: float = 60) -> None:
+    """Commit the group's examples offset from outside, once the stopped worker left the group."""
+    tp = TopicPartition(s.topic("examples"), 0)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        consumer = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=f"{s.topic_prefix}-worker",
+                                 enable_auto_commit=False)
+        try:
+            consumer.commit({tp: OffsetAndMetadata(offset, "", -1)})
+            return
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+        finally:
+            consumer.close()
+
+
+def test_a_trainer_whose_commit_ran_ahead_of_its_checkpoint_seeks_back_and_skips_nothing(
+        stack_settings: Settings, tmp_path: Path) -> None:
+    # a regression: a trainer restarted past its checkpoint went on from Faust's offset, and the
+    # examples in between were never learned
+    s = replace(stack_settings, topic_prefix=f"resume{uuid.uuid4().hex[:8]}")
+    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    worker = Worker(s, tmp_path, loglevel="INFO")
+    s = worker.settings
+    worker.agents = "train"
+    worker.start()
+    try:
+        produce_examples(s, range(100))
+        first = checkpoint_at(s, 100)
+        assert (first.offset, first.state.position) == (100, 100)
+    finally:
+        worker.stop()
+    # as if it had died after Faust committed 150 and before it checkpointed them
+    produce_examples(s, range(100, 200))
+    commit_examples(s, 150)
+    assert committed(s, "examples") == 150
+    worker.start()
+    try:
+        last = checkpoint_at(s, 200)
+    finally:
+        worker.stop()
+    assert last.offset == 200
+    assert last.state.position == 200  # examples 100 to 149 were learned too, each once
+    assert "seeks back to 100" in worker.log.read_text()
