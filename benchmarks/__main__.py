@@ -37,23 +37,28 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
-def references(s: Settings, tmp: Path) -> tuple[float, float]:
-    """The bare aiokafka relay and a plain Faust agent, on the same backlog."""
+def references(s: Settings, tmp: Path) -> tuple[float, float, float]:
+    """The bare aiokafka relay, a plain Faust agent, and the same agent with driftline's consumer
+    loop (:mod:`streams.faust_transport`), on the same backlog."""
     ns = replace(s, topic_prefix=f"bench-ref-{uuid.uuid4().hex[:6]}")
-    admin.ensure_topics(ns.kafka_bootstrap, [TopicSpec(ns.topic(n), ns.partitions) for n in ("raw", "relay", "faust")])
+    admin.ensure_topics(ns.kafka_bootstrap, [TopicSpec(ns.topic(n), ns.partitions) for n in ("raw", "relay", "faust", "ours")])
     produce(ns, ProduceOptions("agrawal-drift", limit=EVENTS, feedback_fraction=0.0))
     bare = asyncio.run(bare_relay(ns.kafka_bootstrap, ns.topic("raw"), ns.topic("relay"), EVENTS))
-    out = tmp / "faust-relay.txt"
+    return bare, faust_relay(ns, tmp, "faust", "plain"), faust_relay(ns, tmp, "ours", "driftline")
+
+
+def faust_relay(ns: Settings, tmp: Path, sink: str, flavour: str) -> float:
+    out = tmp / f"faust-relay-{flavour}.txt"
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.faust_relay", ns.kafka_bootstrap, ns.topic("raw"),
-                             ns.topic("faust"), str(EVENTS), str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             ns.topic(sink), str(EVENTS), str(out), flavour], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
-        pipeline.wait_for("the Faust relay", out.exists, timeout=600)
+        pipeline.wait_for(f"the Faust relay ({flavour})", out.exists, timeout=600)
         time.sleep(0.2)
-        faust = float(out.read_text().strip())
+        return float(out.read_text().strip())
     finally:
         proc.kill()
         proc.wait()
-    return bare, faust
 
 
 def main() -> None:
@@ -83,9 +88,11 @@ def run(s: Settings, tmp: Path) -> list[tuple[str, str, str]]:
         rows.append((name, figure, reference))
         print(f"  {name}: {figure}  {reference}", flush=True)
 
-    bare, faust = references(s, tmp)
+    bare, faust, ours = references(s, tmp)
     row("reference: bare aiokafka relay", f"{bare:,.0f} ev/s", "consume → orjson → River predict+learn → batched produce")
     row("reference: one plain Faust agent", f"{faust:,.0f} ev/s", f"the same work, stream.take(1000), topic.send; {faust / bare:.2f}× bare")
+    row("the same agent, driftline's consumer loop", f"{ours:,.0f} ev/s",
+        f"streams.faust_transport: no task race per record; {ours / faust:.2f}× plain Faust")
     hot = pipeline.hot_path(s, tmp, EVENTS)
     row("hot path (--agents validate)", f"{hot:,.0f} ev/s", f"{hot / bare:.3f}× bare (target ≥ 10,000/s and ≥ 0.25×)")
     loop, loop_hot = pipeline.full_loop(s, tmp, EVENTS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from streams.faust_transport import App
 from streams.settings import Settings
 from streams.topics import MODELS_MAX_BYTES
 
@@ -12,11 +13,12 @@ def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
     """Build the Faust app for these settings.
 
     Values travel as raw bytes: ``schemas.decode`` turns them into typed records or dead letters,
-    so a bad record never kills an agent inside Faust's own deserializer.
+    so a bad record never kills an agent inside Faust's own deserializer. The consumer's inner
+    loop is :mod:`streams.faust_transport`'s.
     """
     datadir = settings.state_dir / "faust" / name
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    return App(
         f"{settings.topic_prefix}-{name}",
         broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
         store="memory://",
