@@ -59,18 +59,28 @@ def wait_for(what: str, done, timeout: float = 600.0) -> None:  # type: ignore[n
         time.sleep(0.2)
 
 
-def hot_path(settings: Settings, tmp: Path, events: int) -> float:
-    """Events/s from a backlog through ``--agents validate``: raw → features + predictions."""
-    s = namespace(settings, tmp, "hot")
+def hot_path(settings: Settings, tmp: Path, events: int, workers: int = 1, label: str = "hot") -> float:
+    """Events/s from a backlog through ``--agents validate`` (raw → features + predictions), in
+    one worker process or several (one consumer group)."""
+    s = namespace(settings, tmp, label)
     produce(s, ProduceOptions("agrawal-drift", limit=events, feedback_fraction=0.0))
-    worker = WorkerProcess(s, tmp / "hot.log", agents="validate")
-    worker.start()
+    procs = [WorkerProcess(replace(s, web_port=free_port()), tmp / f"{label}-{n}.log", agents="validate")
+             for n in range(workers)]
     try:
+        for worker in procs:
+            worker.start()
         wait_for("every prediction", lambda: end_offsets(s, "predictions") >= events)
     finally:
-        worker.stop()
+        for worker in procs:
+            worker.stop()
     ts = timestamps(s, "predictions")
     return len(ts) / max(1e-9, max(ts) - min(ts))
+
+
+def scale_out(settings: Settings, tmp: Path, events: int) -> tuple[float, float]:
+    """The hot path on 8 partitions with one worker process, then with two."""
+    eight = replace(settings, partitions=8)
+    return hot_path(eight, tmp, events, 1, "one8"), hot_path(eight, tmp, events, 2, "two8")
 
 
 def full_loop(settings: Settings, tmp: Path, events: int, delay: int = 500) -> tuple[float, float]:

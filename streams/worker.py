@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -69,6 +70,9 @@ def run(settings: Settings, agents: Sequence[str], loglevel: str = "WARNING") ->
         raise EnvironmentProblem(f"no Kafka broker answers at {settings.kafka_bootstrap} (start one with `driftline stack up`)")
     admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
     app, _ = build(settings, agents)
+    # the worker's few kafka-python clients (the join's rebuild, the models log) raise what
+    # matters to us; kafka-python 3 also logs its own socket closes at ERROR, with tracebacks
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     sys.argv = sys.argv[:1]
     QuietWorker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
     return 0

@@ -1,0 +1,155 @@
+"""A worker under a steady live stream with labels: does it keep up, how late are its answers,
+how fresh are its models, does it recover from a concept change, does its memory stay flat.
+
+One `driftline worker` (every agent) takes ``agrawal-drift`` at a steady rate, its concept
+changing halfway, labels ``delay`` events late, all produced by one kafka-python producer on the
+same machine. Figures are read from the topics afterwards: lag from end and committed offsets
+sampled every 2 s, latency from each prediction's record time minus its raw event's, model
+freshness from each promotion's record time to the first prediction served by that version.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from benchmarks.pipeline import namespace
+from streams.settings import Settings
+from streams.sources import builtin
+from streams.testing import committed, end_offsets
+from streams.worker_process import WorkerProcess
+
+LAGGED = ("raw", "feedback", "features", "labels", "examples")
+WINDOW = 3_000  # events: served accuracy before the change, and 3,000 after it
+
+
+@dataclass
+class KeepUp:
+    rate: int
+    events: int
+    produced_s: float = 0.0
+    caught_up_s: float = 0.0  # from the first event produced to the last example learned
+    max_lag_s: dict[str, float] = field(default_factory=dict)
+    rss_warm_mb: float = 0.0
+    rss_end_mb: float = 0.0
+    latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p99 over the run
+    freshness_s: list[float] = field(default_factory=list)
+    accuracy: dict[str, float] = field(default_factory=dict)  # before, just after, recovered
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _produce(s: Settings, rate: int, events: int, delay: int, labels: dict[str, bool], done: threading.Event) -> None:
+    """The stream at ``rate``; ``labels`` gets each event's label, in the order produced."""
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, linger_ms=5)
+    pending: list[tuple[str, bool]] = []
+    began = time.monotonic()
+    stream = builtin("agrawal-drift", seed=11, drift_at=events // 2)
+    for i, (event, label) in enumerate(itertools.islice(stream, events)):
+        if i % 50 == 0:
+            time.sleep(max(0.0, i / rate - (time.monotonic() - began)))
+        event["ts"] = time.time()
+        producer.send(s.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
+        labels[event["event_id"]] = bool(label)
+        pending.append((event["event_id"], label))
+        if len(pending) > delay:
+            event_id, y = pending.pop(0)
+            producer.send(s.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
+    for event_id, y in pending:
+        producer.send(s.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
+    producer.flush()
+    producer.close()
+    done.set()
+
+
+def _records(s: Settings, name: str) -> list[Any]:
+    consumer = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
+    topic = s.topic(name)
+    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    ends = consumer.end_offsets(tps)
+    out: list[Any] = []
+    while any(consumer.position(tp) < ends[tp] for tp in tps):
+        for records in consumer.poll(timeout_ms=500, max_records=10_000).values():
+            out.extend(records)
+    consumer.close()
+    return out
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int = 300) -> KeepUp:
+    """Run the stream, sample lag and memory while it runs, then read the figures back."""
+    s = namespace(settings, tmp, f"live{rate}")
+    events = rate * seconds
+    out = KeepUp(rate, events)
+    worker = WorkerProcess(s, tmp / f"live{rate}.log")
+    worker.start()
+    assert worker.proc is not None
+    labels: dict[str, bool] = {}
+    done = threading.Event()
+    began = time.monotonic()
+    feeder = threading.Thread(target=_produce, args=(s, rate, events, delay, labels, done), daemon=True)
+    feeder.start()
+    lag: dict[str, list[int]] = {name: [] for name in LAGGED}
+    try:
+        while True:
+            time.sleep(2)
+            for name in LAGGED:
+                lag[name].append(end_offsets(s, name) - committed(s, name))
+            if not out.rss_warm_mb and time.monotonic() - began > seconds / 4:
+                out.rss_warm_mb = _rss_mb(worker.proc.pid)
+            if done.is_set() and not out.produced_s:
+                out.produced_s = time.monotonic() - began
+            if done.is_set() and end_offsets(s, "predictions") >= events and committed(s, "examples") >= events:
+                break
+            if time.monotonic() - began > seconds * 4 + 120:
+                break  # fell too far behind: the figures say so
+        out.caught_up_s = time.monotonic() - began
+        out.rss_end_mb = _rss_mb(worker.proc.pid)
+    finally:
+        worker.stop()
+    # a committed offset lags by up to a commit interval (2.8 s) when all is well
+    out.max_lag_s = {name: max(values, default=0) / rate for name, values in lag.items()}
+    raw_ts = {orjson.loads(r.value)["event_id"]: r.timestamp for r in _records(s, "raw")}
+    predictions = [(r.timestamp, orjson.loads(r.value)) for r in _records(s, "predictions")]
+    latency = [float(ts - raw_ts[p["event_id"]]) for ts, p in predictions if p["event_id"] in raw_ts]
+    out.latency_ms = {"p50": _quantile(latency, 0.5), "p99": _quantile(latency, 0.99)}
+    first_served: dict[int, int] = {}
+    for ts, p in predictions:
+        v = p.get("model_version")
+        if v is not None and (v not in first_served or ts < first_served[v]):
+            first_served[v] = ts
+    for r in _records(s, "models"):
+        change = orjson.loads(r.value)
+        v = change.get("version")
+        if change.get("status") == "champion" and v in first_served and first_served[v] >= r.timestamp:
+            out.freshness_s.append((first_served[v] - r.timestamp) / 1000)
+    served = {p["event_id"]: p.get("prediction") for _, p in predictions}
+    order = list(labels)  # event ids in the order produced
+
+    def accuracy(lo: int, hi: int) -> float:
+        ids = [e for e in order[max(0, lo):hi] if e in served and e in labels]
+        return statistics.fmean(served[e] == labels[e] for e in ids) if ids else float("nan")
+
+    change = events // 2
+    out.accuracy = {"before": accuracy(change - WINDOW, change), "just after": accuracy(change, change + 1_000),
+                    "3,000 after": accuracy(change + WINDOW, change + 2 * WINDOW)}
+    return out
