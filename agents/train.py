@@ -136,22 +136,24 @@ def register(rt: Runtime) -> None:
         seek may still come, and each batch of them seeks again, until the offset comes."""
         expect: int | None = run["next"]
         todo = []
+        learned = 0  # read again, below the offset
         for event in events:
             offset = event.message.offset
-            if expect is None or offset == expect:
+            if expect is not None and offset < expect:
+                learned += 1
+            elif expect is None or offset == expect:
                 todo.append(event)
                 expect = offset + 1
                 run.pop("sought", None)
-            elif offset > expect:
+            else:  # past a gap
                 if run.get("sought") != expect:
                     log.info("trainer at examples offset %d: seeks back to %d, the offset its checkpoint covers",
                              offset, expect)
                     run["sought"] = expect
                 await rt.app.consumer.seek(examples_tp, expect)
                 break
-        skipped = len(events) - len(todo)
-        if skipped:
-            metrics.DUPLICATES.labels("train").inc(skipped)
+        if learned:
+            metrics.DUPLICATES.labels("train").inc(learned)
         return todo
 
     async def learn_batch(events: list[Any]) -> None:

@@ -263,9 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_spec)
 
     p = sub.add_parser("demo", help="the main job, end to end: a worker, a stream with a concept drift, a new model taking over")
-    p.add_argument("--events", type=_positive_int, default=24_000,
-                   help="how many events to send (default 24000; the concept changes halfway)")
-    p.add_argument("--rate", type=_events_per_second, default=200.0, help="events per second (default 200)")
+    p.add_argument("--events", type=_positive_int, default=48_000,
+                   help="how many events to send (default 48000; the concept changes halfway)")
+    p.add_argument("--rate", type=_events_per_second, default=400.0, help="events per second (default 400)")
     p.add_argument("--keep", action="store_true",
                    help="keep the demo's namespace (topics, registry) and the stack, if the demo started it, afterwards")
     p.add_argument("--out", type=Path, default=Path("demo-report"), help="the report folder (default demo-report/)")

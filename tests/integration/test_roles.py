@@ -1,0 +1,85 @@
+"""Scoring and training in processes of their own (real broker and Redis): one consumer group,
+each process running a subset of the agents; a standby trainer takes over from a killed one."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+import redis
+
+from streams import admin
+from streams.checkpoint import Checkpoint, CheckpointStore
+from streams.produce import ProduceOptions, produce
+from streams.settings import Settings
+from streams.testing import Worker, end_offsets, read_all
+from streams.topics import topic_specs
+
+SCORING = "validate,feedback,join,models"
+TRAINING = "train,models"  # models: a version promoted by hand reaches the trainer too
+
+
+def learned_through(s: Settings, offset: int, timeout_s: float = 180) -> Checkpoint:
+    store = CheckpointStore(redis.Redis.from_url(s.redis_url), s.topic_prefix, s.model_key.encode())
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        saved = store.load()
+        if saved is not None and saved.offset >= offset:
+            return saved
+        time.sleep(0.5)
+    raise AssertionError(f"no trainer checkpoint covering examples offset {offset} within {timeout_s:.0f}s")
+
+
+def test_a_scoring_process_and_two_trainers_share_the_loop_and_a_standby_trainer_takes_over(
+        stack_settings: Settings, tmp_path: Path) -> None:
+    s = replace(stack_settings, topic_prefix=f"roles{uuid.uuid4().hex[:8]}")
+    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    for name in ("scorer", "trainer-a", "trainer-b"):
+        (tmp_path / name).mkdir()
+    scorer = Worker(s, tmp_path / "scorer", loglevel="INFO")
+    scorer.agents = SCORING
+    s = scorer.settings  # its signing key is everyone's
+    trainers = [Worker(s, tmp_path / name, loglevel="INFO") for name in ("trainer-a", "trainer-b")]
+    for t in trainers:
+        t.agents = TRAINING
+    try:
+        for w in [scorer, *trainers]:
+            w.start()
+        assert "train" not in scorer.health()["agents"] and "validate" not in trainers[0].health()["agents"]
+        produce(s, ProduceOptions("agrawal-drift", limit=3_000, feedback_delay=100, seed=5))
+        first = learned_through(s, 3_000)
+        # the versions the trainer published reached the scorer's process: it serves one of them
+        deadline = time.monotonic() + 60
+        while scorer.health()["model_version"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert scorer.health()["model_version"] > 0
+        # the trainer that holds the examples partition dies; the standby takes it over after the
+        # session timeout, from the checkpoint
+        learning = [t for t in trainers if "resumes at" in t.log.read_text()]
+        assert len(learning) == 1, [t.log.read_text()[-2000:] for t in trainers]
+        (dead,) = learning
+        standby = next(t for t in trainers if t is not dead)
+        assert dead.proc is not None
+        dead.proc.send_signal(signal.SIGKILL)
+        dead.proc.wait()
+        produce(s, ProduceOptions("agrawal-drift", limit=3_000, feedback_delay=100, seed=6))  # new event ids
+        deadline = time.monotonic() + 180
+        while (examples := end_offsets(s, "examples")) < 6_000 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        last = learned_through(s, examples)
+    finally:
+        for w in [scorer, *trainers]:
+            w.stop()
+    assert "resumes at" in standby.log.read_text()  # it learned, from the checkpoint
+    predictions = Counter(orjson.loads(r.value)["event_id"] for r in read_all(s, "predictions", 6_000))
+    assert len(predictions) == 6_000 and max(predictions.values()) == 1
+    joined = {orjson.loads(r.value)["event_id"] for r in read_all(s, "examples", examples)}
+    assert joined == set(predictions)  # every label met its event, across the rebalances
+    assert first.state.position == 3_000
+    # every example learned once, across the two trainers and the kill
+    assert last.offset == examples and last.state.position == len(joined)
