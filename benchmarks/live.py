@@ -14,16 +14,17 @@ import itertools
 import statistics
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from benchmarks.pipeline import namespace
+from benchmarks.pipeline import _rss_mb, namespace
 from streams.settings import Settings
 from streams.sources import builtin
+from streams.stack.ports import free_port
 from streams.testing import committed, end_offsets
 from streams.worker_process import WorkerProcess
 
@@ -35,6 +36,7 @@ WINDOW = 3_000  # events: served accuracy before the change, and 3,000 after it
 class KeepUp:
     rate: int
     events: int
+    split: bool = False  # the trainer in a process of its own
     produced_s: float = 0.0
     caught_up_s: float = 0.0  # from the first event produced to the last example learned
     max_lag_s: dict[str, float] = field(default_factory=dict)
@@ -43,13 +45,6 @@ class KeepUp:
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p99 over the run
     freshness_s: list[float] = field(default_factory=list)
     accuracy: dict[str, float] = field(default_factory=dict)  # before, just after, recovered
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _produce(s: Settings, rate: int, events: int, delay: int, labels: dict[str, bool], done: threading.Event) -> None:
@@ -95,13 +90,18 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int = 300) -> KeepUp:
-    """Run the stream, sample lag and memory while it runs, then read the figures back."""
-    s = namespace(settings, tmp, f"live{rate}")
+def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int = 300, split: bool = False) -> KeepUp:
+    """Run the stream, sample lag and memory while it runs, then read the figures back. With
+    ``split``, the trainer runs in a process of its own (``--agents train,models``) beside the
+    scoring one; the memory figures are the scoring process's."""
+    s = namespace(settings, tmp, f"live{rate}{'split' if split else ''}")
     events = rate * seconds
-    out = KeepUp(rate, events)
-    worker = WorkerProcess(s, tmp / f"live{rate}.log")
+    out = KeepUp(rate, events, split)
+    worker = WorkerProcess(s, tmp / f"live{rate}.log", agents="validate,feedback,join,models" if split else "")
+    trainer = WorkerProcess(replace(s, web_port=free_port()), tmp / f"live{rate}-trainer.log", agents="train,models")
     worker.start()
+    if split:
+        trainer.start()
     assert worker.proc is not None
     labels: dict[str, bool] = {}
     done = threading.Event()
@@ -126,6 +126,7 @@ def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int =
         out.rss_end_mb = _rss_mb(worker.proc.pid)
     finally:
         worker.stop()
+        trainer.stop()
     # a committed offset lags by up to a commit interval (2.8 s) when all is well
     out.max_lag_s = {name: max(values, default=0) / rate for name, values in lag.items()}
     raw_ts = {orjson.loads(r.value)["event_id"]: r.timestamp for r in _records(s, "raw")}

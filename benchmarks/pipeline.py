@@ -19,6 +19,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from streams import admin
+from streams.core.spec import DEFAULT_SPEC_PATH
 from streams.produce import ProduceOptions, produce
 from streams.settings import Settings
 from streams.sources import builtin
@@ -135,3 +136,41 @@ def _steady(settings: Settings, rate: int, total: int) -> None:
         producer.send(settings.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
     producer.flush()
     producer.close()
+
+
+def entity_memory(settings: Settings, tmp: Path, entities: int = 100_000, ttl_s: int = 3600) -> tuple[float, float, int]:
+    """Worker memory with ``entities`` entities, each seen once, their event times one second
+    apart (so ``entities`` seconds of event time) and ``[features] entity_ttl_seconds`` at
+    ``ttl_s``: the memory after a tenth of them and at the end (MB), and the entities dropped."""
+    s = namespace(settings, tmp, "entities")
+    spec = tmp / "entities.toml"
+    spec.write_text(DEFAULT_SPEC_PATH.read_text().replace("[features]\n", f"[features]\nentity_ttl_seconds = {ttl_s}\n", 1))
+    s = replace(s, pipeline=str(spec))
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, linger_ms=20, batch_size=256 * 1024)
+    start = time.time() - entities
+    for i, (event, _) in enumerate(itertools.islice(builtin("agrawal-drift", seed=5), entities)):
+        event["entity_id"], event["ts"] = f"entity-{i}", start + i
+        producer.send(s.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
+    producer.flush()
+    producer.close()
+    worker = WorkerProcess(s, tmp / "entities.log", agents="validate")
+    worker.start()
+    assert worker.proc is not None
+    try:
+        wait_for("a tenth of the predictions", lambda: end_offsets(s, "predictions") >= entities // 10)
+        early = _rss_mb(worker.proc.pid)
+        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= entities)
+        time.sleep(2)
+        late = _rss_mb(worker.proc.pid)
+        dropped = next((int(float(line.split()[-1])) for line in worker.metrics().splitlines()
+                        if line.startswith("driftline_entities_expired_total")), 0)
+    finally:
+        worker.stop()
+    return early, late, dropped
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
