@@ -123,6 +123,8 @@ def keep_up_rows(row, ku: live.KeepUp) -> None:  # type: ignore[no-untyped-def]
     how = ", the trainer in a process of its own" if ku.split else ""
     row(f"live {ku.rate:,}/s for {KEEP_UP_SECONDS} s, labels 300 late{how}: caught up", f"{ku.caught_up_s - ku.produced_s:.1f} s",
         "after the last event was produced (target: keep up at 2,000/s for 10 min)")
+    row("  events with no prediction, labels with no example", f"{ku.unpredicted:,}, {ku.unlearned:,}",
+        f"of {ku.events:,} (must be 0, 0: nothing lost)")
     row("  its largest lag", f"{max(ku.max_lag_s.values()):.1f} s",
         ", ".join(f"{k} {v:.1f}" for k, v in ku.max_lag_s.items()) + " (committed offsets: ~2.8 s when all is well; target < 5 s)")
     row("  latency, producer's send → prediction", f"p99 {ku.latency_ms['p99']:,.0f} ms",

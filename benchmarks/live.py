@@ -45,6 +45,8 @@ class KeepUp:
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p99 over the run
     freshness_s: list[float] = field(default_factory=list)
     accuracy: dict[str, float] = field(default_factory=dict)  # before, just after, recovered
+    unpredicted: int = 0  # events produced with no prediction at the end: lost
+    unlearned: int = 0  # labels produced whose example never came: lost (or still waiting, when it fell behind)
 
 
 def _produce(s: Settings, rate: int, events: int, delay: int, labels: dict[str, bool], done: threading.Event) -> None:
@@ -144,6 +146,8 @@ def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int =
         if change.get("status") == "champion" and v in first_served and first_served[v] >= r.timestamp:
             out.freshness_s.append((first_served[v] - r.timestamp) / 1000)
     served = {p["event_id"]: p.get("prediction") for _, p in predictions}
+    out.unpredicted = len(set(labels) - set(served))
+    out.unlearned = len(set(labels) - {orjson.loads(r.value)["event_id"] for r in _records(s, "examples")})
     order = list(labels)  # event ids in the order produced
 
     def accuracy(lo: int, hi: int) -> float:

@@ -7,9 +7,10 @@ agents do with a record: with it gone, a worker took 31 s instead of 47 s over 2
 their labels produced at 1,000/s on this machine class (see the README's benchmarks).
 
 Here the hand-over is awaited directly while the flow runs, and raced as before only while it is
-suspended. A hand-over that waited across a rebalance (its message is of an older consumer
-generation) ends the batch it came in: its records are stale, the streams skip them, and the
-read offsets stay where the new assignment's seek put them. Everything else is Faust's own.
+suspended. A hand-over during which a rebalance began (the flow is suspended when it returns) or
+passed (its message is of an older consumer generation) ends the fetch it came in, without
+moving the read offset: its records are stale, the streams skip them, and the read offsets are
+where the new assignment's seek puts them. Everything else is Faust's own.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
                         await self.wait_first(deliver(message), self.suspend_flow.wait())
                     else:
                         await deliver(message)
-                        if message.generation_id != app.consumer_generation_id:
-                            break  # it waited across a rebalance: the rest of this fetch is stale
+                        if suspended() or message.generation_id != app.consumer_generation_id:
+                            break  # a rebalance began or passed while it waited: the rest of this fetch is stale
                     read_offsets[tp] = offset
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:

@@ -89,3 +89,15 @@ def test_a_hand_over_that_waited_across_a_rebalance_ends_its_stale_fetch() -> No
     drain(loop)
     assert loop.delivered == [10, 11]  # 12 and 13 were fetched before the rebalance: not handed over
     assert loop._read_offset["tp"] == 4  # where the seek put it, not the stale record's offset
+
+
+def test_a_hand_over_during_which_a_rebalance_began_ends_its_fetch_without_moving_the_read_offset() -> None:
+    loop = Loop([20, 21, 22], read_offset=19)
+
+    def revoke_during(message: Any) -> None:
+        if message.offset == 20:
+            loop.suspend_flow.set()  # the partitions are being revoked; no new generation yet
+
+    loop.on_deliver = revoke_during
+    drain(loop)
+    assert loop.delivered == [20] and loop._read_offset["tp"] == 19
