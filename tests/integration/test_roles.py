@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 import redis
+from kafka import KafkaAdminClient
 
 from streams import admin
 from streams.checkpoint import Checkpoint, CheckpointStore
@@ -22,6 +23,27 @@ from streams.topics import topic_specs
 
 SCORING = "validate,feedback,join,models"
 TRAINING = "train,models"  # models: a version promoted by hand reaches the trainer too
+
+
+def settled(s: Settings, members: int, timeout_s: float = 120) -> None:
+    """Wait until the worker group is stable with ``members`` members: every process has its share."""
+    group = f"{s.topic_prefix}-worker"
+    admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if hasattr(admin, "describe_groups"):  # kafka-python 3
+                found = admin.describe_groups([group])[group]
+                state, joined = found["group_state"], len(found["members"])
+            else:
+                found = admin.describe_consumer_groups([group])[0]
+                state, joined = found.state, len(found.members)
+            if state == "Stable" and joined == members:
+                return
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    raise AssertionError(f"the group {group} did not settle with {members} members within {timeout_s:.0f}s")
 
 
 def learned_through(s: Settings, offset: int, timeout_s: float = 180) -> Checkpoint:
@@ -51,6 +73,7 @@ def test_a_scoring_process_and_two_trainers_share_the_loop_and_a_standby_trainer
         for w in [scorer, *trainers]:
             w.start()
         assert "train" not in scorer.health()["agents"] and "validate" not in trainers[0].health()["agents"]
+        settled(s, 3)  # a process answers before it has joined the group: no rebalance mid-stream
         produce(s, ProduceOptions("agrawal-drift", limit=3_000, feedback_delay=100, seed=5))
         first = learned_through(s, 3_000)
         # the versions the trainer published reached the scorer's process: it serves one of them
@@ -77,7 +100,9 @@ def test_a_scoring_process_and_two_trainers_share_the_loop_and_a_standby_trainer
             w.stop()
     assert "resumes at" in standby.log.read_text()  # it learned, from the checkpoint
     predictions = Counter(orjson.loads(r.value)["event_id"] for r in read_all(s, "predictions", 6_000))
-    assert len(predictions) == 6_000 and max(predictions.values()) == 1
+    # every event predicted; the rebalance after the kill may score again what was read and not
+    # yet committed (at least once, as a restart does)
+    assert set(predictions) == {f"agrawal-drift-{seed}-{n}" for seed in (5, 6) for n in range(3_000)}
     joined = {orjson.loads(r.value)["event_id"] for r in read_all(s, "examples", examples)}
     assert joined == set(predictions)  # every label met its event, across the rebalances
     assert first.state.position == 3_000
