@@ -19,12 +19,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from schemas import Accepted, decode
 from streams.core.join import Joiner, Label, Scored
 from streams.core.labels import coerce_label
 from streams.core.spec import PipelineSpec
+from streams.core.trainer import Example
 from streams.settings import Settings
 
 
@@ -75,13 +77,35 @@ def rebuild(settings: Settings, spec: PipelineSpec, partition: int, timeout_s: f
         consumer.close()
     out = Rebuilt(joiner_for(spec), {tp.topic: ends[tp] for tp in tps})
     written = {tp.topic: done[tp] for tp in tps}
+    # an example was written before the commits only if both its records were below them: the
+    # worker that read both met them. One read on one side only (the topics are read at their own
+    # pace) waited in that worker's memory, which died: its example is written again.
+    offsets: dict[str, dict[str, int]] = {topics[0]: {}, topics[1]: {}}
     merged = heapq.merge(*records.values(), key=lambda r: r.timestamp)  # roughly the order they were joined in
     for r in merged:
         outcome = apply(out.joiner, spec, r.topic == topics[0], r.value, r.timestamp / 1000.0,
                         (r.topic, r.partition, r.offset), r.headers)
-        if outcome is not None and r.offset >= written[r.topic]:
-            out.redo.append((r, outcome))
+        if isinstance(outcome, Example):
+            offsets[r.topic][outcome.event_id] = r.offset
+            if any(offsets[t].get(outcome.event_id, -1) >= written[t] for t in topics):
+                out.redo.append((r, outcome))
+        elif outcome is not None:
+            if r.offset >= written[r.topic]:
+                out.redo.append((r, outcome))
+        else:
+            event_id = _event_id(r.value)
+            if event_id is not None:
+                offsets[r.topic][event_id] = r.offset
     return out
+
+
+def _event_id(value: bytes | None) -> str | None:
+    try:
+        found = orjson.loads(value or b"null")
+    except orjson.JSONDecodeError:
+        return None
+    event_id = found.get("event_id") if isinstance(found, dict) else None
+    return event_id if isinstance(event_id, str) else None
 
 
 def apply(j: Joiner, spec: PipelineSpec, is_features: bool, value: bytes, record_ts: float | None,
