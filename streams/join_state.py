@@ -4,9 +4,10 @@ The join keeps scored events waiting for their labels, and labels that came firs
 What a worker had in memory when it died is still in Kafka: the partition's ``features`` and
 ``labels`` records. Reading the last ``horizon + early grace`` of them, up to the topics' ends,
 through a fresh :class:`Joiner` gives back every event still waiting and every label still early.
-Outcomes of records below the group's committed offsets were written before those offsets were
-committed, so they are dropped; outcomes at or above them are written again (a label joined
-twice is learned once: the trainer knows the events it learned). The agent then skips the records
+An example both of whose records are below the group's committed offsets was written before
+those offsets were committed (the worker that read both met them), so it is dropped; any other
+example, and the dead letter of a record at or above them, is written again (a label joined twice
+is learned once: the trainer knows the events it learned). The agent then skips the records
 it is handed below the ends read, so nothing is applied twice, however far Faust's reading of the
 partition lags or runs ahead of the commits. Nothing is written on the hot path for it; a restart
 or a rebalance pays one read of that window.
