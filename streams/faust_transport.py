@@ -49,7 +49,7 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
                         await asyncio.sleep(0)
                         since_yield = 0
                     offset = message.offset
-                    last = read_offsets[tp]
+                    last = read_offsets.get(tp)  # none yet (a partition just assigned, or revoked since)
                     if last is not None and offset < last:
                         continue  # read already (the offset went back to a seek's)
                     if last and offset - last > 1 and acks_enabled_for(message.topic):

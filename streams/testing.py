@@ -6,14 +6,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import redis
 from kafka import KafkaConsumer, TopicPartition
 
+from streams.checkpoint import Checkpoint, CheckpointStore
 from streams.core.spec import DEFAULT_SPEC_PATH
 from streams.settings import Settings
 from streams.stack.ports import free_port
 from streams.worker_process import DRIFTLINE, WorkerProcess
 
-__all__ = ["DRIFTLINE", "Worker", "committed", "end_offsets", "read_all"]
+__all__ = ["DRIFTLINE", "Worker", "checkpoint_covering", "committed", "end_offsets", "read_all"]
 
 
 class Worker(WorkerProcess):
@@ -69,3 +71,15 @@ def committed(settings: Settings, name: str) -> int:
         return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in consumer.partitions_for_topic(topic) or ())
     finally:
         consumer.close()
+
+
+def checkpoint_covering(settings: Settings, offset: int, timeout_s: float = 180) -> Checkpoint:
+    """The trainer's checkpoint once it covers ``offset`` of the examples topic (or a failure)."""
+    store = CheckpointStore(redis.Redis.from_url(settings.redis_url), settings.topic_prefix, settings.model_key.encode())
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        saved = store.load()
+        if saved is not None and saved.offset >= offset:
+            return saved
+        time.sleep(0.3)
+    raise AssertionError(f"no trainer checkpoint covering examples offset {offset} within {timeout_s:.0f}s")

@@ -11,14 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
-import redis
 from kafka import KafkaAdminClient
 
 from streams import admin
-from streams.checkpoint import Checkpoint, CheckpointStore
 from streams.produce import ProduceOptions, produce
 from streams.settings import Settings
-from streams.testing import Worker, end_offsets, read_all
+from streams.testing import checkpoint_covering, Worker, end_offsets, read_all
 from streams.topics import topic_specs
 
 SCORING = "validate,feedback,join,models"
@@ -46,17 +44,6 @@ def settled(s: Settings, members: int, timeout_s: float = 120) -> None:
     raise AssertionError(f"the group {group} did not settle with {members} members within {timeout_s:.0f}s")
 
 
-def learned_through(s: Settings, offset: int, timeout_s: float = 180) -> Checkpoint:
-    store = CheckpointStore(redis.Redis.from_url(s.redis_url), s.topic_prefix, s.model_key.encode())
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        saved = store.load()
-        if saved is not None and saved.offset >= offset:
-            return saved
-        time.sleep(0.5)
-    raise AssertionError(f"no trainer checkpoint covering examples offset {offset} within {timeout_s:.0f}s")
-
-
 def test_a_scoring_process_and_two_trainers_share_the_loop_and_a_standby_trainer_takes_over(
         stack_settings: Settings, tmp_path: Path) -> None:
     s = replace(stack_settings, topic_prefix=f"roles{uuid.uuid4().hex[:8]}")
@@ -75,7 +62,7 @@ def test_a_scoring_process_and_two_trainers_share_the_loop_and_a_standby_trainer
         assert "train" not in scorer.health()["agents"] and "validate" not in trainers[0].health()["agents"]
         settled(s, 3)  # a process answers before it has joined the group: no rebalance mid-stream
         produce(s, ProduceOptions("agrawal-drift", limit=3_000, feedback_delay=100, seed=5))
-        first = learned_through(s, 3_000)
+        first = checkpoint_covering(s, 3_000)
         # the versions the trainer published reached the scorer's process: it serves one of them
         deadline = time.monotonic() + 60
         while scorer.health()["model_version"] == 0 and time.monotonic() < deadline:
@@ -94,7 +81,7 @@ def test_a_scoring_process_and_two_trainers_share_the_loop_and_a_standby_trainer
         deadline = time.monotonic() + 180
         while (examples := end_offsets(s, "examples")) < 6_000 and time.monotonic() < deadline:
             time.sleep(0.5)
-        last = learned_through(s, examples)
+        last = checkpoint_covering(s, examples)
     finally:
         for w in [scorer, *trainers]:
             w.stop()

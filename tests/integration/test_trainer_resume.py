@@ -8,15 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
-import redis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from streams import admin
-from streams.checkpoint import Checkpoint, CheckpointStore
 from streams.settings import Settings
-from streams.testing import Worker, committed
+from streams.testing import checkpoint_covering, Worker, committed
 from streams.topics import topic_specs
 
 
@@ -28,17 +26,6 @@ def produce_examples(s: Settings, numbers: range) -> None:
         producer.send(s.topic("examples"), key=f"e{i}".encode(), value=orjson.dumps(example), partition=0)
     producer.flush()
     producer.close()
-
-
-def checkpoint_at(s: Settings, offset: int, timeout_s: float = 120) -> Checkpoint:
-    store = CheckpointStore(redis.Redis.from_url(s.redis_url), s.topic_prefix, s.model_key.encode())
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        saved = store.load()
-        if saved is not None and saved.offset >= offset:
-            return saved
-        time.sleep(0.3)
-    raise AssertionError(f"no checkpoint covering examples offset {offset} within {timeout_s:.0f}s")
 
 
 def commit_examples(s: Settings, offset: int, timeout_s: float = 60) -> None:
@@ -71,7 +58,7 @@ def test_a_trainer_whose_commit_ran_ahead_of_its_checkpoint_seeks_back_and_skips
     worker.start()
     try:
         produce_examples(s, range(100))
-        first = checkpoint_at(s, 100)
+        first = checkpoint_covering(s, 100)
         assert (first.offset, first.state.position) == (100, 100)
     finally:
         worker.stop()
@@ -81,7 +68,7 @@ def test_a_trainer_whose_commit_ran_ahead_of_its_checkpoint_seeks_back_and_skips
     assert committed(s, "examples") == 150
     worker.start()
     try:
-        last = checkpoint_at(s, 200)
+        last = checkpoint_covering(s, 200)
     finally:
         worker.stop()
     assert last.offset == 200
