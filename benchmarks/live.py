@@ -2,28 +2,26 @@
 how fresh are its models, does it recover from a concept change, does its memory stay flat.
 
 One `driftline worker` (every agent) takes ``agrawal-drift`` at a steady rate, its concept
-changing halfway, labels ``delay`` events late, all produced by one kafka-python producer on the
-same machine. Figures are read from the topics afterwards: lag from end and committed offsets
+changing halfway, labels ``delay`` events late, all produced by one producer on the same machine
+(:class:`streams.feed.Feed`). Figures are read from the topics afterwards: lag from end and committed offsets
 sampled every 2 s, latency from each prediction's record time minus its raw event's, model
 freshness from each promotion's record time to the first prediction served by that version.
 """
 
 from __future__ import annotations
 
-import itertools
 import statistics
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from benchmarks.pipeline import _rss_mb, namespace
+from streams.feed import Feed
 from streams.settings import Settings
-from streams.sources import builtin
 from streams.stack.ports import free_port
 from streams.testing import committed, end_offsets
 from streams.worker_process import WorkerProcess
@@ -47,29 +45,6 @@ class KeepUp:
     accuracy: dict[str, float] = field(default_factory=dict)  # before, just after, recovered
     unpredicted: int = 0  # events produced with no prediction at the end: lost
     unlearned: int = 0  # labels produced whose example never came: lost (or still waiting, when it fell behind)
-
-
-def _produce(s: Settings, rate: int, events: int, delay: int, labels: dict[str, bool], done: threading.Event) -> None:
-    """The stream at ``rate``; ``labels`` gets each event's label, in the order produced."""
-    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, linger_ms=5)
-    pending: list[tuple[str, bool]] = []
-    began = time.monotonic()
-    stream = builtin("agrawal-drift", seed=11, drift_at=events // 2)
-    for i, (event, label) in enumerate(itertools.islice(stream, events)):
-        if i % 50 == 0:
-            time.sleep(max(0.0, i / rate - (time.monotonic() - began)))
-        event["ts"] = time.time()
-        producer.send(s.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
-        labels[event["event_id"]] = bool(label)
-        pending.append((event["event_id"], label))
-        if len(pending) > delay:
-            event_id, y = pending.pop(0)
-            producer.send(s.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
-    for event_id, y in pending:
-        producer.send(s.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
-    producer.flush()
-    producer.close()
-    done.set()
 
 
 def _records(s: Settings, name: str) -> list[Any]:
@@ -105,11 +80,9 @@ def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int =
     if split:
         trainer.start()
     assert worker.proc is not None
-    labels: dict[str, bool] = {}
-    done = threading.Event()
     began = time.monotonic()
-    feeder = threading.Thread(target=_produce, args=(s, rate, events, delay, labels, done), daemon=True)
-    feeder.start()
+    feed = Feed(s, events, rate=rate, label_delay=delay, seed=11).start()
+    done, labels = feed.done, feed.labels
     lag: dict[str, list[int]] = {name: [] for name in LAGGED}
     try:
         while True:

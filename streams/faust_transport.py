@@ -10,22 +10,113 @@ Here the hand-over is awaited directly while the flow runs, and raced as before 
 suspended. A hand-over during which a rebalance began (the flow is suspended when it returns) or
 passed (its message is of an older consumer generation) ends the fetch it came in, without
 moving the read offset: its records are stale, the streams skip them, and the read offsets are
-where the new assignment's seek puts them. Everything else is Faust's own.
+where the new assignment's seek puts them.
+
+The commit never passes a record that was not processed. A stream skips the records it is handed
+while a rebalance is under way (the flow stopped, or the record of an older consumer generation)
+and acks them, and Faust's periodic commit, running beside the rebalance, could commit them:
+records lost, a stream buffer's worth per partition. Here such acks do not count; the records
+are read again from the commit once the rebalance is done. And Faust commits the acked offsets'
+first consecutive run, but lets it start one past the committed offset, or anywhere when nothing
+was committed yet (the first seconds of a stream). Here the run must start
+at the committed offset, or at the first record read since the last seek; a record
+that holds the commit back while later ones are acked is read again, once (a warning says so).
+Everything else is Faust's own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 from faust.transport.drivers import aiokafka as driver
+
+log = logging.getLogger(__name__)
 
 YIELD_EVERY = 100  # records between yields to the event loop within one fetch
 
 
 class Consumer(driver.Consumer):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._first_read: dict[Any, int] = {}  # by partition: the first offset read since it was assigned
+        self._reread: dict[Any, int] = {}  # by partition: an offset to read again from (a record never acked)
+        self._reread_once: set[tuple[Any, int]] = set()
+
+    def ack(self, message: Any) -> bool:
+        """Count ``message`` as processed, unless it is of an older consumer generation or the
+        flow is stopped: a stream skips those records unprocessed, then acks them."""
+        if message.generation_id != self.app.consumer_generation_id or not self.app.flow_control.is_active():
+            self._unacked_messages.discard(message)
+            return False  # read again from the commit after the rebalance
+        return bool(super().ack(message))
+
+    def _new_offset(self, tp: Any) -> int | None:
+        """The offset to commit for ``tp``: one past the acked run that starts at the committed
+        offset, or at the first record read since the last seek when that is later (or nothing
+        is committed); ``None`` while the record there is not acked."""
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        gaps = self._gap[tp]
+        if gaps:  # offsets with no record, below the highest acked one, count as acked
+            top = max(acked)
+            found = sorted(gaps.overlap(0, top))
+            if found:
+                for interval in found:
+                    acked.extend(range(interval.begin, interval.end))
+                gaps.chop(0, max(found[-1].end, top + 1))
+        acked[:] = sorted(set(acked))
+        committed, first = self._committed_offset[tp], self._first_read.get(tp)
+        # offsets below the first record read since the last seek hold none (a transaction's marker)
+        head = first if committed is None else committed if first is None else max(committed, first)
+        if head is not None and acked[0] > head:
+            self._held(tp, head, acked[0])
+            return None
+        run = 1
+        while run < len(acked) and acked[run] == acked[run - 1] + 1:
+            run += 1
+        done = acked[:run]
+        del acked[:run]
+        self._acked_index[tp].difference_update(done)
+        return done[-1] + 1
+
+    def _held(self, tp: Any, head: int, acked_from: int) -> None:
+        """Offset ``head`` of ``tp`` was never acked, later ones were: read it again, once."""
+        if (tp, head) in self._reread_once:
+            return
+        self._reread_once.add((tp, head))
+        self._reread[tp] = head
+        log.warning("%s[%d]: records %d..%d were not processed but later ones were; reading them again "
+                    "(the commit waits for them)", tp.topic, tp.partition, head, acked_from - 1)
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            self._first_read.pop(tp, None)
+            self._reread.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    async def perform_seek(self) -> None:
+        self._first_read.clear()  # read positions go back to the committed offsets
+        await super().perform_seek()
+
+    async def seek(self, partition: Any, offset: int) -> None:
+        self._first_read.pop(partition, None)
+        await super().seek(partition, offset)
+
+    async def _read_again(self) -> None:
+        """Seek back where a record was skipped (see :meth:`_held`), on partitions still held."""
+        reread, self._reread = self._reread, {}
+        assigned = self.assignment()
+        for tp, offset in reread.items():
+            if tp in assigned:
+                await self.seek(tp, offset)
+
     async def _drain_messages(self, fetcher: Any) -> None:
         """Read fetched records into the streams until the consumer or the fetcher stops."""
         app = self.app
@@ -35,9 +126,12 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
         suspended = self.suspend_flow.is_set
         stopped = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
+        first_read = self._first_read
         try:
             while not (stopped() or fetcher_stopped()):
                 self.diag.set_flag(CONSUMER_FETCHING)
+                if self._reread:
+                    await self._read_again()
                 records = self.getmany(timeout=1.0)
                 await self.sleep(0)
                 if self.should_stop:
@@ -64,6 +158,8 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
                         if suspended() or message.generation_id != app.consumer_generation_id:
                             break  # a rebalance began or passed while it waited: the rest of this fetch is stale
                     read_offsets[tp] = offset
+                    if tp not in first_read and message.generation_id == app.consumer_generation_id:
+                        first_read[tp] = offset
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -86,8 +182,36 @@ class Transport(driver.Transport):  # type: ignore[misc]
     Consumer = Consumer
 
 
+class FlowControl(FlowControlEvent):  # type: ignore[misc]
+    """Faust's flow control, except that resuming the flow keeps what the streams' queues hold.
+
+    Faust's recovery resumes the flow twice after an assignment: once when no table needs
+    restoring, and again when it completes, after seeking to the committed offsets. Resuming
+    empties every stream's queue, so records read in between were dropped without an ack, and
+    read past: with nothing committed yet (a new group's first seconds) they were committed and
+    lost, a stream buffer's worth per partition; with a commit they held it back for good.
+    Records of a revoked assignment are still cleared when the partitions are revoked."""
+
+    _resuming = False
+
+    def resume(self) -> None:
+        self._resuming = True
+        try:
+            super().resume()
+        finally:
+            self._resuming = False
+
+    def clear(self) -> None:
+        if not self._resuming:
+            super().clear()
+
+
 class App(faust.App):  # type: ignore[misc]
-    """A Faust app whose consumer is :class:`Consumer`; everything else is Faust's."""
+    """A Faust app with :class:`Consumer` and :class:`FlowControl`; everything else is Faust's."""
+
+    @cached_property
+    def flow_control(self) -> FlowControl:
+        return FlowControl(loop=self.loop)
 
     def _new_transport(self) -> Transport:
         return Transport(self.conf.broker_consumer, self)

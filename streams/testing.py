@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import redis
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from streams.checkpoint import Checkpoint, CheckpointStore
 from streams.core.spec import DEFAULT_SPEC_PATH
@@ -15,18 +15,20 @@ from streams.settings import Settings
 from streams.stack.ports import free_port
 from streams.worker_process import DRIFTLINE, WorkerProcess
 
-__all__ = ["DRIFTLINE", "Worker", "checkpoint_covering", "committed", "end_offsets", "read_all"]
+__all__ = ["DRIFTLINE", "Worker", "checkpoint_covering", "committed", "end_offsets", "read_all", "settled"]
 
 
 class Worker(WorkerProcess):
     """A `driftline worker` subprocess on its own web port and state folder, for tests."""
 
-    def __init__(self, settings: Settings, tmp: Path, spec_text: str | None = None, loglevel: str = "") -> None:
+    def __init__(self, settings: Settings, tmp: Path, spec_text: str | None = None, loglevel: str = "",
+                 agents: str = "") -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
         spec = tmp / "pipeline.toml"
         spec.write_text(spec_text or DEFAULT_SPEC_PATH.read_text())
         super().__init__(replace(settings, web_port=free_port(), pipeline=str(spec), state_dir=tmp / "state",
                                  model_key=settings.model_key or settings.signing_key().decode()),
-                         tmp / "worker.log", loglevel=loglevel)
+                         tmp / "worker.log", agents=agents, loglevel=loglevel)
 
 
 def read_all(settings: Settings, name: str, until: int, timeout: float = 240) -> list:  # type: ignore[type-arg]
@@ -83,3 +85,25 @@ def checkpoint_covering(settings: Settings, offset: int, timeout_s: float = 180)
             return saved
         time.sleep(0.3)
     raise AssertionError(f"no trainer checkpoint covering examples offset {offset} within {timeout_s:.0f}s")
+
+
+def settled(settings: Settings, members: int, timeout_s: float = 120) -> None:
+    """Wait until the worker group is stable with ``members`` members: every process has its
+    share (a process answers on its web port before it has joined the group)."""
+    group = f"{settings.topic_prefix}-worker"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if hasattr(admin, "describe_groups"):  # kafka-python 3
+                found = admin.describe_groups([group])[group]
+                state, joined = found["group_state"], len(found["members"])
+            else:
+                found = admin.describe_consumer_groups([group])[0]
+                state, joined = found.state, len(found.members)
+            if state == "Stable" and joined == members:
+                return
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    raise AssertionError(f"the group {group} did not settle with {members} members within {timeout_s:.0f}s")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import signal
-import threading
 import time
 import uuid
 from collections import Counter
@@ -26,6 +25,7 @@ from kafka import KafkaProducer
 
 from streams import admin
 from streams.checkpoint import CheckpointStore
+from streams.feed import Feed
 from streams.settings import Settings
 from streams.sources import builtin
 from streams.testing import Worker, committed, end_offsets, read_all
@@ -37,35 +37,13 @@ LABEL_DELAY = 1_500  # events: 5 s at RATE, longer than the commit interval
 COMMIT_INTERVAL_S = 2.8  # Faust's broker_commit_interval: what a crash can make be scored twice
 
 
-def produce(settings: Settings, done: threading.Event) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
-    pending: list[tuple[str, bool]] = []
-    began = time.monotonic()
-    for i, (event, label) in enumerate(itertools.islice(builtin("agrawal-drift", seed=7, drift_at=EVENTS // 2), EVENTS)):
-        if i % 50 == 0:
-            time.sleep(max(0.0, i / RATE - (time.monotonic() - began)))
-        event["ts"] = time.time()
-        producer.send(settings.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
-        pending.append((event["event_id"], label))
-        if len(pending) > LABEL_DELAY:
-            event_id, y = pending.pop(0)
-            producer.send(settings.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
-    for event_id, y in pending:
-        producer.send(settings.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
-    producer.flush()
-    producer.close()
-    done.set()
-
-
 def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: Settings, tmp_path: Path) -> None:
     settings = replace(stack_settings, topic_prefix=f"kill{uuid.uuid4().hex[:8]}")
     admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
     worker = Worker(settings, tmp_path, loglevel="INFO")  # its log tells how each restart went
     worker.start()
     s = worker.settings
-    done = threading.Event()
-    feeder = threading.Thread(target=produce, args=(s, done), daemon=True)
-    feeder.start()
+    feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, seed=7).start()
     kills = 0
     try:
         for at in (EVENTS // 3, 2 * EVENTS // 3):  # kill after a third and two thirds were scored
@@ -77,8 +55,7 @@ def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: S
             worker.proc.wait()
             kills += 1
             worker.start()  # at once, under the same name (same web port, so the same group member id)
-        feeder.join(timeout=120)
-        assert done.is_set()
+        feed.join(timeout=120)
         # an event sent again after both kills is still known: the memory of event ids survives
         producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap)
         again = next(itertools.islice(builtin("agrawal-drift", seed=7, drift_at=EVENTS // 2), 10, None))[0]

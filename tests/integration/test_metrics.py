@@ -6,16 +6,14 @@ every record on its topics is this test's: the counters must match what was prod
 
 from __future__ import annotations
 
-import itertools
 import time
 import urllib.request
 from collections import Counter
 
 import orjson
-from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.sources import builtin
+from streams.feed import Feed
 from streams.testing import Worker, read_all
 
 EVENTS = 4_000  # valid raw events: at about 600 events/s end to end, a backlog of several lag ticks
@@ -52,27 +50,8 @@ def lags(samples: Samples) -> dict[tuple[str, int], float]:
             for (n, key), v in samples.items() if n == "driftline_consumer_lag"}
 
 
-def produce(worker: Worker) -> None:
-    s = worker.settings
-    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5)
-    pending: list[tuple[str, bool]] = []
-    for i, (event, label) in enumerate(itertools.islice(builtin("agrawal-drift", seed=7), EVENTS)):
-        event["ts"] = time.time()
-        producer.send(s.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
-        pending.append((event["event_id"], label))
-        if i % (EVENTS // BAD) == 0 and i // (EVENTS // BAD) < BAD:  # BAD of them, spread out
-            producer.send(s.topic("raw"), key=b"bad", value=b"not json")
-        if len(pending) > LABEL_DELAY:
-            event_id, y = pending.pop(0)
-            producer.send(s.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
-    for event_id, y in pending:
-        producer.send(s.topic("feedback"), key=event_id.encode(), value=orjson.dumps({"event_id": event_id, "label": y}))
-    producer.flush()
-    producer.close()
-
-
 def test_lag_rises_with_a_backlog_returns_to_zero_and_the_counters_are_exact(worker: Worker) -> None:
-    produce(worker)
+    Feed(worker.settings, EVENTS, label_delay=LABEL_DELAY, seed=7, drift_at=10_000, bad=BAD).start().join(timeout=120)
 
     # follow /metrics until every record is consumed and every source partition is caught up
     highest = 0.0

@@ -11,51 +11,24 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
-from kafka import KafkaAdminClient
 
 from streams import admin
 from streams.produce import ProduceOptions, produce
 from streams.settings import Settings
-from streams.testing import checkpoint_covering, Worker, end_offsets, read_all
+from streams.testing import Worker, checkpoint_covering, end_offsets, read_all, settled
 from streams.topics import topic_specs
 
 SCORING = "validate,feedback,join,models"
 TRAINING = "train,models"  # models: a version promoted by hand reaches the trainer too
 
 
-def settled(s: Settings, members: int, timeout_s: float = 120) -> None:
-    """Wait until the worker group is stable with ``members`` members: every process has its share."""
-    group = f"{s.topic_prefix}-worker"
-    admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if hasattr(admin, "describe_groups"):  # kafka-python 3
-                found = admin.describe_groups([group])[group]
-                state, joined = found["group_state"], len(found["members"])
-            else:
-                found = admin.describe_consumer_groups([group])[0]
-                state, joined = found.state, len(found.members)
-            if state == "Stable" and joined == members:
-                return
-            time.sleep(0.5)
-    finally:
-        admin.close()
-    raise AssertionError(f"the group {group} did not settle with {members} members within {timeout_s:.0f}s")
-
-
 def test_a_scoring_process_and_two_trainers_share_the_loop_and_a_standby_trainer_takes_over(
         stack_settings: Settings, tmp_path: Path) -> None:
     s = replace(stack_settings, topic_prefix=f"roles{uuid.uuid4().hex[:8]}")
     admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
-    for name in ("scorer", "trainer-a", "trainer-b"):
-        (tmp_path / name).mkdir()
-    scorer = Worker(s, tmp_path / "scorer", loglevel="INFO")
-    scorer.agents = SCORING
+    scorer = Worker(s, tmp_path / "scorer", loglevel="INFO", agents=SCORING)
     s = scorer.settings  # its signing key is everyone's
-    trainers = [Worker(s, tmp_path / name, loglevel="INFO") for name in ("trainer-a", "trainer-b")]
-    for t in trainers:
-        t.agents = TRAINING
+    trainers = [Worker(s, tmp_path / name, loglevel="INFO", agents=TRAINING) for name in ("trainer-a", "trainer-b")]
     try:
         for w in [scorer, *trainers]:
             w.start()

@@ -1,0 +1,77 @@
+"""A live stream at 1,000 events/s with labels and a concept change (real broker and Redis), into a
+scoring process and a trainer process: every event is predicted, every label learned, the change
+is detected and the served accuracy comes back.
+
+How fast it keeps up (lag, latency, how soon the accuracy recovers) is measured by `make bench`;
+this test's verdict waits for completion and asserts what was served.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+
+from streams import admin
+from streams.feed import Feed
+from streams.settings import Settings
+from streams.testing import Worker, committed, end_offsets, read_all, settled
+from streams.topics import topic_specs
+
+RATE = 1_000
+EVENTS = 30_000  # the concept changes halfway
+LABEL_DELAY = 300
+WINDOW = 3_000  # events: served accuracy just before the change, and over the last of the stream
+
+
+def wait_for(what: str, done, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {timeout_s:.0f}s")
+        time.sleep(0.5)
+
+
+def test_at_1000_events_a_second_the_change_is_detected_and_served_accuracy_recovers(
+        stack_settings: Settings, tmp_path: Path) -> None:
+    s = replace(stack_settings, topic_prefix=f"keep{uuid.uuid4().hex[:8]}")
+    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    scorer = Worker(s, tmp_path / "scorer", agents="validate,feedback,join,models")
+    s = scorer.settings  # its signing key is the trainer's too
+    trainer = Worker(s, tmp_path / "trainer", agents="train,models")
+    try:
+        scorer.start()
+        trainer.start()
+        settled(s, 2)
+        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, seed=11).start()
+        feed.join(timeout=EVENTS / RATE * 3 + 60)
+        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= EVENTS, 120)
+        wait_for("every example learned", lambda: committed(s, "examples") >= EVENTS, 120)
+    finally:
+        scorer.stop()
+        trainer.stop()
+
+    labels = feed.labels
+    served = {p["event_id"]: p["prediction"] for p in map(orjson.loads, (r.value for r in read_all(s, "predictions", EVENTS)))}
+    assert set(served) == set(labels), "every event is predicted"
+    learned = {orjson.loads(r.value)["event_id"] for r in read_all(s, "examples", EVENTS)}
+    assert learned == set(labels), "every label ends as an example"
+
+    order = list(labels)  # event ids in the order produced
+    change = EVENTS // 2
+
+    def accuracy(lo: int, hi: int) -> float:
+        return statistics.fmean(served[e] == labels[e] for e in order[lo:hi])
+
+    before, just_after, last = accuracy(change - WINDOW, change), accuracy(change, change + 500), accuracy(EVENTS - WINDOW, EVENTS)
+    assert just_after < before - 0.2, f"the change must hurt the old model to test anything: {before:.3f} → {just_after:.3f}"
+    assert last >= before - 0.05, f"served accuracy {before:.3f} before the change, {last:.3f} over the last {WINDOW} events"
+
+    alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 1)]
+    assert feed.changed_at is not None
+    concept = [a for a in alerts if a["kind"] == "concept_drift" and a["ts"] > feed.changed_at]
+    assert concept, f"a concept drift alert after the change: {sorted({a['kind'] for a in alerts})}"
