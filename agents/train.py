@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,9 +36,27 @@ CHECKPOINT_EVERY = 1.0  # seconds between checkpoints of the trainer (and after 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Run:
+    """Where this worker's trainer stands. ``trainer`` is None until it starts (or after another
+    trainer superseded it)."""
+
+    trainer: Trainer | None = None
+    next: int | None = None  # the next examples offset it learns (None: from wherever Faust starts)
+    saved_at: float = 0.0  # when it was last checkpointed (monotonic)
+    dirty: bool = False  # learned since that checkpoint
+    stale: bool = False  # the examples partition was revoked since: reload the checkpoint
+    sought: int | None = None  # the offset it asked Faust to seek back to
+
+    def start(self, trainer: Trainer, next_offset: int | None) -> None:
+        """Go on with ``trainer`` from ``next_offset``, as just checkpointed."""
+        self.trainer, self.next, self.saved_at = trainer, next_offset, time.monotonic()
+        self.dirty = self.stale = False
+        self.sought = None
+
+
 def register(rt: Runtime) -> None:
     timer = metrics.PROCESSING.labels("train")
-    state: dict[str, Trainer] = {}
 
     def start_trainer() -> Trainer:
         models_log.rebuild(rt.settings, rt.registry)
@@ -76,10 +95,7 @@ def register(rt: Runtime) -> None:
         return len(batch), done
 
     checkpoints = CheckpointStore(rt.registry.client, rt.settings.topic_prefix, rt.registry.key)
-    # "t": the trainer; "next": the next examples offset it learns (None: from wherever Faust
-    # starts); "saved_at": when it was last checkpointed; "dirty": learned since; "stale": the
-    # partition was revoked since; "sought": the offset it asked Faust to seek to
-    run: dict[str, Any] = {}
+    run = Run()
     lock = asyncio.Lock()  # the trainer is learned or saved by one coroutine at a time
     examples_tp = TP(rt.settings.topic("examples"), 0)
 
@@ -103,24 +119,25 @@ def register(rt: Runtime) -> None:
             await asyncio.to_thread(checkpoints.save, t, next_offset)
         except Superseded as exc:  # another trainer took over: drop this state, reload if it comes back
             log.warning("%s: this worker stops training until the examples partition comes back", exc)
-            run.clear()
+            run.trainer = None
             return
-        run["saved_at"] = time.monotonic()
-        run["dirty"] = False
+        run.saved_at = time.monotonic()
+        run.dirty = False
 
     @rt.app.on_partitions_revoked.connect
     async def forget(app: Any, revoked: Any, **_: Any) -> None:
         """Another trainer may learn the examples now: what this one learned since its last
         checkpoint is not to be trusted when the partition comes back; the checkpoint is."""
         if examples_tp in revoked:
-            run["stale"] = True
+            run.stale = True
 
     @rt.app.timer(CHECKPOINT_EVERY)
     async def checkpoint_quiet_stream() -> None:
         """A stream that went quiet still gets its last examples checkpointed."""
         async with lock:
-            if run.get("dirty") and not run.get("stale") and time.monotonic() - run["saved_at"] >= CHECKPOINT_EVERY:
-                await checkpoint(run["t"], run["next"])
+            if run.trainer is not None and run.dirty and not run.stale and run.next is not None \
+                    and time.monotonic() - run.saved_at >= CHECKPOINT_EVERY:
+                await checkpoint(run.trainer, run.next)
 
     @rt.app.agent(rt.topics["examples"], name="train")
     async def train(stream: Any) -> None:
@@ -134,7 +151,7 @@ def register(rt: Runtime) -> None:
         (Faust's commit is ahead of the checkpoint: a crash after a commit, before a checkpoint)
         it seeks back to that offset and drops the rest; records Faust had fetched before the
         seek may still come, and each batch of them seeks again, until the offset comes."""
-        expect: int | None = run["next"]
+        expect = run.next
         todo = []
         learned = 0  # read again, below the offset
         for event in events:
@@ -144,12 +161,12 @@ def register(rt: Runtime) -> None:
             elif expect is None or offset == expect:
                 todo.append(event)
                 expect = offset + 1
-                run.pop("sought", None)
+                run.sought = None
             else:  # past a gap
-                if run.get("sought") != expect:
+                if run.sought != expect:
                     log.info("trainer at examples offset %d: seeks back to %d, the offset its checkpoint covers",
                              offset, expect)
-                    run["sought"] = expect
+                    run.sought = expect
                 await rt.app.consumer.seek(examples_tp, expect)
                 break
         if learned:
@@ -157,16 +174,16 @@ def register(rt: Runtime) -> None:
         return todo
 
     async def learn_batch(events: list[Any]) -> None:
-        if "t" not in run or run.get("stale"):
+        if run.trainer is None or run.stale:
             # a start, or the partition came back: the checkpoint, not memory, says where to go on
             trainer, next_offset = await asyncio.to_thread(resume)
             log.info("trainer at examples offset %d: resumes at %s", events[0].message.offset, next_offset)
-            run.clear()
-            run.update(t=trainer, next=next_offset, saved_at=time.monotonic(), dirty=False)
+            run.start(trainer, next_offset)
         todo = await in_order(events)
         if not todo:
             return
-        t: Trainer = run["t"]
+        t = run.trainer
+        assert t is not None
         if rt.promoted_by_hand is not None:  # watch it against the champion before, to roll back
             log.warning("model version %s was promoted by hand: watching it against version %s",
                         rt.promoted_by_hand[0], t.champion.version)
@@ -179,8 +196,8 @@ def register(rt: Runtime) -> None:
         while position < len(batch):
             # learning (and a scikit-learn refit) runs off the event loop, so scoring goes on
             position, done = await asyncio.to_thread(learn_some, t, batch, position)
-            run["next"] = todo[position - 1].message.offset + 1
-            run["dirty"] = True
+            run.next = next_offset = todo[position - 1].message.offset + 1
+            run.dirty = True
             changed = False
             for example, detections, requests in done:
                 for found in detections:
@@ -189,9 +206,9 @@ def register(rt: Runtime) -> None:
                 for req in requests:
                     await handle(t, req)
                     changed = True
-            if changed or time.monotonic() - run["saved_at"] >= CHECKPOINT_EVERY:
-                await checkpoint(t, run["next"])
-                if "t" not in run:
+            if changed or time.monotonic() - run.saved_at >= CHECKPOINT_EVERY:
+                await checkpoint(t, next_offset)
+                if run.trainer is None:
                     break
         if t.duplicates > duplicates:
             metrics.DUPLICATES.labels("train").inc(t.duplicates - duplicates)

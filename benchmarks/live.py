@@ -14,16 +14,14 @@ import statistics
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
 
 from benchmarks.pipeline import _rss_mb, namespace
 from streams.feed import Feed
 from streams.settings import Settings
 from streams.stack.ports import free_port
-from streams.testing import committed, end_offsets
+from streams.testing import committed, end_offsets, read_to_end
 from streams.worker_process import WorkerProcess
 
 LAGGED = ("raw", "feedback", "features", "labels", "examples")
@@ -45,21 +43,6 @@ class KeepUp:
     accuracy: dict[str, float] = field(default_factory=dict)  # before, just after, recovered
     unpredicted: int = 0  # events produced with no prediction at the end: lost
     unlearned: int = 0  # labels produced whose example never came: lost (or still waiting, when it fell behind)
-
-
-def _records(s: Settings, name: str) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
-    topic = s.topic(name)
-    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    ends = consumer.end_offsets(tps)
-    out: list[Any] = []
-    while any(consumer.position(tp) < ends[tp] for tp in tps):
-        for records in consumer.poll(timeout_ms=500, max_records=10_000).values():
-            out.extend(records)
-    consumer.close()
-    return out
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -104,8 +87,8 @@ def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int =
         trainer.stop()
     # a committed offset lags by up to a commit interval (2.8 s) when all is well
     out.max_lag_s = {name: max(values, default=0) / rate for name, values in lag.items()}
-    raw_ts = {orjson.loads(r.value)["event_id"]: r.timestamp for r in _records(s, "raw")}
-    predictions = [(r.timestamp, orjson.loads(r.value)) for r in _records(s, "predictions")]
+    raw_ts = {orjson.loads(r.value)["event_id"]: r.timestamp for r in read_to_end(s, "raw")}
+    predictions = [(r.timestamp, orjson.loads(r.value)) for r in read_to_end(s, "predictions")]
     latency = [float(ts - raw_ts[p["event_id"]]) for ts, p in predictions if p["event_id"] in raw_ts]
     out.latency_ms = {"p50": _quantile(latency, 0.5), "p99": _quantile(latency, 0.99)}
     first_served: dict[int, int] = {}
@@ -113,14 +96,14 @@ def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int =
         v = p.get("model_version")
         if v is not None and (v not in first_served or ts < first_served[v]):
             first_served[v] = ts
-    for r in _records(s, "models"):
+    for r in read_to_end(s, "models"):
         change = orjson.loads(r.value)
         v = change.get("version")
         if change.get("status") == "champion" and v in first_served and first_served[v] >= r.timestamp:
             out.freshness_s.append((first_served[v] - r.timestamp) / 1000)
     served = {p["event_id"]: p.get("prediction") for _, p in predictions}
     out.unpredicted = len(set(labels) - set(served))
-    out.unlearned = len(set(labels) - {orjson.loads(r.value)["event_id"] for r in _records(s, "examples")})
+    out.unlearned = len(set(labels) - {orjson.loads(r.value)["event_id"] for r in read_to_end(s, "examples")})
     order = list(labels)  # event ids in the order produced
 
     def accuracy(lo: int, hi: int) -> float:

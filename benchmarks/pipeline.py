@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from streams import admin
 from streams.core.spec import DEFAULT_SPEC_PATH
@@ -24,7 +24,7 @@ from streams.produce import ProduceOptions, produce
 from streams.settings import Settings
 from streams.sources import builtin
 from streams.stack.ports import free_port
-from streams.testing import committed, end_offsets
+from streams.testing import committed, end_offsets, read_to_end
 from streams.topics import topic_specs
 from streams.worker_process import WorkerProcess
 
@@ -38,18 +38,7 @@ def namespace(settings: Settings, tmp: Path, label: str) -> Settings:
 
 def timestamps(settings: Settings, name: str) -> list[float]:
     """Broker timestamps (seconds) of every record in a topic."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    topic = settings.topic(name)
-    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    ends = consumer.end_offsets(tps)
-    out: list[float] = []
-    while any(consumer.position(tp) < ends[tp] for tp in tps):
-        for records in consumer.poll(timeout_ms=500).values():
-            out.extend(r.timestamp / 1000.0 for r in records)
-    consumer.close()
-    return out
+    return [r.timestamp / 1000.0 for r in read_to_end(settings, name)]
 
 
 def wait_for(what: str, done, timeout: float = 600.0) -> None:  # type: ignore[no-untyped-def]

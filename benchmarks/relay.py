@@ -8,7 +8,6 @@ the answer and produce it.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 

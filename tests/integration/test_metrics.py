@@ -6,6 +6,7 @@ every record on its topics is this test's: the counters must match what was prod
 
 from __future__ import annotations
 
+import signal
 import time
 import urllib.request
 from collections import Counter
@@ -13,10 +14,11 @@ from collections import Counter
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from agents.lag import INTERVAL as LAG_INTERVAL
 from streams.feed import Feed
 from streams.testing import Worker, read_all
 
-EVENTS = 4_000  # valid raw events: at about 600 events/s end to end, a backlog of several lag ticks
+EVENTS = 4_000  # valid raw events
 BAD = 12  # raw records that are not JSON
 LABEL_DELAY = 200  # each label is produced this many events after its event
 SOURCES = {"raw", "feedback", "features", "labels", "examples"}  # what the agents consume
@@ -51,7 +53,15 @@ def lags(samples: Samples) -> dict[tuple[str, int], float]:
 
 
 def test_lag_rises_with_a_backlog_returns_to_zero_and_the_counters_are_exact(worker: Worker) -> None:
-    Feed(worker.settings, EVENTS, label_delay=LABEL_DELAY, seed=7, drift_at=10_000, bad=BAD).start().join(timeout=120)
+    # the backlog is on the broker before the worker reads any of it: stopped for longer than a lag
+    # interval, its lag update is due the moment it goes on, before any of it can be committed
+    assert worker.proc is not None
+    worker.proc.send_signal(signal.SIGSTOP)
+    try:
+        Feed(worker.settings, EVENTS, label_delay=LABEL_DELAY, seed=7, drift_at=10_000, bad=BAD).start().join(timeout=120)
+        time.sleep(LAG_INTERVAL + 1)
+    finally:
+        worker.proc.send_signal(signal.SIGCONT)
 
     # follow /metrics until every record is consumed and every source partition is caught up
     highest = 0.0
