@@ -4,7 +4,8 @@
 ``driftline_consumer_lag{topic,partition}`` is, for each source partition assigned to this
 worker, the partition's end offset (asked of the broker, so it stays true while Faust has paused
 a partition whose buffer is full) minus the offset this worker last committed for it: the
-records not yet processed. Faust commits an offset only after the records sent for it are
+records not yet processed. It is measured every ``INTERVAL`` seconds and when ``/metrics`` is
+served (at most once a second), so a scrape reads it as it is then. Faust commits an offset only after the records sent for it are
 written, every ``broker_commit_interval`` (2.8 s by default), so an idle worker reads 0.
 Changelog partitions (table recovery, acks off) are not source partitions and are left out.
 """
@@ -12,7 +13,8 @@ Changelog partitions (table recovery, acks off) are not source partitions and ar
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import faust
@@ -24,6 +26,7 @@ from agents.runtime import Runtime
 log = logging.getLogger(__name__)
 
 INTERVAL = 5.0  # seconds between lag updates: Prometheus scrapes every 5 s
+FRESH = 1.0  # seconds a lag update is good for: a scrape within it does not ask the broker again
 
 
 def short_topic(prefix: str, topic: str) -> str:
@@ -93,14 +96,19 @@ class _Consumed(faust.Sensor):  # type: ignore[misc]
         counter.inc()
 
 
-def register(rt: Runtime) -> None:
-    """Count consumed records, and update the lag gauge every ``INTERVAL`` seconds."""
+def register(rt: Runtime) -> Callable[[], Awaitable[None]]:
+    """Count consumed records, and update the lag gauge every ``INTERVAL`` seconds. Returns the
+    update, for the ``/metrics`` page to run before it answers (at most once a second), so a
+    scrape reads the lag as it is then."""
     prefix = rt.settings.topic_prefix
     rt.app.sensors.add(_Consumed(rt.app, prefix))
     shown: set[tuple[str, str]] = set()
+    last = [0.0]  # when the gauge was last updated (monotonic)
 
-    @rt.app.timer(interval=INTERVAL, name="consumer-lag")
-    async def update_lag() -> None:
+    async def update() -> None:
+        if time.monotonic() - last[0] < FRESH:
+            return
+        last[0] = time.monotonic()
         try:
             lags = await measure(rt.app)
         except Exception as exc:  # noqa: BLE001 - not started, or mid-rebalance: the next tick will do
@@ -115,3 +123,9 @@ def register(rt: Runtime) -> None:
             metrics.LAG.remove(*labels)
         shown.clear()
         shown.update(current)
+
+    @rt.app.timer(interval=INTERVAL, name="consumer-lag")
+    async def update_lag() -> None:
+        await update()
+
+    return update

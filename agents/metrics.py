@@ -6,12 +6,9 @@ query only these names and labels (tests/unit/test_observability.py checks it).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-
-if TYPE_CHECKING:
-    from agents.runtime import Runtime
 
 EVENTS = Counter("driftline_events_total", "Records written, by output topic", ["topic"])
 DEADLETTERS = Counter("driftline_deadletters_total", "Records dead-lettered, by reason", ["reason"])
@@ -39,10 +36,3 @@ def count_alert(alert: dict[str, Any]) -> None:
     """An alert listener (``Runtime.alert_listeners``): one more in ``driftline_alerts_total``."""
     ALERTS.labels(str(alert.get("kind", "")), str(alert.get("severity", ""))).inc()
 
-
-def register(rt: Runtime) -> None:
-    """The metrics that watch the whole worker, whichever agents it runs: alerts, consumer progress."""
-    from agents import lag  # lag reads this module's gauges: imported here, not at the top
-
-    rt.alert_listeners.append(count_alert)
-    lag.register(rt)

@@ -1,6 +1,6 @@
 """`driftline status`: one screen of stack health, topics and lag, models, alerts and metrics.
 
-:func:`gather` reads everything into a plain :class:`Status` (each network call on a short
+:func:`gather` reads everything into a plain :class:`~streams.status_model.Status` (each network call on a short
 timeout, so a stack that is down answers in a few seconds); :mod:`streams.status_render` prints
 it, and :func:`run` is the command. A section that cannot be read says why and the rest still
 shows; a worker that does not answer is "not running", not a failure of the command. Only the
@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -25,7 +24,8 @@ from streams.admin import _quiet_kafka_logs
 from streams.errors import EXIT_FAILED
 from streams.settings import Settings, kafka_address
 from streams.stack.ports import is_listening
-from streams.status_metrics import WorkerView, read_worker
+from streams.status_metrics import read_worker
+from streams.status_model import GroupLag, ModelSummary, Models, Status, TopicEnd
 from streams.status_render import as_json, down_line, render
 from streams.topics import NAMES
 
@@ -34,52 +34,6 @@ if TYPE_CHECKING:
 
 TIMEOUT_S = 2.0  # every network call: status answers in a few seconds when things are down
 LAST_ALERTS = 5
-
-
-@dataclass(frozen=True)
-class TopicEnd:
-    topic: str
-    partitions: int
-    end_offset: int  # summed over partitions
-
-
-@dataclass(frozen=True)
-class GroupLag:
-    group: str
-    state: str  # "Stable", "Empty", ... ("" when the broker does not say)
-    topic: str
-    committed: int  # summed over the partitions the group committed
-    end_offset: int  # summed over the same partitions
-    lag: int
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    version: int
-    model: str
-    created_at: float
-    trained_examples: int
-    metrics: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Models:
-    champion: ModelSummary | None
-    challenger: ModelSummary | None
-    versions: int  # how many versions were ever numbered
-
-
-@dataclass
-class Status:
-    healthy: bool  # Kafka and Redis both answer
-    prefix: str
-    stack: list[stack.Component]
-    worker: WorkerView
-    topics: list[TopicEnd] = field(default_factory=list)
-    groups: list[GroupLag] = field(default_factory=list)
-    models: Models | None = None
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # sections that could not be read, and why
 
 
 # -- gathering ---------------------------------------------------------------------------------

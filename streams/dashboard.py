@@ -13,7 +13,8 @@ import logging
 import time
 from dataclasses import replace
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 from prometheus_client import REGISTRY
@@ -23,7 +24,8 @@ from streams.dashboard_series import AlertLog, Sample, Series, read_sample
 if TYPE_CHECKING:
     import faust
 
-    from agents.runtime import Runtime
+    from streams.core.scoring import Scorer
+    from streams.core.spec import PipelineSpec
     from streams.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,15 @@ def read_models(registry: Registry, limit: int = MODELS) -> dict[str, Any]:
             record = outcome.value
             versions.append({name: getattr(record, name) for name in MODEL_FIELDS})
     return {"latest_version": top, "champion": champion, "challenger": challenger, "versions": versions}
+
+
+class Runtime(Protocol):
+    """What the dashboard reads of the worker it runs in (the agents' ``Runtime``)."""
+
+    scorer: Scorer
+    spec: PipelineSpec
+    registry: Registry
+    alert_listeners: list[Callable[[dict[str, Any]], None]]
 
 
 class Dashboard:

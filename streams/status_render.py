@@ -1,4 +1,4 @@
-"""What ``driftline status`` prints: the gathered :class:`~streams.cmd_status.Status`, with rich."""
+"""What ``driftline status`` prints: the gathered :class:`~streams.status_model.Status`, with rich."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rich.table import Table
 from streams.alerts import format_alert
 
 if TYPE_CHECKING:
-    from streams.cmd_status import ModelSummary, Status
+    from streams.status_model import ModelSummary, Status
 
 
 def down_line(status: Status) -> str:

@@ -21,7 +21,7 @@ AGENTS = ("validate", "feedback", "join", "train", "models")
 def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[no-untyped-def]
     """The Faust app with the chosen agents registered on it."""
     from agents import feedback, join, models, train, validate, webhook
-    from agents import metrics
+    from agents import lag, metrics
     from agents.runtime import Runtime
     from streams import dashboard
 
@@ -35,11 +35,13 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
     for name in agents:
         modules[name].register(rt)
     webhook.register(rt)  # alerts also to DRIFTLINE_ALERT_WEBHOOK, when set
-    metrics.register(rt)  # alert counts, records consumed, consumer lag: whatever agents run
+    rt.alert_listeners.append(metrics.count_alert)  # alerts counted by kind, whatever agents run
+    measure_lag = lag.register(rt)  # records consumed and consumer lag
     dashboard.register(app, rt)  # the live dashboard at / and its JSON under /api/
 
     @app.page("/metrics")
     async def metrics_page(web, request):  # type: ignore[no-untyped-def]
+        await measure_lag()  # the lag as it is now, not as of the last tick
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     @app.page("/health")

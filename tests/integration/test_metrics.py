@@ -14,9 +14,8 @@ from collections import Counter
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents.lag import INTERVAL as LAG_INTERVAL
 from streams.feed import Feed
-from streams.testing import Worker, read_all
+from streams.testing import Worker, read_all, settled
 
 EVENTS = 4_000  # valid raw events
 BAD = 12  # raw records that are not JSON
@@ -53,13 +52,13 @@ def lags(samples: Samples) -> dict[tuple[str, int], float]:
 
 
 def test_lag_rises_with_a_backlog_returns_to_zero_and_the_counters_are_exact(worker: Worker) -> None:
-    # the backlog is on the broker before the worker reads any of it: stopped for longer than a lag
-    # interval, its lag update is due the moment it goes on, before any of it can be committed
+    # the backlog is on the broker before the worker reads any of it (the process is stopped), and
+    # the first scrape measures the lag (a scrape does) before any of it can be processed and committed
+    settled(worker.settings, 1)  # it holds its partitions: the lag it measures covers them
     assert worker.proc is not None
     worker.proc.send_signal(signal.SIGSTOP)
     try:
         Feed(worker.settings, EVENTS, label_delay=LABEL_DELAY, seed=7, drift_at=10_000, bad=BAD).start().join(timeout=120)
-        time.sleep(LAG_INTERVAL + 1)
     finally:
         worker.proc.send_signal(signal.SIGCONT)
 
