@@ -17,22 +17,25 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.pipeline import _rss_mb, namespace
+from benchmarks.pipeline import READ_S, _rss_mb, namespace
 from streams.feed import Feed
 from streams.settings import Settings
 from streams.stack.ports import free_port
-from streams.testing import committed, end_offsets, read_to_end
+from streams.testing import committed, end_offsets
+from streams.topic_reader import read_topic
 from streams.worker_process import WorkerProcess
 
 LAGGED = ("raw", "feedback", "features", "labels", "examples")
 WINDOW = 3_000  # events: served accuracy before the change, and 3,000 after it
+SCORING = "validate,feedback,models"  # the split: what reads the users' topics and answers them
+LEARNING = "join,train,models"  # and what learns from their labels (the join's own reading with it)
 
 
 @dataclass
 class KeepUp:
     rate: int
     events: int
-    split: bool = False  # the trainer in a process of its own
+    split: bool = False  # scoring and learning in two processes (SCORING, LEARNING)
     produced_s: float = 0.0
     caught_up_s: float = 0.0  # from the first event produced to the last example learned
     max_lag_s: dict[str, float] = field(default_factory=dict)
@@ -52,13 +55,13 @@ def _quantile(values: list[float], q: float) -> float:
 
 def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int = 300, split: bool = False) -> KeepUp:
     """Run the stream, sample lag and memory while it runs, then read the figures back. With
-    ``split``, the trainer runs in a process of its own (``--agents train,models``) beside the
-    scoring one; the memory figures are the scoring process's."""
+    ``split``, scoring (``--agents validate,feedback,models``) and learning (``--agents
+    join,train,models``) run in two processes, as tests/integration/test_keep_up.py runs them; the memory figures are the scoring process's."""
     s = namespace(settings, tmp, f"live{rate}{'split' if split else ''}")
     events = rate * seconds
     out = KeepUp(rate, events, split)
-    worker = WorkerProcess(s, tmp / f"live{rate}.log", agents="validate,feedback,join,models" if split else "")
-    trainer = WorkerProcess(replace(s, web_port=free_port()), tmp / f"live{rate}-trainer.log", agents="train,models")
+    worker = WorkerProcess(s, tmp / f"live{rate}.log", agents=SCORING if split else "")
+    trainer = WorkerProcess(replace(s, web_port=free_port()), tmp / f"live{rate}-trainer.log", agents=LEARNING)
     worker.start()
     if split:
         trainer.start()
@@ -87,8 +90,8 @@ def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int =
         trainer.stop()
     # a committed offset lags by up to a commit interval (2.8 s) when all is well
     out.max_lag_s = {name: max(values, default=0) / rate for name, values in lag.items()}
-    raw_ts = {orjson.loads(r.value)["event_id"]: r.timestamp for r in read_to_end(s, "raw")}
-    predictions = [(r.timestamp, orjson.loads(r.value)) for r in read_to_end(s, "predictions")]
+    raw_ts = {orjson.loads(r.value)["event_id"]: r.timestamp for r in read_topic(s, "raw", timeout_s=READ_S)}
+    predictions = [(r.timestamp, orjson.loads(r.value)) for r in read_topic(s, "predictions", timeout_s=READ_S)]
     latency = [float(ts - raw_ts[p["event_id"]]) for ts, p in predictions if p["event_id"] in raw_ts]
     out.latency_ms = {"p50": _quantile(latency, 0.5), "p99": _quantile(latency, 0.99)}
     first_served: dict[int, int] = {}
@@ -96,14 +99,14 @@ def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int =
         v = p.get("model_version")
         if v is not None and (v not in first_served or ts < first_served[v]):
             first_served[v] = ts
-    for r in read_to_end(s, "models"):
+    for r in read_topic(s, "models", timeout_s=READ_S):
         change = orjson.loads(r.value)
         v = change.get("version")
         if change.get("status") == "champion" and v in first_served and first_served[v] >= r.timestamp:
             out.freshness_s.append((first_served[v] - r.timestamp) / 1000)
     served = {p["event_id"]: p.get("prediction") for _, p in predictions}
     out.unpredicted = len(set(labels) - set(served))
-    out.unlearned = len(set(labels) - {orjson.loads(r.value)["event_id"] for r in read_to_end(s, "examples")})
+    out.unlearned = len(set(labels) - {orjson.loads(r.value)["event_id"] for r in read_topic(s, "examples", timeout_s=READ_S)})
     order = list(labels)  # event ids in the order produced
 
     def accuracy(lo: int, hi: int) -> float:

@@ -24,9 +24,13 @@ from streams.produce import ProduceOptions, produce
 from streams.settings import Settings
 from streams.sources import builtin
 from streams.stack.ports import free_port
-from streams.testing import committed, end_offsets, read_to_end
+from streams.testing import committed, end_offsets
+from streams.topic_reader import read_topic
 from streams.topics import topic_specs
 from streams.worker_process import WorkerProcess
+
+
+READ_S = 300.0  # a benchmark run's whole topic is read back within this
 
 
 def namespace(settings: Settings, tmp: Path, label: str) -> Settings:
@@ -38,7 +42,7 @@ def namespace(settings: Settings, tmp: Path, label: str) -> Settings:
 
 def timestamps(settings: Settings, name: str) -> list[float]:
     """Broker timestamps (seconds) of every record in a topic."""
-    return [r.timestamp / 1000.0 for r in read_to_end(settings, name)]
+    return [r.timestamp / 1000.0 for r in read_topic(settings, name, timeout_s=READ_S)]
 
 
 def wait_for(what: str, done, timeout: float = 600.0) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +28,9 @@ PACE_EVERY = 50  # events between checks of the schedule
 @dataclass
 class Feed:
     """``events`` events of ``source`` at ``rate`` per second (``None``: as fast as it can), each
-    label ``label_delay`` events after its event, the concept changing at ``drift_at``; ``bad``
-    records that are not JSON spread among them. ``labels`` holds every event's label, in the
-    order produced."""
+    label ``label_delay`` events after its event, the concept changing at ``drift_at``; after the
+    ``i``-th event, the raw records ``extra(i, event)`` gives (bad input, say). ``labels`` holds
+    every event's label, in the order produced."""
 
     settings: Settings
     events: int
@@ -37,7 +38,7 @@ class Feed:
     label_delay: int = 300
     seed: int = 11
     drift_at: int | None = None  # default: halfway
-    bad: int = 0
+    extra: Callable[[int, dict[str, Any]], Iterable[bytes]] | None = None
     source: str = "agrawal-drift"
     labels: dict[str, Any] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
@@ -74,7 +75,6 @@ class Feed:
         await producer.start()
         try:
             pending: list[tuple[str, Any]] = []
-            bad_every = self.events // self.bad if self.bad else 0
             drift_at = self.events // 2 if self.drift_at is None else self.drift_at
             stream = builtin(self.source, seed=self.seed, drift_at=drift_at)
             began = time.monotonic()
@@ -87,8 +87,8 @@ class Feed:
                 await producer.send(raw, orjson.dumps(event), key=event["entity_id"].encode())
                 self.labels[event["event_id"]] = label
                 pending.append((event["event_id"], label))
-                if bad_every and i % bad_every == 0 and i // bad_every < self.bad:
-                    await producer.send(raw, b"not json", key=b"bad")
+                for record in self.extra(i, event) if self.extra else ():
+                    await producer.send(raw, record, key=b"extra")
                 if len(pending) > self.label_delay:
                     await self._label(producer, feedback, *pending.pop(0))
             for event_id, y in pending:

@@ -15,7 +15,7 @@ from streams.settings import Settings
 from streams.stack.ports import free_port
 from streams.worker_process import DRIFTLINE, WorkerProcess
 
-__all__ = ["DRIFTLINE", "Worker", "checkpoint_covering", "committed", "end_offsets", "read_all", "read_to_end", "settled"]
+__all__ = ["DRIFTLINE", "Worker", "checkpoint_covering", "committed", "end_offsets", "read_all", "settled"]
 
 
 class Worker(WorkerProcess):
@@ -51,24 +51,6 @@ def read_all(settings: Settings, name: str, until: int, timeout: float = 240) ->
             break
     consumer.close()
     return out
-
-
-def read_to_end(settings: Settings, name: str) -> list:  # type: ignore[type-arg]
-    """Every record of a topic up to its end offsets as of the call, without waiting for more."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    try:
-        topic = settings.topic(name)
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        out: list = []  # type: ignore[type-arg]
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for records in consumer.poll(timeout_ms=500, max_records=10_000).values():
-                out.extend(records)
-        return out
-    finally:
-        consumer.close()
 
 
 def end_offsets(settings: Settings, name: str) -> int:

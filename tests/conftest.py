@@ -9,7 +9,6 @@ fails the run; it never skips.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -123,37 +122,6 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     finally:
         if stop is not None:
             stop()  # type: ignore[operator]
-
-
-@pytest.fixture
-def new_topic(stack_settings: Settings, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """Make fresh topics named after the test: ``new_topic("raw", partitions=1)``."""
-    return lambda label, partitions=1: make_topic(stack_settings, f"{request.node.name}.{label}", partitions)
-
-
-@pytest.fixture
-def unique_topic(stack_settings: Settings, request: pytest.FixtureRequest) -> str:
-    """A fresh one-partition topic named after the test, so tests never see each other's data."""
-    return make_topic(stack_settings, request.node.name)
-
-
-def make_topic(settings: Settings, label: str, partitions: int = 1) -> str:
-    from streams import admin
-    from streams.topics import TopicSpec
-
-    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in label)[:80]
-    name = f"test.{safe}.{uuid.uuid4().hex[:10]}"
-    admin.ensure_topics(settings.kafka_bootstrap, [TopicSpec(name, partitions)])
-    return name
-
-
-@pytest.fixture
-def redis_client(stack_settings: Settings) -> Iterator[object]:
-    import redis
-
-    client = redis.Redis.from_url(stack_settings.redis_url)
-    yield client
-    client.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -1,91 +1,92 @@
-"""Every dead-letter reason from a crafted input, through the real broker.
-
-Crafted records go to a raw topic; they are consumed, judged by the same pure functions the
-agents use, and each rejection is written to a dead-letter topic and read back: the reason, the
-original bytes and the source coordinates survive the trip.
-"""
+"""Every dead-letter reason from crafted input, through a real `driftline worker` (real broker and
+Redis): each rejected record comes back on the deadletter topic once, with its reason, its
+original bytes and where the user wrote it."""
 
 from __future__ import annotations
 
 import base64
+import time
+import uuid
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
-from schemas import Accepted, DeadLetter, FieldSpec, Reason, check_fields, decode, encode
-from streams.core.seen import SeenEvents
+from schemas import Reason
+from streams import admin
+from streams.core.spec import DEFAULT_SPEC_PATH
 from streams.settings import Settings
+from streams.sources import builtin
+from streams.testing import Worker, end_offsets, read_all
+from streams.topics import topic_specs
 
-MAX = 256
-FIELDS = [
-    FieldSpec(name="amount", type="number", min=0.0, max=1e6),
-    FieldSpec(name="country", type="category", categories=frozenset({"FR", "DE"}), unseen="deadletter"),
-]
-CRAFTED: list[tuple[bytes, Reason]] = [
-    (b"{not json", Reason.INVALID_JSON),
-    (b"[1, 2, 3]", Reason.NOT_AN_OBJECT),
-    (b'{"data": {"amount": 1}}', Reason.MISSING_FIELD),
-    (b'{"event_id": "e-1", "data": "amount=1"}', Reason.WRONG_TYPE),
-    (b'{"event_id": "e-2", "ts": -5, "data": {}}', Reason.OUT_OF_RANGE),
-    (b'{"event_id": "e-3", "data": {"amount": 2e7, "country": "FR"}}', Reason.OUT_OF_RANGE),
-    (b'{"event_id": "e-4", "data": {"amount": 1, "country": "XX"}}', Reason.UNKNOWN_CATEGORY),
-    (b'{"event_id": "e-5", "data": {"blob": "' + b"x" * MAX + b'"}}', Reason.OVERSIZED),
-    (b'{"event_id": "e-6", "data": {"amount": 3, "country": "DE"}}', Reason.DUPLICATE_EVENT),  # after the good one
-    (b'{"event_id": "never-seen", "label": true}', Reason.UNKNOWN_EVENT),
-    (b"\xff\xfe binary", Reason.INVALID_JSON),
-]
-GOOD = b'{"event_id": "e-6", "data": {"amount": 3, "country": "DE"}}'
+MAX_BYTES = 2048
+# the built-in spec, with a category whose unseen values are dead-lettered
+COUNTRY = '[[fields]]\nname = "country"\ntype = "category"\nrequired = false\ncategories = ["FR", "DE"]\nunseen = "deadletter"\n\n'
+SPEC = DEFAULT_SPEC_PATH.read_text().replace("[features]\n", COUNTRY + "[features]\n", 1)
 
 
-def _judge(value: bytes, topic: str, partition: int, offset: int, ts: float, seen: SeenEvents) -> DeadLetter | None:
-    where = {"source_topic": topic, "partition": partition, "offset": offset}
-    if b'"label"' in value:
-        outcome = decode("feedback", value, max_bytes=MAX, record_ts=ts, **where)
-        if isinstance(outcome, Accepted) and outcome.value.event_id not in seen:
-            return DeadLetter.for_bytes(Reason.UNKNOWN_EVENT, "feedback for an event never seen", value, ts=ts, **where)
-    else:
-        outcome = decode("raw", value, max_bytes=MAX, record_ts=ts, **where)
-        if isinstance(outcome, Accepted):
-            problem = check_fields(outcome.value.data, FIELDS)
-            if problem is not None:
-                return DeadLetter.for_bytes(problem[0], problem[1], value, ts=ts, **where)
-            if not seen.add(outcome.value.event_id, now=ts):
-                return DeadLetter.for_bytes(Reason.DUPLICATE_EVENT, "event_id seen before", value, ts=ts, **where)
-    return None if isinstance(outcome, Accepted) else outcome.dead_letter
+def crafted(data: dict[str, object]) -> list[tuple[str, bytes, Reason | None]]:
+    """(topic, bytes, the reason it is rejected for, or None for a valid record), in order."""
+    def event(event_id: str, **changes: object) -> bytes:
+        return orjson.dumps({"event_id": event_id, "data": {**data, **changes}})
+
+    return [
+        ("raw", b"{not json", Reason.INVALID_JSON),
+        ("raw", b"\xff\xfe binary", Reason.INVALID_JSON),
+        ("raw", b"[1, 2, 3]", Reason.NOT_AN_OBJECT),
+        ("raw", orjson.dumps({"data": data}), Reason.MISSING_FIELD),  # no event_id
+        ("raw", orjson.dumps({"event_id": "c-1", "data": "amount=1"}), Reason.WRONG_TYPE),
+        ("raw", orjson.dumps({"event_id": "c-2", "ts": -5, "data": data}), Reason.OUT_OF_RANGE),
+        ("raw", event("c-3", age=500), Reason.OUT_OF_RANGE),
+        ("raw", event("c-4", country="XX"), Reason.UNKNOWN_CATEGORY),
+        ("raw", event("c-5", blob="x" * MAX_BYTES), Reason.OVERSIZED),
+        ("raw", event("c-6", country="FR"), None),
+        ("raw", event("c-6", country="FR"), Reason.DUPLICATE_EVENT),  # the same partition: after the first
+        ("feedback", b'{"event_id": "c-6", "label": [1]}', Reason.WRONG_TYPE),
+        ("feedback", b'{"event_id": "never-seen", "label": true}', Reason.UNKNOWN_EVENT),
+    ]
 
 
-def test_every_reason_code_reaches_the_deadletter_topic_with_its_payload(stack_settings: Settings, new_topic) -> None:  # type: ignore[no-untyped-def]
-    raw, deadletter = new_topic("raw"), new_topic("deadletter")
-    servers = stack_settings.kafka_bootstrap.split(",")
-    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
-    # the good e-6 goes first so that the crafted e-6 is the duplicate
-    ordered = [GOOD, *[value for value, _ in CRAFTED]]
-    for value in ordered:
-        producer.send(raw, value=value)
-    producer.flush()
+def test_every_reason_code_reaches_the_deadletter_topic_with_its_payload_and_source(
+        stack_settings: Settings, tmp_path: Path) -> None:
+    s = replace(stack_settings, topic_prefix=f"dead{uuid.uuid4().hex[:8]}", max_event_bytes=MAX_BYTES)
+    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    worker = Worker(s, tmp_path, spec_text=SPEC)
+    worker.start()
+    s = worker.settings
+    base, _ = next(builtin("agrawal-drift", seed=3))
+    records = crafted(base["data"])
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
+    try:
+        sent = [producer.send(s.topic(topic), value=value, key=b"crafted").get(timeout=30) for topic, value, _ in records]
+        expected = [(r, m) for (_, value, r), m in zip(records, sent, strict=True) if r is not None]
+        # a label waits for its event until the join's clock (event time) passes the grace (60 s),
+        # and the join looks every 200 records: move every partition's clock on with valid events
+        # two minutes later (no labels), until the label's dead letter is written
+        for round_ in range(30):
+            if end_offsets(s, "deadletter") >= len(expected):
+                break
+            later = time.time() + 120
+            for n in range(200):
+                tail = {"event_id": f"tail-{round_}-{n}", "ts": later, "data": base["data"]}
+                producer.send(s.topic("raw"), value=orjson.dumps(tail))
+            producer.flush()
+            time.sleep(1)
+        letters = [orjson.loads(r.value) for r in read_all(s, "deadletter", len(expected))]
+    finally:
+        producer.close()
+        worker.stop()
 
-    consumer = KafkaConsumer(raw, bootstrap_servers=servers, auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=10000)
-    seen = SeenEvents(horizon=3600.0)
-    written = 0
-    for record in consumer:
-        letter = _judge(record.value, record.topic, record.partition, record.offset, record.timestamp / 1000, seen)
-        if letter is not None:
-            producer.send(deadletter, value=encode(letter)).get(timeout=30)  # durable before the next offset
-            written += 1
-        if record.offset == len(ordered) - 1:
-            break
-    consumer.close()
-    producer.close()
-    assert written == len(CRAFTED)
-
-    reader = KafkaConsumer(deadletter, bootstrap_servers=servers, auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=10000)
-    letters = [orjson.loads(r.value) for _, r in zip(range(len(CRAFTED)), reader)]
-    reader.close()
-    assert [letter["reason"] for letter in letters] == [reason.value for _, reason in CRAFTED]
-    for letter, (value, _) in zip(letters, CRAFTED):
-        assert letter["source_topic"] == raw
-        assert letter["partition"] == 0
-        assert ordered[letter["offset"]] == value
+    assert Counter(letter["reason"] for letter in letters) == Counter(r.value for r, _ in expected)
+    by_source = {(letter["source_topic"], letter["partition"], letter["offset"]): letter for letter in letters}
+    for (topic, value, reason), where in zip(records, sent, strict=True):
+        if reason is None:
+            continue
+        letter = by_source[(where.topic, where.partition, where.offset)]  # named by the user's record
+        assert letter["reason"] == reason.value, (value, letter)
         payload = letter["payload"]
         original = base64.b64decode(payload) if letter.get("payload_encoding") == "base64" else payload.encode()
         assert original == value

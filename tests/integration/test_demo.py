@@ -89,8 +89,10 @@ def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(s
     assert demo["drift_at_event"] == EVENTS // 2
     assert demo["drift_detected_at_example"] >= demo["first_post_drift_example"]
     assert demo["promoted"] and set(demo["promoted"]) <= set(demo["versions_published"])
-    served = demo["served_accuracy"]  # by windows of events: trained models served the last ones
-    assert served["at the end"]["served"] > 0 and 0.0 <= served["at the end"]["accuracy"] <= 1.0, served
+    # by windows of events: the change hurt, and the models trained after it served the last ones
+    # better (in CI runs: 0.46-0.67 just after the change, 0.79-1.0 at the end)
+    served = {name: window["accuracy"] for name, window in demo["served_accuracy"].items()}
+    assert served["at the end"] >= served["after the drift"] + 0.1, served
     assert_nothing_left(stack_settings, namespace)
 
 
@@ -155,11 +157,12 @@ def test_bad_usage_is_one_line_and_exit_2(stack_settings: Settings, tmp_path: Pa
     assert done.stderr.count("\n") == 1 and "--rate" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.timeout(900)
 def test_keep_leaves_the_namespace_to_look_at(stack_settings: Settings, tmp_path: Path) -> None:
     """Kept, the namespace's registry answers `driftline models list` under the printed prefix."""
-    done = subprocess.run([DRIFTLINE, "demo", "--events", "2500", "--rate", str(RATE), "--keep", "--out", "kept"],
-                          env=stack_settings.as_env(), cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr  # too short to promote, maybe
+    done = subprocess.run([DRIFTLINE, "demo", "--events", str(EVENTS), "--rate", str(RATE), "--keep", "--out", "kept"],
+                          env=stack_settings.as_env(), cwd=tmp_path, capture_output=True, text=True, timeout=800, check=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
     prefix = re.search(r"DRIFTLINE_TOPIC_PREFIX=(\S+)", done.stdout)
     assert prefix, done.stdout + done.stderr
     try:

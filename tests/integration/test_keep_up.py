@@ -1,6 +1,7 @@
 """A live stream at 1,000 events/s with labels and a concept change (real broker and Redis), into a
-scoring process and a trainer process: every event is predicted, every label learned, the change
-is detected and the served accuracy comes back.
+scoring process (validate, feedback) and a learning process (join, train), as the README advises
+for this rate: every event is predicted, every label learned, the change is detected and the
+served accuracy comes back.
 
 How fast it keeps up (lag, latency, how soon the accuracy recovers) is measured by `make bench`;
 this test's verdict waits for completion and asserts what was served.
@@ -40,9 +41,9 @@ def test_at_1000_events_a_second_the_change_is_detected_and_served_accuracy_reco
         stack_settings: Settings, tmp_path: Path) -> None:
     s = replace(stack_settings, topic_prefix=f"keep{uuid.uuid4().hex[:8]}")
     admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
-    scorer = Worker(s, tmp_path / "scorer", agents="validate,feedback,join,models")
+    scorer = Worker(s, tmp_path / "scorer", agents="validate,feedback,models")
     s = scorer.settings  # its signing key is the trainer's too
-    trainer = Worker(s, tmp_path / "trainer", agents="train,models")
+    trainer = Worker(s, tmp_path / "trainer", agents="join,train,models")
     try:
         scorer.start()
         trainer.start()

@@ -10,6 +10,7 @@ import signal
 import time
 import urllib.request
 from collections import Counter
+from typing import Any
 
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,6 +24,12 @@ LABEL_DELAY = 200  # each label is produced this many events after its event
 SOURCES = {"raw", "feedback", "features", "labels", "examples"}  # what the agents consume
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def not_json(i: int, event: dict[str, Any]) -> list[bytes]:
+    """BAD records that are not JSON, spread over the stream."""
+    every = EVENTS // BAD
+    return [b"not json"] if i % every == 0 and i // every < BAD else []
 
 
 def scrape(worker: Worker) -> Samples:
@@ -58,7 +65,7 @@ def test_lag_rises_with_a_backlog_returns_to_zero_and_the_counters_are_exact(wor
     assert worker.proc is not None
     worker.proc.send_signal(signal.SIGSTOP)
     try:
-        Feed(worker.settings, EVENTS, label_delay=LABEL_DELAY, seed=7, drift_at=10_000, bad=BAD).start().join(timeout=120)
+        Feed(worker.settings, EVENTS, label_delay=LABEL_DELAY, seed=7, drift_at=10_000, extra=not_json).start().join(timeout=120)
     finally:
         worker.proc.send_signal(signal.SIGCONT)
 

