@@ -30,7 +30,9 @@ class Feed:
     """``events`` events of ``source`` at ``rate`` per second (``None``: as fast as it can), each
     label ``label_delay`` events after its event, the concept changing at ``drift_at``; after the
     ``i``-th event, the raw records ``extra(i, event)`` gives (bad input, say). ``labels`` holds
-    every event's label, in the order produced."""
+    every event's label, in the order produced. With ``hold_at``, the feed stops before that
+    event, with everything before it written, sets ``held`` and goes on at its rate when
+    ``resume`` is set."""
 
     settings: Settings
     events: int
@@ -42,6 +44,9 @@ class Feed:
     source: str = "agrawal-drift"
     labels: dict[str, Any] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
+    hold_at: int | None = None
+    held: threading.Event = field(default_factory=threading.Event)
+    resume: threading.Event = field(default_factory=threading.Event)
     changed_at: float | None = None  # wall time the first event of the new concept was sent
     error: BaseException | None = None
     _thread: threading.Thread | None = None
@@ -79,6 +84,12 @@ class Feed:
             stream = builtin(self.source, seed=self.seed, drift_at=drift_at)
             began = time.monotonic()
             for i, (event, label) in enumerate(itertools.islice(stream, self.events)):
+                if i == self.hold_at:
+                    await producer.flush()
+                    self.held.set()
+                    while not self.resume.is_set():  # no executor thread to outlive a failed test
+                        await asyncio.sleep(0.05)
+                    began = time.monotonic() - (i / self.rate if self.rate else 0.0)
                 if self.rate and i % PACE_EVERY == 0:
                     await asyncio.sleep(max(0.0, i / self.rate - (time.monotonic() - began)))
                 event["ts"] = time.time()
