@@ -11,7 +11,7 @@ from typing import Any
 
 from schemas import Accepted, DeadLetter, Reason, decode, encode
 from streams.core.labels import coerce_label
-from agents import metrics
+from streams.worker import metrics
 from agents.runtime import Runtime
 
 

@@ -5,7 +5,7 @@ label and its event meet in the same partition's joiner. Joined examples go, in 
 one-partition ``examples`` topic for the single trainer.
 
 A partition's joiner lives in memory, with the next offset of each topic it lacks. It is rebuilt
-from the topics (:mod:`streams.join_state`) whenever this worker holds none for the partition (a
+from the topics (:mod:`streams.state.join_state`) whenever this worker holds none for the partition (a
 start) or is handed a record past that offset (others read the partition in between): a label
 whose event was scored before a crash still meets it. Records below it are in the joiner already
 and are skipped (counted in ``driftline_duplicates_total{stage="join"}``). A label re-read after a
@@ -25,10 +25,10 @@ import orjson
 
 from schemas import DeadLetter, Reason, Rejected, encode
 from streams.core.join import Joiner, step
-from streams.core.trainer import Example
-from streams.join_state import apply, rebuild
-from streams.outbox import Outbox
-from agents import metrics
+from streams.core.example import Example
+from streams.state.join_state import apply, rebuild
+from streams.worker.outbox import Outbox
+from streams.worker import metrics
 from agents.feedback import SOURCE_HEADER
 from agents.runtime import Runtime
 

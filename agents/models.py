@@ -15,11 +15,11 @@ import logging
 from aiokafka import AIOKafkaConsumer
 
 from schemas import Accepted, ModelVersion, decode, encode
-from streams import models_log
-from streams.artifacts import ArtifactRefused
-from streams.registry import UnknownVersion
-from streams.topics import MODELS_MAX_BYTES
-from agents import metrics
+from streams.state import models_log
+from streams.state.artifacts import ArtifactRefused
+from streams.state.registry import UnknownVersion
+from streams.kafka.topics import MODELS_MAX_BYTES
+from streams.worker import metrics
 from agents.runtime import Runtime
 
 log = logging.getLogger(__name__)

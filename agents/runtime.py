@@ -17,8 +17,8 @@ from schemas import Alert, encode
 from streams.core.drift import Detection
 from streams.core.scoring import Scorer
 from streams.core.spec import PipelineSpec
-from streams.outbox import Outbox
-from streams.registry import Registry
+from streams.worker.outbox import Outbox
+from streams.state.registry import Registry
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

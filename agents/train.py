@@ -2,7 +2,7 @@
 
 The examples topic has one partition, so exactly one trainer in the consumer group learns, in
 order. Its whole state is checkpointed to Redis at least every second and after every version
-change (:mod:`streams.checkpoint`). Whoever learns next (itself after a restart or a rebalance,
+change (:mod:`streams.state.checkpoint`). Whoever learns next (itself after a restart or a rebalance,
 or another worker that took the partition over) loads the checkpoint and goes on from the offset
 it names, whatever Faust committed: examples below it are skipped, and a reading that starts past
 it seeks back to it. So no example is learned twice or skipped. Learning and registry I/O run in
@@ -21,13 +21,14 @@ import orjson
 from faust.types import TP
 
 from schemas import ModelVersion, encode
-from streams import models_log
-from streams.artifacts import ArtifactRefused
-from streams.checkpoint import CheckpointStore, Superseded
+from streams.state import models_log
+from streams.state.artifacts import ArtifactRefused
+from streams.state.checkpoint import CheckpointStore, Superseded
 from streams.core.promotion import StatusChange
-from streams.core.trainer import Example, PublishRequest, Trainer
-from streams.registry import RegistryLost
-from agents import metrics
+from streams.core.example import Example
+from streams.core.trainer import PublishRequest, Trainer
+from streams.state.registry import RegistryLost
+from streams.worker import metrics
 from agents.runtime import Runtime
 
 GAUGE_EVERY = 50  # examples between updates of the metric gauges (a scrape is seconds apart)

@@ -1,6 +1,6 @@
 """raw → features + predictions (+ deadletter): validate, featurize, score, watch data drift.
 
-Duplicates are found in Redis (:mod:`streams.seen_store`), one call per batch, so the memory of
+Duplicates are found in Redis (:mod:`streams.state.seen_store`), one call per batch, so the memory of
 recent event ids survives a restart and is shared by every worker.
 
 One hop for the hot path, in batches (``stream.take_events``): the features record and the
@@ -25,10 +25,10 @@ import orjson
 from schemas import DeadLetter, encode
 from streams.core.features import expired
 from streams.core.scoring import Where
-from streams.outbox import key_hash
-from streams.seen_store import SeenStore
+from streams.worker.outbox import key_hash
+from streams.state.seen_store import SeenStore
 from agents.runtime import Runtime
-from agents import metrics
+from streams.worker import metrics
 
 SWEEP_MAX = 256  # idle entities dropped per batch at most (the rest go in later batches)
 

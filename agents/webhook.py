@@ -10,7 +10,7 @@ import asyncio
 import logging
 from typing import Any
 
-from streams.webhook import WebhookSender, where
+from streams.worker.webhook import WebhookSender, where
 from agents.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -22,11 +22,12 @@ from pathlib import Path
 from benchmarks import live, pipeline
 from benchmarks.relay import bare_relay
 from benchmarks.replay_speed import replay_against_bare, trainer_speed
-from streams import admin, stack
-from streams.produce import ProduceOptions, produce
+from streams.kafka import admin
+from streams import stack
+from streams.kafka.produce import ProduceOptions, produce
 from streams.settings import Settings
 from streams.stack.ports import free_port
-from streams.topics import TopicSpec
+from streams.kafka.topics import TopicSpec
 
 EVENTS = int(os.environ.get("DRIFTLINE_BENCH_EVENTS", "30000"))
 KEEP_UP_RATES = [int(r) for r in os.environ.get("DRIFTLINE_BENCH_RATES", "500,1000").split(",")]
@@ -41,7 +42,7 @@ def machine() -> str:
 
 def references(s: Settings, tmp: Path) -> tuple[float, float, float]:
     """The bare aiokafka relay, a plain Faust agent, and the same agent with driftline's consumer
-    loop (:mod:`streams.faust_transport`), on the same backlog."""
+    loop (:mod:`streams.worker.transport`), on the same backlog."""
     ns = replace(s, topic_prefix=f"bench-ref-{uuid.uuid4().hex[:6]}")
     admin.ensure_topics(ns.kafka_bootstrap, [TopicSpec(ns.topic(n), ns.partitions) for n in ("raw", "relay", "faust", "ours")])
     produce(ns, ProduceOptions("agrawal-drift", limit=EVENTS, feedback_fraction=0.0))
@@ -94,7 +95,7 @@ def run(s: Settings, tmp: Path) -> list[tuple[str, str, str]]:
     row("reference: bare aiokafka relay", f"{bare:,.0f} ev/s", "consume → orjson → River predict+learn → batched produce")
     row("reference: one plain Faust agent", f"{faust:,.0f} ev/s", f"the same work, stream.take(1000), topic.send; {faust / bare:.2f}× bare")
     row("the same agent, driftline's consumer loop", f"{ours:,.0f} ev/s",
-        f"streams.faust_transport: no task race per record; {ours / faust:.2f}× plain Faust")
+        f"streams.worker.transport: no task race per record; {ours / faust:.2f}× plain Faust")
     hot = pipeline.hot_path(s, tmp, EVENTS)
     row("hot path (--agents validate)", f"{hot:,.0f} ev/s", f"{hot / bare:.3f}× bare (target ≥ 10,000/s and ≥ 0.25×)")
     loop, loop_hot = pipeline.full_loop(s, tmp, EVENTS)

@@ -2,7 +2,7 @@
 (``stream.take``), its answers sent with the topic's ``send``. Run as a process:
 ``python -m benchmarks.faust_relay BOOTSTRAP SOURCE SINK COUNT OUT [driftline]``; it writes events
 per second from its first record to its last to the file OUT; the caller then stops it. With
-``driftline``, the app is :class:`streams.faust_transport.App` (Faust with driftline's consumer loop).
+``driftline``, the app is :class:`streams.worker.transport.App` (Faust with driftline's consumer loop).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import faust
 
 from benchmarks.relay import _model, work
-from streams import faust_transport
+from streams.worker import transport as faust_transport
 
 
 def main(bootstrap: str, source: str, sink: str, count: int, out: str, flavour: str = "plain") -> None:

@@ -3,7 +3,7 @@ how fresh are its models, does it recover from a concept change, does its memory
 
 One `driftline worker` (every agent) takes ``agrawal-drift`` at a steady rate, its concept
 changing halfway, labels ``delay`` events late, all produced by one producer on the same machine
-(:class:`streams.feed.Feed`). Figures are read from the topics afterwards: lag from end and committed offsets
+(:class:`tests.support.feed.Feed`). Figures are read from the topics afterwards: lag from end and committed offsets
 sampled every 2 s, latency from each prediction's record time minus its raw event's, model
 freshness from each promotion's record time to the first prediction served by that version.
 """
@@ -18,12 +18,12 @@ from pathlib import Path
 import orjson
 
 from benchmarks.pipeline import READ_S, _rss_mb, namespace
-from streams.feed import Feed
+from tests.support.feed import Feed
 from streams.settings import Settings
 from streams.stack.ports import free_port
-from streams.testing import committed, end_offsets
-from streams.topic_reader import read_topic
-from streams.worker_process import WorkerProcess
+from tests.support.pipeline import committed, end_offsets
+from streams.kafka.reader import read_topic
+from streams.worker.process import WorkerProcess
 
 LAGGED = ("raw", "feedback", "features", "labels", "examples")
 WINDOW = 3_000  # events: served accuracy before the change, and 3,000 after it

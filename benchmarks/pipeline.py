@@ -18,16 +18,16 @@ from pathlib import Path
 import orjson
 from kafka import KafkaProducer
 
-from streams import admin
-from streams.core.spec import DEFAULT_SPEC_PATH
-from streams.produce import ProduceOptions, produce
+from streams.kafka import admin
+from streams.specs.load import DEFAULT_SPEC_PATH
+from streams.kafka.produce import ProduceOptions, produce
 from streams.settings import Settings
-from streams.sources import builtin
+from streams.kafka.sources import builtin
 from streams.stack.ports import free_port
-from streams.testing import committed, end_offsets
-from streams.topic_reader import read_topic
-from streams.topics import topic_specs
-from streams.worker_process import WorkerProcess
+from tests.support.pipeline import committed, end_offsets
+from streams.kafka.reader import read_topic
+from streams.kafka.topics import topic_specs
+from streams.worker.process import WorkerProcess
 
 
 READ_S = 300.0  # a benchmark run's whole topic is read back within this

@@ -15,9 +15,10 @@ from river import evaluate, metrics
 from streams.core.features import featurize_all
 from streams.core.model import build_model
 from streams.core.replay import replay
-from streams.core.spec import load_spec
-from streams.core.trainer import Example, PublishRequest, Trainer
-from streams.sources import builtin
+from streams.specs.load import load_spec
+from streams.core.example import Example
+from streams.core.trainer import PublishRequest, Trainer
+from streams.kafka.sources import builtin
 
 EVENTS = 20_000
 

@@ -81,8 +81,8 @@ def _containers() -> tuple[Settings, object] | None:
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings pointing at a real, running broker and Redis for the whole session."""
-    from streams import admin
-    from streams.topics import topic_specs
+    from streams.kafka import admin
+    from streams.kafka.topics import topic_specs
 
     stop = None
     settings = _from_env()

@@ -17,7 +17,7 @@ by the spec alone.
 
 :func:`featurize` updates the state in place and returns it (``None`` starts a new one).
 
->>> from streams.core.spec import load_spec
+>>> from streams.specs.load import load_spec
 >>> from schemas import RawEvent
 >>> spec = load_spec(None)
 >>> data = {"salary": 1.0, "commission": 0.0, "age": 30, "elevel": 1, "car": 2, "zipcode": 3, "hvalue": 1.0, "hyears": 2, "loan": 10.0}

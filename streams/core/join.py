@@ -11,7 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.core.trainer import Example
+from streams.core.example import Example
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Models: a River estimator from the spec, composed with the preprocessing it needs.
 
-A model is stored as a signed artifact (see ``streams.artifacts``).
+A model is stored as a signed artifact (see ``streams.state.artifacts``).
 """
 
 from __future__ import annotations
@@ -40,20 +40,22 @@ def is_classifier(model: base.Estimator) -> bool:
 
 
 @dataclass(frozen=True)
-class Scored:
+class ModelOutput:
+    """What a model said about one event: its prediction, and a classifier's class probabilities."""
+
     prediction: Any
     proba: dict[str, float] | None
 
 
-def score(model: base.Estimator, x: dict[str, Any], classifier: bool) -> Scored:
+def score(model: base.Estimator, x: dict[str, Any], classifier: bool) -> ModelOutput:
     """The model's prediction (and class probabilities for a classifier) for features ``x``."""
     if classifier:
         proba = model.predict_proba_one(x)  # type: ignore[attr-defined]
         if not proba:
-            return Scored(None, None)
+            return ModelOutput(None, None)
         best = max(proba, key=proba.get)
-        return Scored(best, {str(k): float(v) for k, v in proba.items()})
-    return Scored(model.predict_one(x), None)  # type: ignore[attr-defined]
+        return ModelOutput(best, {str(k): float(v) for k, v in proba.items()})
+    return ModelOutput(model.predict_one(x), None)  # type: ignore[attr-defined]
 
 
 def describe(model: Any) -> str:

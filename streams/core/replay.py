@@ -24,7 +24,8 @@ from streams.core.promotion import StatusChange
 from streams.core.scoring import Scorer, Served, Where
 from streams.core.spec import PipelineSpec
 from streams.core.model import build_model
-from streams.core.trainer import Example, PublishRequest, Trainer, make_metric
+from streams.core.example import Example
+from streams.core.trainer import PublishRequest, Trainer, make_metric
 
 
 ROLLING = 500

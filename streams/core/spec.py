@@ -11,7 +11,6 @@ import importlib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from schemas.fields import FIELD_TYPES, FieldSpec
@@ -306,20 +305,3 @@ METRICS: dict[str, tuple[str, bool]] = {
     "rmse": ("RMSE", False),
     "r2": ("R2", True),
 }
-
-
-def load_spec(path: str | Path | None) -> PipelineSpec:
-    """Load the spec at ``path``, or the built-in demo pipeline when ``path`` is empty."""
-    if not path:
-        return parse_spec(DEFAULT_SPEC_PATH.read_text())
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise SpecError(f"cannot read the pipeline spec {path}: {exc.strerror}") from None
-    try:
-        return parse_spec(text)
-    except SpecError as exc:
-        raise SpecError(f"{path}: {exc}") from None
-
-
-DEFAULT_SPEC_PATH = Path(__file__).with_name("demo_pipeline.toml")

@@ -3,7 +3,8 @@
 The champion lane is scored on each example before it learns from it (prequential evaluation,
 the same as ``river.evaluate.progressive_val_score`` on the same ordered stream). Concept drift
 on its errors starts a challenger lane trained from the drift point. The trainer asks for a new
-version every ``publish_every`` examples; allocating the number and storing the artifact is the
+version every ``publish_every`` examples, and with ``publish_seconds`` also when that much event
+time has passed since the last one (so a slow stream's model is not held back); allocating the number and storing the artifact is the
 registry's job, so replay can run this same code without Redis.
 """
 
@@ -17,6 +18,7 @@ from river import base, metrics, utils
 
 from streams.core.batch import WindowedSklearn
 from streams.core.drift import Detection, DriftMonitor
+from streams.core.example import Example
 from streams.core.model import build_model, is_classifier
 from streams.core.promotion import Duel, StatusChange
 from streams.core.seen import SeenEvents
@@ -32,18 +34,6 @@ def make_metric(spec: PipelineSpec) -> metrics.base.Metric:
     return getattr(metrics, METRICS[spec.training.metric][0])()
 
 
-@dataclass(frozen=True)
-class Example:
-    """A joined example: the features the model saw, the label, and what was served."""
-
-    event_id: str
-    x: dict[str, Any]
-    y: Any
-    ts: float
-    served: Any = None
-    served_version: int | None = None
-
-
 @dataclass
 class Lane:
     """One model learning on the stream, with its metrics."""
@@ -55,6 +45,7 @@ class Lane:
     rolling: utils.Rolling | None = None
     examples: int = 0
     since_publish: int = 0
+    published_ts: float | None = None  # event time of the example it was last published at
     started_at: int = 0
 
     def metrics_dict(self, metric_name: str) -> dict[str, float]:
@@ -85,6 +76,7 @@ class Trainer:
         self.metric_name = spec.training.metric
         self.classifier = is_classifier(champion or build_model(spec))
         self.position = 0
+        self._ts = 0.0  # event time of the example being learned
         self.champion = self._lane("champion", champion or build_model(spec), version)
         self.challenger: Lane | None = None
         self.monitors = [DriftMonitor(d, "model errors") for d in spec.drift if d.signal == "error"]
@@ -132,6 +124,7 @@ class Trainer:
             self.duplicates += 1
             return [], []
         self.position += 1
+        self._ts = example.ts
         x, y = example.x, example.y
         if example.served is not None:
             self.served_metric.update(y, example.served)
@@ -158,8 +151,10 @@ class Trainer:
                 self._start_challenger(f"trained from the concept drift at example {self.position}")
             elif training.sklearn_every and self.position % training.sklearn_every == 0:
                 self._start_challenger(f"periodic batch challenger at example {self.position}", sklearn=True)
-        every = training.publish_every
-        if self.champion.since_publish >= every or (self.champion.version is None and self.champion.since_publish >= min(every, 100)):
+        every, champion = training.publish_every, self.champion
+        stale = (training.publish_seconds > 0 and champion.published_ts is not None and champion.since_publish > 0
+                 and example.ts - champion.published_ts >= training.publish_seconds)
+        if champion.since_publish >= every or stale or (champion.version is None and champion.since_publish >= min(every, 100)):
             requests.append(self._request(self.champion, "champion", "scheduled" if self.champion.version else "first version"))
         if self.challenger is not None and self.challenger.version is None and self.challenger.examples >= training.promotion_min_examples:
             requests.append(self._request(self.challenger, "challenger", self.challenger_reason))
@@ -221,7 +216,7 @@ class Trainer:
         self._promote(self._lane("champion", model, version))
 
     def _request(self, lane: Lane, status: str, reason: str) -> PublishRequest:
-        lane.since_publish = 0
+        lane.since_publish, lane.published_ts = 0, self._ts
         return PublishRequest(
             lane.name, copy.deepcopy(lane.model), self.champion.version if lane.name == "challenger" else lane.version,
             status, reason, lane.examples, lane.metrics_dict(self.metric_name),

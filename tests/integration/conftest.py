@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from streams import admin
+from streams.kafka import admin
 from streams.settings import Settings
-from streams.testing import Worker
-from streams.topics import topic_specs
+from tests.support.pipeline import Worker
+from streams.kafka.topics import topic_specs
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -7,8 +7,8 @@ import uuid
 import pytest
 import redis
 
-from streams.artifacts import ArtifactRefused
-from streams.checkpoint import CheckpointStore, Superseded
+from streams.state.artifacts import ArtifactRefused
+from streams.state.checkpoint import CheckpointStore, Superseded
 from streams.settings import Settings
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 from PIL import Image
 
-from streams.feed import Feed
-from streams.testing import Worker
+from tests.support.feed import Feed
+from tests.support.pipeline import Worker
 
 ARTIFACTS = Path(os.environ.get("DRIFTLINE_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 EVENTS = 4000

@@ -15,12 +15,12 @@ import orjson
 from kafka import KafkaProducer
 
 from schemas import Reason
-from streams import admin
-from streams.core.spec import DEFAULT_SPEC_PATH
+from streams.kafka import admin
+from streams.specs.load import DEFAULT_SPEC_PATH
 from streams.settings import Settings
-from streams.sources import builtin
-from streams.testing import Worker, end_offsets, read_all
-from streams.topics import topic_specs
+from streams.kafka.sources import builtin
+from tests.support.pipeline import Worker, end_offsets, read_all
+from streams.kafka.topics import topic_specs
 
 MAX_BYTES = 2048
 # the built-in spec, with a category whose unseen values are dead-lettered

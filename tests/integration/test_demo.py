@@ -17,9 +17,9 @@ import orjson
 import pytest
 import redis
 
-from streams import admin
+from streams.kafka import admin
 from streams.settings import Settings
-from streams.testing import DRIFTLINE
+from tests.support.pipeline import DRIFTLINE
 
 # a run that reliably gets through drift detection and the promotion gate (500 examples): 4,000
 # examples before the change train a champion whose errors jump at it. With 2,000 the champion
@@ -173,6 +173,6 @@ def test_keep_leaves_the_namespace_to_look_at(stack_settings: Settings, tmp_path
                                              text=True, timeout=60, check=True).stdout)
         assert 1 in {v["version"] for v in listed}
     finally:
-        from streams.namespace import clean
+        from streams.replay.namespace import clean
 
         clean(replace(stack_settings, topic_prefix=prefix.group(1)))

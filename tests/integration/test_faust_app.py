@@ -11,9 +11,9 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams import admin
+from streams.kafka import admin
 from streams.settings import Settings
-from streams.topics import TopicSpec
+from streams.kafka.topics import TopicSpec
 
 RELAY = Path(__file__).with_name("apps") / "relay.py"
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import orjson
 
-from streams import admin
-from streams.feed import Feed
+from streams.kafka import admin
+from tests.support.feed import Feed
 from streams.settings import Settings
-from streams.testing import Worker, committed, end_offsets, read_all, settled
-from streams.topics import topic_specs
+from tests.support.pipeline import Worker, committed, end_offsets, read_all, settled
+from streams.kafka.topics import topic_specs
 
 RATE = 1_000
 EVENTS = 30_000  # the concept changes halfway

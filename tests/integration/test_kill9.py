@@ -23,13 +23,13 @@ import orjson
 import redis
 from kafka import KafkaProducer
 
-from streams import admin
-from streams.checkpoint import CheckpointStore
-from streams.feed import Feed
+from streams.kafka import admin
+from streams.state.checkpoint import CheckpointStore
+from tests.support.feed import Feed
 from streams.settings import Settings
-from streams.sources import builtin
-from streams.testing import Worker, committed, end_offsets, read_all
-from streams.topics import topic_specs
+from streams.kafka.sources import builtin
+from tests.support.pipeline import Worker, committed, end_offsets, read_all
+from streams.kafka.topics import topic_specs
 
 EVENTS = 6_000
 RATE = 300  # events/s: a rate one worker keeps up with on this machine class with room to spare

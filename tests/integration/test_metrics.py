@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.feed import Feed
-from streams.testing import Worker, read_all, settled
+from tests.support.feed import Feed
+from tests.support.pipeline import Worker, read_all, settled
 
 EVENTS = 4_000  # valid raw events
 BAD = 12  # raw records that are not JSON

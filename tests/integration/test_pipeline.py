@@ -11,8 +11,8 @@ from collections import Counter
 import orjson
 from kafka import KafkaProducer
 
-from streams.sources import builtin
-from streams.testing import DRIFTLINE, Worker, end_offsets, read_all
+from streams.kafka.sources import builtin
+from tests.support.pipeline import DRIFTLINE, Worker, end_offsets, read_all
 
 
 
@@ -169,8 +169,8 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
 
 def test_a_new_model_version_comes_into_service_without_a_restart(worker: Worker) -> None:
     from streams.core.model import build_model
-    from streams.core.spec import load_spec
-    from streams.registry import Registry
+    from streams.specs.load import load_spec
+    from streams.state.registry import Registry
 
     s = worker.settings
     registry = Registry.connect(s)

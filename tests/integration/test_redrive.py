@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 from kafka import KafkaProducer
 
-from streams.core.spec import DEFAULT_SPEC_PATH
-from streams.testing import DRIFTLINE, Worker, read_all
+from streams.specs.load import DEFAULT_SPEC_PATH
+from tests.support.pipeline import DRIFTLINE, Worker, read_all
 
 DATA = {"salary": 50000.0, "commission": 0.0, "elevel": 1, "car": 3, "zipcode": 2, "hvalue": 100000.0,
         "hyears": 10, "loan": 20000.0}

@@ -15,20 +15,20 @@ import pytest
 import redis as redis_lib
 from kafka import KafkaProducer
 
-from streams import models_log
-from streams.artifacts import ArtifactRefused
+from streams.state import models_log
+from streams.state.artifacts import ArtifactRefused
 from streams.core.model import build_model
-from streams.core.spec import load_spec
-from streams.registry import Registry, RegistryLost
+from streams.specs.load import load_spec
+from streams.state.registry import Registry, RegistryLost
 from streams.settings import Settings
-from streams.sources import builtin
-from streams.testing import DRIFTLINE, Worker, read_all
+from streams.kafka.sources import builtin
+from tests.support.pipeline import DRIFTLINE, Worker, read_all
 
 PUBLISHER = """
 import sys
-from streams.registry import Registry
+from streams.state.registry import Registry
 from streams.settings import Settings
-from streams.sources import builtin
+from streams.kafka.sources import builtin
 registry = Registry.connect(Settings.from_env())
 for n in range(int(sys.argv[1])):
     registry.publish({"n": n}, parent=None, status="candidate", reason="race", trained_examples=n, metrics={})
@@ -52,8 +52,8 @@ def publish(registry: Registry, settings: Settings, status: str = "champion", **
 
 
 def test_two_publishers_at_once_never_share_a_number_and_leave_no_gap(settings: Settings) -> None:
-    from streams import admin
-    from streams.topics import topic_specs
+    from streams.kafka import admin
+    from streams.kafka.topics import topic_specs
 
     admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
     Registry.connect(settings).ensure()
@@ -65,8 +65,8 @@ def test_two_publishers_at_once_never_share_a_number_and_leave_no_gap(settings: 
 
 
 def test_after_flushall_a_publisher_is_stopped_until_the_topic_rebuilds_the_registry(settings: Settings) -> None:
-    from streams import admin
-    from streams.topics import topic_specs
+    from streams.kafka import admin
+    from streams.kafka.topics import topic_specs
 
     admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
     registry = Registry.connect(settings)

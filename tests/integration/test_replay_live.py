@@ -10,9 +10,9 @@ from pathlib import Path
 import orjson
 import redis
 
-from streams import admin
+from streams.kafka import admin
 from streams.settings import Settings
-from streams.testing import DRIFTLINE
+from tests.support.pipeline import DRIFTLINE
 
 
 def namespaces(settings: Settings) -> set[str]:
@@ -54,7 +54,7 @@ def test_keep_leaves_the_namespace_to_look_at(stack_settings: Settings, tmp_path
     listed = orjson.loads(subprocess.run([DRIFTLINE, "models", "list", "--json"], env=env, capture_output=True, text=True,
                                          timeout=60, check=True).stdout)
     assert listed and listed[0]["version"] == 1
-    from streams.live_replay import clean
+    from streams.replay.live import clean
     from dataclasses import replace
 
     clean(replace(stack_settings, topic_prefix=prefix.group(1)))

@@ -11,13 +11,13 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams import admin
-from streams.cli import main
+from streams.kafka import admin
+from streams.cli.main import main
 from streams.core.replay import replay
-from streams.core.spec import load_spec
+from streams.specs.load import load_spec
 from streams.settings import Settings
-from streams.sources import builtin
-from streams.topics import topic_specs
+from streams.kafka.sources import builtin
+from streams.kafka.topics import topic_specs
 
 BASE_MS = 1_800_000_000_000
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import orjson
 
-from streams import admin
-from streams.produce import ProduceOptions, produce
+from streams.kafka import admin
+from streams.kafka.produce import ProduceOptions, produce
 from streams.settings import Settings
-from streams.testing import Worker, checkpoint_covering, end_offsets, read_all, settled
-from streams.topics import topic_specs
+from tests.support.pipeline import Worker, checkpoint_covering, end_offsets, read_all, settled
+from streams.kafka.topics import topic_specs
 
 SCORING = "validate,feedback,join,models"
 TRAINING = "train,models"  # models: a version promoted by hand reaches the trainer too

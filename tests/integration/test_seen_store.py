@@ -6,7 +6,7 @@ import uuid
 
 import redis
 
-from streams.seen_store import SeenStore
+from streams.state.seen_store import SeenStore
 from streams.settings import Settings
 
 

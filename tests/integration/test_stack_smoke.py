@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from kafka import KafkaAdminClient
 
-from streams import admin
+from streams.kafka import admin
 from streams.settings import Settings
 
 

@@ -15,13 +15,13 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer, TopicPartition
 
-from streams.cmd_status import lags
+from streams.cli.status.command import lags
 from streams.settings import Settings
-from streams.sources import builtin
+from streams.kafka.sources import builtin
 from streams.stack.ports import free_port
-from streams.dashboard_series import quantile
-from streams.status_metrics import WorkerView, parse_metrics
-from streams.testing import DRIFTLINE, Worker
+from streams.worker.series import quantile
+from streams.cli.status.metrics import WorkerView, parse_metrics
+from tests.support.pipeline import DRIFTLINE, Worker
 
 EVENTS = 2_400  # past the demo pipeline's publish_every (2000): the trainer publishes a champion
 LATE = 25  # raw events produced while the worker is stopped
@@ -57,7 +57,7 @@ def produce_events(settings: Settings, items: list[tuple[dict[str, Any], bool]],
 
 def test_status_shows_topics_lag_models_alerts_and_worker_metrics_then_a_stopped_worker(worker: Worker) -> None:
     s = worker.settings
-    group = f"{s.topic_prefix}-worker"  # the Faust app id (streams/app.py) is the consumer group
+    group = f"{s.topic_prefix}-worker"  # the Faust app id (streams/worker/app.py) is the consumer group
     stream = builtin("agrawal-drift", seed=42, drift_at=100_000)
     produce_events(s, list(itertools.islice(stream, EVENTS)), labels=True)
     producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")

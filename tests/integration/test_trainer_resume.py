@@ -12,10 +12,10 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from streams import admin
+from streams.kafka import admin
 from streams.settings import Settings
-from streams.testing import checkpoint_covering, Worker, committed
-from streams.topics import topic_specs
+from tests.support.pipeline import checkpoint_covering, Worker, committed
+from streams.kafka.topics import topic_specs
 
 
 def produce_examples(s: Settings, numbers: range) -> None:

@@ -19,12 +19,12 @@ import pytest
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams import admin
-from streams.core.spec import DEFAULT_SPEC_PATH
+from streams.kafka import admin
+from streams.specs.load import DEFAULT_SPEC_PATH
 from streams.settings import Settings
-from streams.sources import builtin
-from streams.testing import Worker, read_all
-from streams.topics import topic_specs
+from streams.kafka.sources import builtin
+from tests.support.pipeline import Worker, read_all
+from streams.kafka.topics import topic_specs
 
 EVENTS = 300
 PUBLISH_EVERY = 100  # a version (and its model_published alert) every 100 labelled examples
@@ -129,9 +129,9 @@ def test_a_promotion_by_hand_reaches_the_webhook_too(stack_settings: Settings, w
     import subprocess
 
     from streams.core.model import build_model
-    from streams.core.spec import load_spec
-    from streams.registry import Registry
-    from streams.testing import DRIFTLINE
+    from streams.specs.load import load_spec
+    from streams.state.registry import Registry
+    from tests.support.pipeline import DRIFTLINE
 
     url, received = webhook
     settings = replace(stack_settings, topic_prefix=f"hand{uuid.uuid4().hex[:8]}", alert_webhook=url)

@@ -22,9 +22,9 @@ import yaml
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
-import agents.lag  # noqa: F401 - registers whatever consumer-progress metrics it defines
-import agents.metrics
-import streams.webhook  # the worker's webhook sender counts its deliveries
+import streams.worker.lag  # noqa: F401 - registers whatever consumer-progress metrics it defines
+import streams.worker.metrics
+import streams.worker.webhook  # the worker's webhook sender counts its deliveries
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy/prometheus/rules/driftline.rules.yml"
@@ -45,13 +45,13 @@ METRIC_NAME = re.compile(r"\bdriftline_[a-z_]+\b")
 
 def exported_series() -> dict[str, set[str]]:
     """Each series name the worker's registry serves under ``driftline_``, with its label names."""
-    labels = {m._name: set(m._labelnames) for module in (agents.metrics, streams.webhook)  # noqa: SLF001
+    labels = {m._name: set(m._labelnames) for module in (streams.worker.metrics, streams.worker.webhook)  # noqa: SLF001
               for m in vars(module).values() if isinstance(m, MetricWrapperBase)}
     out: dict[str, set[str]] = {}
     for family in REGISTRY.collect():
         if not family.name.startswith("driftline_"):
             continue
-        assert family.name in labels, f"{family.name} is served but defined in neither agents/metrics.py nor streams/webhook.py"
+        assert family.name in labels, f"{family.name} is served but defined in neither streams/worker/metrics.py nor streams/worker/webhook.py"
         for suffix in SUFFIXES[family.type]:
             out[family.name + suffix] = labels[family.name] | ({"le"} if suffix == "_bucket" else set())
     return out

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from faust.worker import Worker
 
-from streams.app import create_app
+from streams.worker.app import create_app
 from streams.settings import Settings
 from streams.stack.ports import free_port
 

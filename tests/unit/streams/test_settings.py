@@ -66,7 +66,7 @@ def test_a_bad_value_names_the_variable(variable: str, value: str, message: str)
 
 
 def test_the_worker_web_server_listens_on_the_loopback_unless_told(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from streams.app import create_app
+    from streams.worker.app import create_app
 
     default = create_app(Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path)}))
     told = create_app(Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path), "DRIFTLINE_WEB_BIND": "0.0.0.0"}), name="other")

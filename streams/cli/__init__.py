@@ -1,0 +1,1 @@
+"""The `driftline` command: one module per subcommand."""

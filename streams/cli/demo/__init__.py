@@ -1,0 +1,1 @@
+"""`driftline demo`: the run, what it watches, how its outcome is judged."""

@@ -1,0 +1,183 @@
+"""`driftline models list | show V | promote V | rollback | diff V W`: the registry for people.
+
+Every change a person makes is written to Redis and to the ``models`` topic (so workers take it
+into service and a rebuilt registry keeps it), with who made it and why, and raises an alert.
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from kafka import KafkaProducer
+from rich.console import Console
+from rich.table import Table
+
+from schemas import Alert, ModelVersion, encode
+from streams.state import models_log
+from streams.errors import EnvironmentProblem, UsageError
+from streams.state.registry import Registry, UnknownVersion
+from streams.settings import Settings
+
+
+def _registry(settings: Settings) -> Registry:
+    import redis
+
+    registry = Registry.connect(settings)
+    try:
+        registry.client.ping()
+    except redis.RedisError:
+        raise EnvironmentProblem(f"no Redis answers at {settings.redis_url} (start one with `driftline stack up`)") from None
+    models_log.rebuild(settings, registry)
+    return registry
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _metrics(m: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in sorted(m.items()))
+
+
+def _record(registry: Registry, version: int) -> ModelVersion:
+    try:
+        return registry.record(version)
+    except UnknownVersion:
+        known = [v.version for v in registry.versions()]
+        span = f"1..{max(known)}" if known else "none yet"
+        raise UsageError(f"unknown model version {version} (versions: {span})") from None
+
+
+def _public(record: ModelVersion) -> dict[str, Any]:
+    return orjson.loads(encode(record))  # type: ignore[no-any-return]
+
+
+def list_versions(settings: Settings, *, as_json: bool) -> int:
+    registry = _registry(settings)
+    records = registry.versions()
+    if as_json:
+        print(orjson.dumps([_public(r) for r in records]).decode())
+        return 0
+    table = Table(title=f"model registry ({settings.topic_prefix})")
+    for column in ("version", "status", "model", "created (UTC)", "examples", "metrics", "parent", "reason"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(str(r.version), r.status, r.model, _when(r.created_at), str(r.trained_examples), _metrics(r.metrics),
+                      "-" if r.parent is None else str(r.parent), r.reason)
+    Console().print(table if records else "no model versions yet")
+    return 0
+
+
+def lineage(registry: Registry, record: ModelVersion) -> list[int]:
+    """The version's ancestors, nearest first."""
+    out: list[int] = []
+    parent = record.parent
+    while parent is not None and parent not in out:
+        out.append(parent)
+        try:
+            parent = registry.record(parent).parent
+        except UnknownVersion:
+            break
+    return out
+
+
+def show(settings: Settings, version: int, *, as_json: bool) -> int:
+    registry = _registry(settings)
+    record = _record(registry, version)
+    data = {**_public(record), "lineage": lineage(registry, record)}
+    if as_json:
+        print(orjson.dumps(data).decode())
+        return 0
+    console = Console()
+    for key, value in data.items():
+        if key == "created_at":
+            value = f"{_when(value)} UTC"
+        console.print(f"[bold]{key:>18}[/bold]  {value}")
+    return 0
+
+
+def diff(settings: Settings, v: int, w: int) -> int:
+    registry = _registry(settings)
+    a, b = _record(registry, v), _record(registry, w)
+    table = Table(title=f"version {v} vs {w}")
+    for column in ("", str(v), str(w)):
+        table.add_column(column)
+    rows: list[tuple[str, Any, Any]] = [
+        ("status", a.status, b.status), ("model", a.model, b.model), ("parent", a.parent, b.parent), ("created (UTC)", _when(a.created_at), _when(b.created_at)),
+        ("examples", a.trained_examples, b.trained_examples), ("trained range", a.trained_range, b.trained_range),
+        ("spec sha256", a.spec_sha256[:16], b.spec_sha256[:16] + ("" if a.spec_sha256 == b.spec_sha256 else "  (differs)")),
+    ]
+    for name in sorted(set(a.metrics) | set(b.metrics)):
+        rows.append((name, a.metrics.get(name, "-"), b.metrics.get(name, "-")))
+    for name in sorted(set(a.libraries) | set(b.libraries)):
+        rows.append((name, a.libraries.get(name, "-"), b.libraries.get(name, "-")))
+    for name, x, y in rows:
+        table.add_row(name, str(x), str(y))
+    Console().print(table)
+    return 0
+
+
+def _announce(settings: Settings, changes: list[ModelVersion], kind: str, message: str, **detail: Any) -> None:
+    models_log.send_versions(settings, changes)
+    alert = Alert(alert_id=uuid.uuid4().hex, alert_kind=kind, severity="warning", subject=f"model {changes[0].version}",  # type: ignore[arg-type]
+                  message=message, ts=time.time(), detail=detail)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    payload = encode(alert)
+    try:
+        producer.send(settings.topic("alerts"), value=payload)
+        producer.flush()
+    finally:
+        producer.close()
+    if settings.alert_webhook:  # as a worker's alerts do: the command waits a little for delivery
+        from streams.worker.webhook import WebhookSender
+
+        sender = WebhookSender(settings.alert_webhook)
+        sender.submit(orjson.loads(payload))
+        sender.close(timeout=10.0)
+
+
+def promote(settings: Settings, version: int, *, reason: str | None) -> int:
+    registry = _registry(settings)
+    record = _record(registry, version)
+    if record.status == "champion":
+        raise UsageError(f"model version {version} is already the champion")
+    who = f"{getpass.getuser()} (cli)"
+    why = reason or f"promoted by hand by {who}"
+    changes = registry.set_status(version, "champion", why, who)
+    previous = next((c.version for c in changes[1:]), None)
+    _announce(settings, changes, "model_promoted", f"model version {version} promoted to champion by {who}: {why}",
+              version=version, previous=previous, changed_by=who)
+    print(f"model version {version} is the champion" + (f" (version {previous} retired)" if previous else ""))
+    return 0
+
+
+def previous_champion(registry: Registry) -> int | None:
+    """The champion before the current one: the most recent version retired as champion."""
+    current = registry.alias("champion")
+    for r in reversed(registry.versions()):
+        if r.version != current and r.status == "retired" and r.reason.startswith(f"replaced by version {current} as champion"):
+            return r.version
+    record = registry.record(current) if current is not None else None
+    return record.parent if record is not None else None
+
+
+def rollback(settings: Settings, *, reason: str | None) -> int:
+    registry = _registry(settings)
+    current = registry.alias("champion")
+    if current is None:
+        raise UsageError("there is no champion to roll back")
+    target = previous_champion(registry)
+    if target is None:
+        raise UsageError(f"model version {current} has no earlier champion to roll back to")
+    who = f"{getpass.getuser()} (cli)"
+    why = reason or f"rolled back from version {current} by {who}"
+    changes = registry.set_status(target, "champion", why, who)
+    _announce(settings, changes, "model_rolled_back", f"model version {current} rolled back to {target} by {who}: {why}",
+              version=target, rolled_back=current, changed_by=who)
+    print(f"rolled back: model version {target} is the champion again (version {current} retired)")
+    return 0

@@ -1,0 +1,184 @@
+"""`driftline replay SOURCE`: a backtest through the pipeline's own core (fast mode), or through
+the real agents in a namespace of their own (live mode, :mod:`streams.replay.live`).
+
+Each ``--spec`` runs on the same ordered stream; the summary shows them side by side, ``--out``
+writes ``metrics.json`` per spec, and ``--fail-under METRIC=VALUE`` turns a missed gate into
+exit code 1, so a backtest can gate a CI pipeline.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from streams.core.replay import ReplayResult, recorded, replay_as_live, replay_records
+from streams.core.spec import PipelineSpec
+from streams.specs.load import load_spec
+from streams.errors import EXIT_FAILED, UsageError
+from streams.replay.recorded import read_range, read_schedule
+from streams.settings import Settings
+from streams.kafka.sources import open_source
+
+
+@dataclass(frozen=True)
+class Gate:
+    metric: str
+    minimum: float
+
+
+def parse_gate(text: str) -> Gate:
+    """``METRIC=VALUE``, e.g. ``prequential_accuracy=0.9``."""
+    name, sep, value = text.partition("=")
+    try:
+        minimum = float(value)
+    except ValueError:
+        minimum = float("nan")
+    if not sep or not name or minimum != minimum:
+        raise UsageError(f"--fail-under takes METRIC=VALUE, e.g. prequential_accuracy=0.9: {text!r}")
+    return Gate(name, minimum)
+
+
+def gate_failures(summary: dict[str, object], gates: list[Gate]) -> list[str]:
+    """One line per gate missed; a gate naming no reported metric is bad usage."""
+    failures = []
+    for gate in gates:
+        value = summary.get(gate.metric)
+        if not isinstance(value, int | float):
+            known = ", ".join(k for k, v in summary.items() if isinstance(v, float))
+            raise UsageError(f"--fail-under {gate.metric}: no such metric (reported: {known})")
+        if value < gate.minimum:
+            failures.append(f"{gate.metric} {value:.4f} is under {gate.minimum:g}")
+    return failures
+
+
+def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, seed: int, drift_at: int,
+        out: Path | None, gates: list[Gate], mode: str, settings: Settings | None = None,
+        start: str | None = None, end: str | None = None, as_live: bool = False, speed: float = 1.0,
+        keep: bool = False) -> int:
+    parsed = [(path or "built-in", load_spec(path or None)) for path in (specs or [""])]
+    if as_live:
+        if source != "topic" or mode != "fast":
+            raise UsageError("--as-live replays a recorded live run in fast mode: use it with SOURCE `topic`")
+        return _as_live(settings or Settings.from_env(), parsed, start, end, out, gates)
+    if source == "topic":
+        settings = settings or Settings.from_env()
+        records = read_range(settings, start, end)
+        if limit is not None:  # the first ``limit`` events and the feedback recorded among them
+            raws = [n for n, r in enumerate(records) if r.kind == "raw"]
+            records = records[: raws[limit] if limit < len(raws) else len(records)]
+        source = settings.topic("raw")
+    else:
+        if start is not None or end is not None:
+            raise UsageError("--from/--to select a range of a recorded topic: use them with SOURCE `topic`")
+        records = list(recorded(itertools.islice(open_source(source, seed=seed, drift_at=drift_at), limit), label_delay))
+    events = sum(1 for r in records if r.kind == "raw")
+    if not events:
+        raise UsageError(f"{source}: no events to replay in that range")
+    console = Console(stderr=True)
+    results: list[tuple[str, ReplayResult]] = []
+    delay = "as recorded" if source.endswith(".raw") else f"{label_delay} events late"
+    if mode == "live":
+        from streams.replay.live import run_live
+
+        settings = settings or Settings.from_env()
+        with Progress(console=console, transient=True) as bar:
+            for name, spec in parsed:
+                task = bar.add_task(f"producing live with {name}", total=events)
+                run_ = run_live(settings, spec, records, speed=speed, keep=keep, say=console.print,
+                                progress=lambda n, t=task: bar.update(t, completed=n) if n % 100 == 0 else None)
+                results.append((name, run_.result))
+                if keep:
+                    console.print(f"kept: DRIFTLINE_TOPIC_PREFIX={run_.namespace} names its topics and registry")
+        return _finish(source, f"{events} events, labels {delay}, live at {speed:g}x", results, out, gates)
+    with Progress(console=console, transient=True) as bar:
+        for name, spec in parsed:
+            task = bar.add_task(f"replaying with {name}", total=events)
+            results.append((name, replay_records(spec, records,
+                                                 progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
+    return _finish(source, f"{events} events, labels {delay}", results, out, gates)
+
+
+def _as_live(settings: Settings, parsed: list[tuple[str, PipelineSpec]], start: str | None, end: str | None,
+             out: Path | None, gates: list[Gate]) -> int:
+    """The recorded range on the live run's schedule: the live numbers, recomputed exactly."""
+    from streams.state.models_log import load_models
+
+    records = read_range(settings, start, end)
+    events = sum(1 for r in records if r.kind == "raw")
+    if not events:
+        raise UsageError(f"{settings.topic('raw')}: no events to replay in that range")
+    schedule, models = read_schedule(settings), load_models(settings)
+    results = []
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        for name, spec in parsed:
+            task = bar.add_task(f"replaying with {name}", total=len(schedule.scored))
+            results.append((name, replay_as_live(spec, records, schedule, models,
+                                                 progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
+    code = _finish(settings.topic("raw"), f"{events} events on the live run's schedule", results, out, gates)
+    differ = sum(r.reproduced["differ"] for _, r in results)
+    if differ:
+        Console(stderr=True).print(f"driftline: {differ} recomputed predictions differ from the recorded ones "
+                                   "(a different spec, or models that are not the ones served)")
+        return EXIT_FAILED
+    return code
+
+
+def _finish(source: str, what: str, results: list[tuple[str, ReplayResult]], out: Path | None, parsed_gates: list[Gate]) -> int:
+    """Print the side-by-side summary, write the report, apply the gates."""
+    console = Console(stderr=True)
+    table = Table(title=f"replay of {source} ({what})")
+    table.add_column("")
+    for name, _ in results:
+        table.add_column(name)
+    rows = ("events", "examples", "prequential", "served_accuracy", "concept drift at", "versions", "promotions", "dead letters")
+    for row in rows:
+        table.add_row(row, *(_cell(row, r) for _, r in results))
+    Console().print(table)
+    failed: list[str] = []
+    for n, (name, result) in enumerate(results):
+        summary = result.summary()
+        if out is not None:
+            folder = out if len(results) == 1 else out / f"spec-{n + 1}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "metrics.json").write_bytes(orjson.dumps({"source": source, "spec": name, **summary}, option=orjson.OPT_INDENT_2))
+        failed += [f"{name}: {line}" for line in gate_failures(summary, parsed_gates)]
+    if out is not None:
+        from streams.replay.report import write_report
+
+        console.print(f"report: {write_report(out, source, results)}")
+    for line in failed:
+        console.print(f"driftline: gate missed: {line}")
+    return EXIT_FAILED if failed else 0
+
+
+def _cell(row: str, r: ReplayResult) -> str:
+    if row == "prequential":
+        return f"{r.metric} {r.prequential:.4f}"
+    if row == "served_accuracy":
+        return f"{r.served_accuracy:.4f}"
+    if row == "concept drift at":
+        return ", ".join(str(a["at_event"]) for a in r.alerts if a["kind"] == "concept_drift") or "-"
+    if row == "versions":
+        return str(len({v["version"] for v in r.versions}))
+    if row == "promotions":
+        return str(sum(1 for a in r.alerts if a["kind"] == "model_promoted"))
+    if row == "dead letters":
+        return ", ".join(f"{k} {v}" for k, v in sorted(r.deadletters.items())) or "0"
+    return str(getattr(r, row))
+
+
+def redrive_deadletters(settings: Settings, spec_path: str | None) -> int:
+    """Send the dead-lettered raw events that pass the spec now back to ``raw``; say what stayed."""
+    from streams.replay.redrive import redrive
+
+    result = redrive(settings, load_spec(spec_path))
+    stayed = ", ".join(f"{k} {v}" for k, v in sorted(result.still_failing.items())) or "none"
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(result.skipped.items())) or "none"
+    print(f"re-driven to {settings.topic('raw')}: {result.sent}; still failing: {stayed}; left alone: {skipped}")
+    return 0

@@ -1,0 +1,1 @@
+"""`driftline status`: what is read, how it is modelled, how it is printed."""

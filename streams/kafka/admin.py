@@ -1,0 +1,123 @@
+"""Talking to the broker as an administrator: metadata, broker version, topic creation."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.kafka.topics import TopicSpec
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What one metadata request told us about the cluster."""
+
+    cluster_id: str
+    brokers: int
+    api_version: str  # what the broker's ApiVersions answer implies, e.g. "3.9"
+
+
+@contextmanager
+def _quiet_kafka_logs() -> Iterator[None]:
+    """kafka-python logs every refused connection at ERROR; while probing that is expected."""
+    logger = logging.getLogger("kafka")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _admin(bootstrap: str, timeout_ms: int) -> KafkaAdminClient:
+    # kafka-python 3 waits 30 s for a first broker unless told otherwise: bound it by ours too
+    bounded = {"bootstrap_timeout_ms": timeout_ms} if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG else {}
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap.split(","),
+        client_id="driftline-admin",
+        request_timeout_ms=timeout_ms,
+        **bounded,
+    )
+
+
+def cluster_info(bootstrap: str, timeout_ms: int = 2000) -> ClusterInfo | None:
+    """A metadata request; None when no broker answers in time."""
+    with _quiet_kafka_logs():
+        try:
+            admin = _admin(bootstrap, timeout_ms)
+        except KafkaError:
+            return None
+        try:
+            cluster = admin.describe_cluster()
+            first = cluster["brokers"][0]["broker_id"]
+            version = str(admin.get_broker_version_data(first)).strip("<>").split()[-1]
+            return ClusterInfo(str(cluster["cluster_id"]), len(cluster["brokers"]), version)
+        except (KafkaError, OSError, ValueError, IndexError, KeyError):
+            return None
+        finally:
+            admin.close()
+
+
+def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_ms: int = 10000) -> list[str]:
+    """Create the topics that do not exist yet; return the names created. Idempotent."""
+    created: list[str] = []
+    with _quiet_kafka_logs():
+        admin = _admin(bootstrap, timeout_ms)
+        try:
+            existing = set(admin.list_topics())
+            for spec in specs:
+                if spec.name in existing:
+                    continue
+                new = NewTopic(spec.name, spec.partitions, 1, topic_configs=dict(spec.config))
+                try:
+                    admin.create_topics([new], timeout_ms=timeout_ms)
+                    created.append(spec.name)
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            admin.close()
+    return created
+
+
+_VERSION_LINE = re.compile(r"Kafka version: (\S+)")
+
+
+def version_from_log(log: Path) -> str | None:
+    """The version the broker printed about itself at start-up (AppInfoParser), if logged."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return None
+    found = _VERSION_LINE.findall(text)
+    return found[-1] if found else None
+
+
+def namespace_topics(bootstrap: str, prefix: str, timeout_ms: int = 10000) -> list[str]:
+    """The topics named ``<prefix>.*`` and Faust's own ``<prefix>-*`` ones (changelogs)."""
+    with _quiet_kafka_logs():
+        admin = _admin(bootstrap, timeout_ms)
+        try:
+            return sorted(t for t in admin.list_topics() if t.startswith((f"{prefix}.", f"{prefix}-")))
+        finally:
+            admin.close()
+
+
+def delete_topics(bootstrap: str, names: Iterable[str], timeout_ms: int = 30000) -> None:
+    """Delete these topics (the broker removes them in the background)."""
+    names = list(names)
+    if not names:
+        return
+    with _quiet_kafka_logs():
+        admin = _admin(bootstrap, timeout_ms)
+        try:
+            admin.delete_topics(names, timeout_ms=timeout_ms)
+        finally:
+            admin.close()

@@ -1,0 +1,1 @@
+"""State that outlives a process, kept in Redis or rebuilt from topics."""

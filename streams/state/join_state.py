@@ -1,0 +1,139 @@
+"""The join's state for one partition, rebuilt from the topics after a restart or a rebalance.
+
+The join keeps scored events waiting for their labels, and labels that came first, in memory.
+What a worker had in memory when it died is still in Kafka: the partition's ``features`` and
+``labels`` records. Reading the last ``horizon + early grace`` of them, up to the topics' ends,
+through a fresh :class:`Joiner` gives back every event still waiting and every label still early.
+An example both of whose records are below the group's committed offsets was written before
+those offsets were committed (the worker that read both met them), so it is dropped; any other
+example, and the dead letter of a record at or above them, is written again (a label joined twice
+is learned once: the trainer knows the events it learned). The agent then skips the records
+it is handed below the ends read, so nothing is applied twice, however far Faust's reading of the
+partition lags or runs ahead of the commits. Nothing is written on the hot path for it; a restart
+or a rebalance pays one read of that window.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+
+from schemas import Accepted, decode
+from streams.core.join import Joiner, Label, Scored
+from streams.core.labels import coerce_label
+from streams.core.spec import PipelineSpec
+from streams.core.example import Example
+from streams.settings import Settings
+
+
+def joiner_for(spec: PipelineSpec) -> Joiner:
+    return Joiner(horizon=spec.join_horizon, early_grace=spec.join_early_grace)
+
+
+@dataclass
+class Rebuilt:
+    """A partition's joiner as the topics left it, and what to do with it.
+
+    ``joiner`` holds every ``features`` and ``labels`` record of the partition below ``nexts``
+    (the topics' ends when it was read, by topic name): the agent skips what it is handed below
+    them and applies what comes at or after. ``redo`` are the outcomes of records at or above the
+    group's committed offsets (an example, or a record that does not decode, with its record):
+    whoever read them before may have died before writing them, so they are written again.
+    """
+
+    joiner: Joiner
+    nexts: dict[str, int]
+    redo: list[tuple[Any, Any]] = field(default_factory=list)
+
+
+def rebuild(settings: Settings, spec: PipelineSpec, partition: int, timeout_s: float = 120.0) -> Rebuilt:
+    """Partition ``partition``'s joiner from its ``features`` and ``labels`` records: the last
+    ``horizon + early grace`` of them up to the topics' ends."""
+    topics = (settings.topic("features"), settings.topic("labels"))
+    tps = [TopicPartition(t, partition) for t in topics]
+    # the group's committed offsets, asked without joining the group; the records are read by a
+    # consumer with no group at all (one with a group id looks for the coordinator on every poll,
+    # and waits on it while the group rebalances)
+    group = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
+                          enable_auto_commit=False)
+    try:
+        committed = {tp: group.committed(tp, timeout_ms=int(timeout_s * 1000)) for tp in tps}
+    finally:
+        group.close()
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    try:
+        begin = consumer.beginning_offsets(tps, timeout_ms=int(timeout_s * 1000))
+        ends = consumer.end_offsets(tps, timeout_ms=int(timeout_s * 1000))
+        done = {tp: max(begin[tp], committed[tp] or 0) for tp in tps}  # outcomes below these were written
+        since_ms = int((time.time() - spec.join_horizon - spec.join_early_grace) * 1000)
+        found = consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps}, timeout_ms=int(timeout_s * 1000))
+        start = {tp: min(done[tp], found[tp].offset if found.get(tp) else done[tp]) for tp in tps}
+        records = {tp: _read(consumer, tp, start[tp], ends[tp], timeout_s) for tp in tps}
+    finally:
+        consumer.close()
+    out = Rebuilt(joiner_for(spec), {tp.topic: ends[tp] for tp in tps})
+    written = {tp.topic: done[tp] for tp in tps}
+    # an example was written before the commits only if both its records were below them: the
+    # worker that read both met them. One read on one side only (the topics are read at their own
+    # pace) waited in that worker's memory, which died: its example is written again.
+    offsets: dict[str, dict[str, int]] = {topics[0]: {}, topics[1]: {}}
+    merged = heapq.merge(*records.values(), key=lambda r: r.timestamp)  # roughly the order they were joined in
+    for r in merged:
+        outcome = apply(out.joiner, spec, r.topic == topics[0], r.value, r.timestamp / 1000.0,
+                        (r.topic, r.partition, r.offset), r.headers)
+        if isinstance(outcome, Example):
+            offsets[r.topic][outcome.event_id] = r.offset
+            if any(offsets[t].get(outcome.event_id, -1) >= written[t] for t in topics):
+                out.redo.append((r, outcome))
+        elif outcome is not None:
+            if r.offset >= written[r.topic]:
+                out.redo.append((r, outcome))
+        else:
+            event_id = _event_id(r.value)
+            if event_id is not None:
+                offsets[r.topic][event_id] = r.offset
+    return out
+
+
+def _event_id(value: bytes | None) -> str | None:
+    try:
+        found = orjson.loads(value or b"null")
+    except orjson.JSONDecodeError:
+        return None
+    event_id = found.get("event_id") if isinstance(found, dict) else None
+    return event_id if isinstance(event_id, str) else None
+
+
+def apply(j: Joiner, spec: PipelineSpec, is_features: bool, value: bytes, record_ts: float | None,
+          where: tuple[str, int, int], headers: Any) -> Any:
+    """One features or labels record into the joiner: the example it completes, or None; a record
+    that does not decode gives its :class:`Rejected` outcome back (the caller dead-letters it)."""
+    outcome = decode("features" if is_features else "feedback", value, source_topic=where[0],
+                     partition=where[1], offset=where[2], record_ts=record_ts)
+    if not isinstance(outcome, Accepted):
+        return outcome
+    if is_features:
+        fv = outcome.value
+        return j.scored(fv.event_id, Scored(fv.features, fv.ts, fv.prediction, fv.model_version))
+    fb = outcome.value  # the label record carries the user's record time
+    return j.label(fb.event_id, Label(coerce_label(spec.task, fb.label), fb.ts or record_ts or 0.0, value, where, headers))
+
+
+def _read(consumer: KafkaConsumer, tp: TopicPartition, start: int, end: int, timeout_s: float) -> list[Any]:
+    if start >= end:
+        return []
+    consumer.assign([tp])
+    consumer.seek(tp, start)
+    out: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    while consumer.position(tp) < end:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rebuilding the join: {tp.topic}[{tp.partition}] not read to offset {end} in {timeout_s:.0f}s")
+        for batch in consumer.poll(timeout_ms=200).values():
+            out.extend(r for r in batch if r.offset < end)
+    return out

@@ -1,0 +1,1 @@
+"""The `driftline worker` process: the Faust app and its transport, metrics, web pages."""

@@ -1,0 +1,46 @@
+"""The Faust app factory: the app is wiring, nothing more; agents register themselves on it."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.worker.transport import App
+from streams.settings import Settings
+from streams.kafka.topics import MODELS_MAX_BYTES
+
+
+def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
+    """Build the Faust app for these settings.
+
+    Values travel as raw bytes: ``schemas.decode`` turns them into typed records or dead letters,
+    so a bad record never kills an agent inside Faust's own deserializer. The consumer's inner
+    loop is :mod:`streams.worker.transport`'s.
+    """
+    datadir = settings.state_dir / "faust" / name
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    return App(
+        f"{settings.topic_prefix}-{name}",
+        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_host="127.0.0.1",
+        web_bind=settings.web_bind,
+        web_port=settings.web_port,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        # static membership: a worker restarted under the same name takes its partitions back at
+        # once; one that stays away is dropped after the session timeout, and the rest take over
+        consumer_group_instance_id=settings.group_instance_id,
+        broker_session_timeout=float(settings.session_timeout_s),
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 5),
+        producer_acks=-1,
+        # a few milliseconds of linger fill batches: far fewer produce requests per record
+        producer_linger=0.005,
+        producer_max_batch_size=256 * 1024,
+        producer_max_request_size=MODELS_MAX_BYTES,  # model-version events carry their artifact
+        datadir=str(datadir),
+    )

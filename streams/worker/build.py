@@ -1,0 +1,80 @@
+"""`driftline worker`: one Faust worker running the chosen agents over the pure core."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams.kafka import admin
+from streams.worker.app import create_app
+from streams.specs.load import load_spec
+from streams.errors import EnvironmentProblem, UsageError
+from streams.settings import Settings
+from streams.kafka.topics import topic_specs
+
+AGENTS = ("validate", "feedback", "join", "train", "models")
+
+
+def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[no-untyped-def]
+    """The Faust app with the chosen agents registered on it."""
+    from agents import feedback, join, models, train, validate, webhook
+    from streams.worker import lag, metrics
+    from agents.runtime import Runtime
+    from streams.worker import dashboard
+
+    unknown = set(agents) - set(AGENTS)
+    if unknown:
+        raise UsageError(f"unknown agent(s) {', '.join(sorted(unknown))}: choose from {', '.join(AGENTS)}")
+    spec = load_spec(settings.pipeline)
+    app = create_app(settings)
+    rt = Runtime.build(settings, spec, app)
+    modules = {"validate": validate, "feedback": feedback, "join": join, "train": train, "models": models}
+    for name in agents:
+        modules[name].register(rt)
+    webhook.register(rt)  # alerts also to DRIFTLINE_ALERT_WEBHOOK, when set
+    rt.alert_listeners.append(metrics.count_alert)  # alerts counted by kind, whatever agents run
+    measure_lag = lag.register(rt.app, rt.settings.topic_prefix)  # records consumed and consumer lag
+    dashboard.register(app, rt)  # the live dashboard at / and its JSON under /api/
+
+    @app.page("/metrics")
+    async def metrics_page(web, request):  # type: ignore[no-untyped-def]
+        await measure_lag()  # the lag as it is now, not as of the last tick
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    @app.page("/health")
+    async def health(web, request):  # type: ignore[no-untyped-def]
+        return web.json({"status": "ok", "agents": list(agents), "model_version": rt.scorer.champion.version,
+                         "following_models": rt.following})
+
+    return app, rt
+
+
+def _quiet_worker():  # type: ignore[no-untyped-def]
+    from faust.worker import Worker
+
+    class QuietWorker(Worker):  # type: ignore[misc]
+        """Faust's worker without its terminal spinner. The spinner's handler sets the root
+        logger to DEBUG, so every ``log.debug`` in aiokafka's per-record send path built a
+        record: about a tenth of the worker's time under load."""
+
+        def on_setup_root_logger(self, logger, level):  # type: ignore[no-untyped-def]
+            self.spinner = None
+
+    return QuietWorker
+
+
+def run(settings: Settings, agents: Sequence[str], loglevel: str = "WARNING") -> int:
+    QuietWorker = _quiet_worker()
+    if admin.cluster_info(settings.kafka_bootstrap, timeout_ms=3000) is None:
+        raise EnvironmentProblem(f"no Kafka broker answers at {settings.kafka_bootstrap} (start one with `driftline stack up`)")
+    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    app, _ = build(settings, agents)
+    # the worker's few kafka-python clients (the join's rebuild, the models log) raise what
+    # matters to us; kafka-python 3 also logs its own socket closes at ERROR, with tracebacks
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    sys.argv = sys.argv[:1]
+    QuietWorker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    return 0

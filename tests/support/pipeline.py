@@ -1,0 +1,109 @@
+"""Helpers for tests against a real broker: a worker subprocess, and reading a topic whole."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import redis
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from streams.state.checkpoint import Checkpoint, CheckpointStore
+from streams.specs.load import DEFAULT_SPEC_PATH
+from streams.settings import Settings
+from streams.stack.ports import free_port
+from streams.worker.process import DRIFTLINE, WorkerProcess
+
+__all__ = ["DRIFTLINE", "Worker", "checkpoint_covering", "committed", "end_offsets", "read_all", "settled"]
+
+
+class Worker(WorkerProcess):
+    """A `driftline worker` subprocess on its own web port and state folder, for tests."""
+
+    def __init__(self, settings: Settings, tmp: Path, spec_text: str | None = None, loglevel: str = "",
+                 agents: str = "") -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        spec = tmp / "pipeline.toml"
+        spec.write_text(spec_text or DEFAULT_SPEC_PATH.read_text())
+        super().__init__(replace(settings, web_port=free_port(), pipeline=str(spec), state_dir=tmp / "state",
+                                 model_key=settings.model_key or settings.signing_key().decode()),
+                         tmp / "worker.log", agents=agents, loglevel=loglevel)
+
+
+def read_all(settings: Settings, name: str, until: int, timeout: float = 240) -> list:  # type: ignore[type-arg]
+    """Records of a topic, waiting until at least ``until`` arrived (or the time is up)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    topic = settings.topic(name)
+    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    out: list = []  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        batch = consumer.poll(timeout_ms=500)
+        got = [r for records in batch.values() for r in records]
+        out.extend(got)
+        if got:
+            quiet_since = time.monotonic()
+        elif len(out) >= until and time.monotonic() - quiet_since > 3:
+            break
+    consumer.close()
+    return out
+
+
+def end_offsets(settings: Settings, name: str) -> int:
+    """Records ever written to a topic: the sum of its partitions' end offsets."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        topic = settings.topic(name)
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(tps).values()) if tps else 0
+    finally:
+        consumer.close()
+
+
+def committed(settings: Settings, name: str) -> int:
+    """Offsets the worker's consumer group committed on a topic, summed over its partitions."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
+                             enable_auto_commit=False)
+    try:
+        topic = settings.topic(name)
+        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in consumer.partitions_for_topic(topic) or ())
+    finally:
+        consumer.close()
+
+
+def checkpoint_covering(settings: Settings, offset: int, timeout_s: float = 180) -> Checkpoint:
+    """The trainer's checkpoint once it covers ``offset`` of the examples topic (or a failure)."""
+    store = CheckpointStore(redis.Redis.from_url(settings.redis_url), settings.topic_prefix, settings.model_key.encode())
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        saved = store.load()
+        if saved is not None and saved.offset >= offset:
+            return saved
+        time.sleep(0.3)
+    raise AssertionError(f"no trainer checkpoint covering examples offset {offset} within {timeout_s:.0f}s")
+
+
+def settled(settings: Settings, members: int, timeout_s: float = 120) -> None:
+    """Wait until the worker group is stable with ``members`` members: every process has its
+    share (a process answers on its web port before it has joined the group)."""
+    group = f"{settings.topic_prefix}-worker"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if hasattr(admin, "describe_groups"):  # kafka-python 3
+                found = admin.describe_groups([group])[group]
+                state, joined = found["group_state"], len(found["members"])
+            else:
+                found = admin.describe_consumer_groups([group])[0]
+                state, joined = found.state, len(found.members)
+            if state == "Stable" and joined == members:
+                return
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    raise AssertionError(f"the group {group} did not settle with {members} members within {timeout_s:.0f}s")

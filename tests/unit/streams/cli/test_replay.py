@@ -1,0 +1,54 @@
+"""`driftline replay` in fast mode: the report numbers, gates in both directions, bad usage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.cli.main import main
+from streams.specs.load import DEFAULT_SPEC_PATH
+
+ARGS = ["replay", "agrawal-drift", "--limit", "2000"]
+
+
+def test_a_gate_that_holds_exits_0_and_one_that_is_missed_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGS, "--out", str(tmp_path), "--fail-under", "prequential_accuracy=0.5"]) == 0
+    report = orjson.loads((tmp_path / "metrics.json").read_bytes())
+    assert report["examples"] == 2_000 and 0.5 < report["prequential_accuracy"] < 1.0
+    assert main([*ARGS, "--fail-under", f"prequential_accuracy={report['prequential_accuracy'] + 0.01}"]) == 1
+    assert "gate missed: built-in: prequential_accuracy" in capsys.readouterr().err
+    assert main([*ARGS, "--fail-under", f"prequential_accuracy={report['prequential_accuracy']}"]) == 0  # equal holds
+
+
+def test_two_specs_are_compared_on_the_same_stream(tmp_path: Path) -> None:
+    default = DEFAULT_SPEC_PATH.read_text()
+    other = tmp_path / "nb.toml"
+    other.write_text(default.replace('estimator = "river.tree.HoeffdingTreeClassifier"', 'estimator = "river.naive_bayes.GaussianNB"'))
+    assert main([*ARGS, "--spec", "", "--spec", str(other), "--out", str(tmp_path / "out")]) == 0
+    first = orjson.loads((tmp_path / "out" / "spec-1" / "metrics.json").read_bytes())
+    second = orjson.loads((tmp_path / "out" / "spec-2" / "metrics.json").read_bytes())
+    assert first["events"] == second["events"] == 2_000
+    assert first["prequential_accuracy"] != second["prequential_accuracy"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--fail-under", "nope"], "--fail-under takes METRIC=VALUE"),
+    (["--fail-under", "nonsense=0.5"], "--fail-under nonsense: no such metric"),
+    (["--mode", "live", "--speed", "0"], "a speed is a multiple of the recorded pace > 0"),
+    (["--as-live"], "--as-live replays a recorded live run in fast mode"),
+    (["--spec", "/no/such/spec.toml"], "cannot read the pipeline spec"),
+])
+def test_bad_usage_is_one_line_and_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGS, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_an_unreadable_or_empty_source_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["replay", str(empty)]) == 2
+    assert "no events to replay" in capsys.readouterr().err
+    assert main(["replay", str(tmp_path / "missing.csv")]) == 2

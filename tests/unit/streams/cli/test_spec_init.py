@@ -1,0 +1,40 @@
+"""`driftline spec init`: a spec inferred from a sample file loads and fits the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.cli.main import main
+from streams.core.spec import parse_spec
+from streams.cli.spec_init import infer
+
+
+def test_a_csv_gives_typed_fields_ranges_categories_and_a_binary_task(tmp_path: Path) -> None:
+    sample = tmp_path / "loans.csv"
+    sample.write_text("amount,country,age,vip,note,label\n12.5,FR,30,true,a,0\n99.0,DE,41,false,,1\n3.2,FR,22,false,c,0\n")
+    spec = parse_spec(infer(sample))
+    fields = {f.name: f for f in spec.fields}
+    assert spec.task == "binary" and spec.name == "loans"
+    assert (fields["amount"].type, fields["amount"].min, fields["amount"].max) == ("number", 3.2, 99.0)
+    assert fields["age"].type == "integer" and fields["vip"].type == "boolean"
+    assert fields["country"].type == "category" and fields["country"].categories == frozenset({"DE", "FR"})
+    assert fields["note"].required is False  # missing in a row
+    assert [d.detector for d in spec.drift] == ["HDDM_A"]
+
+
+@pytest.mark.parametrize(("labels", "task", "detector"), [([0, 1, 2, 1], "multiclass", "HDDM_A"), ([0.5, 1.7, 2.2, 3.1], "regression", "ADWIN")])
+def test_the_label_decides_the_task(tmp_path: Path, labels: list[object], task: str, detector: str) -> None:
+    sample = tmp_path / "s.jsonl"
+    sample.write_bytes(b"\n".join(orjson.dumps({"data": {"x": float(i)}, "label": y}) for i, y in enumerate(labels)))
+    spec = parse_spec(infer(sample))
+    assert spec.task == task and [d.detector for d in spec.drift] == [detector]
+
+
+def test_a_file_without_labels_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sample = tmp_path / "nolabel.csv"
+    sample.write_text("x\n1\n2\n")
+    assert main(["spec", "init", str(sample)]) == 2
+    assert "no label column" in capsys.readouterr().err

@@ -1,0 +1,68 @@
+"""The scorer: validation outcomes, features and predictions, serving versions, shadow and canary."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import orjson
+
+from schemas import DeadLetter, RawEvent, Reason
+from streams.core.scoring import Scorer, Where
+from streams.specs.load import load_spec
+
+SPEC = load_spec(None)
+DATA = {"salary": 50000.0, "commission": 0.0, "age": 40, "elevel": 1, "car": 3, "zipcode": 2,
+        "hvalue": 100000.0, "hyears": 10, "loan": 20000.0}
+WHERE = Where("t.raw", 0, 7, 1.0)
+
+
+class Constant:
+    """A stand-in model that always says the same thing."""
+
+    def __init__(self, answer: bool) -> None:
+        self.answer = answer
+
+    def predict_proba_one(self, x: dict) -> dict:  # type: ignore[type-arg]
+        return {self.answer: 0.9, not self.answer: 0.1}
+
+
+def raw(event_id: str, entity: str = "c-1", **data: object) -> bytes:
+    return orjson.dumps({"event_id": event_id, "entity_id": entity, "ts": 100.0, "data": {**DATA, **data}})
+
+
+def test_a_valid_event_is_scored_and_a_bad_or_repeated_one_is_a_dead_letter_with_its_reason() -> None:
+    scorer = Scorer(SPEC, clock=lambda: 200.0)
+    event = scorer.validate(raw("e-1"), WHERE)
+    assert isinstance(event, RawEvent)
+    again = scorer.validate(raw("e-1"), WHERE)
+    assert isinstance(again, DeadLetter) and again.reason is Reason.DUPLICATE_EVENT and again.offset == 7
+    wrong = scorer.validate(raw("e-2", age=500), WHERE)
+    assert isinstance(wrong, DeadLetter) and wrong.reason is Reason.OUT_OF_RANGE
+
+
+def test_an_untrained_model_serves_version_0_with_no_prediction_until_a_version_is_served() -> None:
+    scorer = Scorer(SPEC, clock=lambda: 200.0)
+    event = scorer.validate(raw("e-1"), WHERE)
+    features, prediction, state, _ = scorer.score(event, None, WHERE)  # type: ignore[arg-type]
+    assert prediction.model_version == 0 and prediction.prediction is None
+    assert features.features["events_last_hour"] == 1.0 and state is not None
+    scorer.serve(3, Constant(True), "champion")  # type: ignore[arg-type]
+    _, prediction, _, _ = scorer.score(scorer.validate(raw("e-2"), WHERE), state, WHERE)  # type: ignore[arg-type]
+    assert (prediction.model_version, prediction.prediction, prediction.challenger) == (3, True, None)
+
+
+def test_a_challenger_shadows_every_event_and_serves_only_its_canary_share() -> None:
+    spec = replace(SPEC, training=replace(SPEC.training, canary_percent=20.0))
+    scorer = Scorer(spec, clock=lambda: 200.0)
+    scorer.serve(1, Constant(True), "champion")  # type: ignore[arg-type]
+    scorer.serve(2, Constant(False), "challenger")  # type: ignore[arg-type]
+    served = []
+    for i in range(2_000):
+        event = scorer.validate(raw(f"e-{i}", entity=f"c-{i}"), WHERE)
+        _, prediction, _, _ = scorer.score(event, None, WHERE)  # type: ignore[arg-type]
+        assert prediction.challenger == {"model_version": 2, "prediction": False}
+        served.append((prediction.model_version, prediction.prediction))
+    canary = [s for s in served if s[0] == 2]
+    assert set(canary) == {(2, False)} and 300 < len(canary) < 500  # about 20% of the entities
+    scorer.serve(2, Constant(False), "champion")  # promoted: the challenger slot empties
+    assert scorer.challenger is None and scorer.champion.version == 2

@@ -1,0 +1,216 @@
+"""Our Faust transport (streams.worker.transport) on fetches, acks and queues made by hand: the
+consumer's inner loop, what it commits, the flow control. No broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.types import TP as TopicPartition
+from intervaltree import IntervalTree
+from mode.utils.queues import FlowControlQueue
+
+from streams.worker.transport import Consumer, FlowControl
+
+
+class Loop:
+    """What ``Consumer._drain_messages`` reads of its consumer, with one fetch to hand over."""
+
+    consumer_stopped_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, offsets: list[int], read_offset: int | None = None, suspended: bool = False) -> None:
+        self.fetch = [SimpleNamespace(offset=o, topic="t", generation_id=1) for o in offsets]
+        self.app = SimpleNamespace(consumer_generation_id=1, topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
+        self._read_offset = {"tp": read_offset}
+        self.suspend_flow = asyncio.Event()
+        if suspended:
+            self.suspend_flow.set()
+        self._stopped = asyncio.Event()
+        self.diag = SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None)
+        self._commit_every = None
+        self._n_acked = 0
+        self.should_stop = False
+        self.delivered: list[int] = []
+        self.raced: list[int] = []
+        self.gaps: list[tuple[int, int]] = []
+        self.on_deliver = lambda message: None
+        self._first_read: dict[str, int] = {}
+        self._reread: dict[str, int] = {}
+
+    async def callback(self, message: Any) -> None:
+        self.delivered.append(message.offset)
+        self.on_deliver(message)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[str, Any]]:
+        fetch, self.fetch = self.fetch, []
+        self._stopped.set()  # one fetch, then the loop ends
+        for message in fetch:
+            yield "tp", message
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def wait_first(self, *coros: Any) -> None:
+        delivery, suspended = coros
+        suspended.close()
+        self.raced.append(1)
+        await delivery
+
+    async def _add_gap(self, tp: str, start: int, end: int) -> None:
+        self.gaps.append((start, end))
+
+
+def drain(loop: Loop) -> Loop:
+    asyncio.run(Consumer._drain_messages(loop, SimpleNamespace(_stopped=asyncio.Event())))  # type: ignore[arg-type]
+    return loop
+
+
+def test_records_are_handed_over_in_order_without_a_race_while_the_flow_runs() -> None:
+    loop = drain(Loop([5, 6, 7]))
+    assert loop.delivered == [5, 6, 7] and loop.raced == []
+    assert loop._read_offset["tp"] == 7
+    assert loop._first_read == {"tp": 5}  # where the commit's acked run must start (nothing committed)
+
+
+def test_a_stale_record_is_not_taken_for_the_first_read() -> None:
+    loop = Loop([8, 9])
+    loop.fetch[0].generation_id = 0  # fetched before the last rebalance
+
+    loop.on_deliver = lambda message: None
+    drain(loop)
+    assert loop._first_read == {}
+
+
+def test_records_below_the_read_offset_are_skipped_and_a_hole_counts_as_a_gap() -> None:
+    loop = drain(Loop([3, 4, 5, 9], read_offset=5))
+    assert loop.delivered == [5, 9]
+    assert loop.gaps == [(6, 9)]
+
+
+def test_while_the_flow_is_suspended_each_hand_over_races_the_suspension_as_in_faust() -> None:
+    loop = drain(Loop([1, 2], suspended=True))
+    assert loop.raced == [1, 1] and loop.delivered == [1, 2]
+
+
+def test_a_hand_over_that_waited_across_a_rebalance_ends_its_stale_fetch() -> None:
+    loop = Loop([10, 11, 12, 13])
+
+    def rebalance_during(message: Any) -> None:
+        if message.offset == 11:  # the new assignment seeks the partition back to 4
+            loop.app.consumer_generation_id = 2
+            loop._read_offset["tp"] = 4
+
+    loop.on_deliver = rebalance_during
+    drain(loop)
+    assert loop.delivered == [10, 11]  # 12 and 13 were fetched before the rebalance: not handed over
+    assert loop._read_offset["tp"] == 4  # where the seek put it, not the stale record's offset
+
+
+def test_a_hand_over_during_which_a_rebalance_began_ends_its_fetch_without_moving_the_read_offset() -> None:
+    loop = Loop([20, 21, 22], read_offset=19)
+
+    def revoke_during(message: Any) -> None:
+        if message.offset == 20:
+            loop.suspend_flow.set()  # the partitions are being revoked; no new generation yet
+
+    loop.on_deliver = revoke_during
+    drain(loop)
+    assert loop.delivered == [20] and loop._read_offset["tp"] == 19
+
+
+TP = TopicPartition("raw", 3)
+
+
+class Commits:
+    """What ``Consumer._new_offset`` reads of its consumer: acked offsets, gaps, the commit."""
+
+    _new_offset = Consumer._new_offset
+    _held = Consumer._held
+
+    def __init__(self, acked: list[int], committed: int | None = None, first_read: int | None = None,
+                 gaps: tuple[tuple[int, int], ...] = ()) -> None:
+        self._acked = {TP: list(acked)}
+        self._acked_index = {TP: set(acked)}
+        self._gap = {TP: IntervalTree.from_tuples(gaps)}
+        self._committed_offset = {TP: committed}
+        self._first_read = {TP: first_read} if first_read is not None else {}
+        self._reread: dict[Any, int] = {}
+        self._reread_once: set[tuple[Any, int]] = set()
+
+
+def test_with_nothing_committed_the_commit_starts_at_the_first_record_read() -> None:
+    c = Commits(list(range(0, 80)), first_read=0)
+    assert c._new_offset(TP) == 80
+    assert c._acked[TP] == [] and c._acked_index[TP] == set() and c._reread == {}
+
+
+def test_with_nothing_committed_records_skipped_unacked_hold_the_commit_and_are_read_again(caplog: pytest.LogCaptureFixture) -> None:
+    c = Commits(list(range(40, 80)), first_read=0)  # 0..39 were read, never acked (Faust would commit 80)
+    assert c._new_offset(TP) is None
+    assert c._reread == {TP: 0}
+    assert "records 0..39 were not processed" in caplog.text
+    c._reread.clear()
+    assert c._new_offset(TP) is None and c._reread == {}  # read again once, not at every commit
+    c._acked[TP].extend(range(0, 40))  # now they are acked
+    assert c._new_offset(TP) == 80
+
+
+def test_the_record_at_the_committed_offset_must_be_acked_before_later_ones_commit() -> None:
+    c = Commits([11, 12], committed=10, first_read=10)  # Faust lets one missing record through
+    assert c._new_offset(TP) is None and c._reread == {TP: 10}
+    assert Commits([10, 11, 12], committed=10, first_read=10)._new_offset(TP) == 13
+
+
+def test_an_offset_below_the_first_record_read_holds_no_record() -> None:
+    # a transaction marker at the committed offset: reading starts one past it
+    assert Commits([11, 12], committed=10, first_read=11)._new_offset(TP) == 13
+
+
+def test_gaps_below_the_highest_acked_offset_count_as_acked_and_the_run_stops_at_a_hole() -> None:
+    c = Commits([10, 11, 15, 20], committed=10, first_read=10, gaps=((12, 15),))
+    assert c._new_offset(TP) == 16
+    assert c._acked[TP] == [20]
+
+
+class Acks:
+    """What ``Consumer.ack`` reads before it hands an ack to Faust's bookkeeping."""
+
+    ack = Consumer.ack
+
+    def __init__(self, generation: int, flowing: bool) -> None:
+        self.app = SimpleNamespace(consumer_generation_id=generation,
+                                   flow_control=SimpleNamespace(is_active=lambda: flowing))
+        self._unacked_messages = Unacked()  # a set in Faust: only discard is used
+
+
+class Unacked(list):  # type: ignore[type-arg]
+    def discard(self, item: Any) -> None:
+        if item in self:
+            self.remove(item)
+
+
+def test_a_record_a_stream_skipped_during_a_rebalance_is_not_counted_as_acked() -> None:
+    stale = SimpleNamespace(tp=TP, offset=40, generation_id=1)
+    c = Acks(generation=2, flowing=True)  # a rebalance passed since it was fetched
+    c._unacked_messages.append(stale)
+    assert c.ack(stale) is False and c._unacked_messages == []
+    # the flow stopped: a rebalance began; the stream skips what it holds and acks it
+    assert Acks(generation=1, flowing=False).ack(SimpleNamespace(tp=TP, offset=41, generation_id=1)) is False
+
+
+def test_resuming_the_flow_keeps_what_the_streams_queues_hold_and_a_revoke_still_clears_them() -> None:
+    async def run() -> tuple[int, int]:
+        flow = FlowControl()
+        queue = FlowControlQueue(flow_control=flow, clear_on_resume=True)  # as a stream's channel has it
+        flow.resume()
+        queue.put_nowait("record 10")  # read after the first resume, not yet processed
+        flow.resume()  # Faust's recovery resumes again once it has sought to the commits
+        kept = queue.qsize()
+        flow.suspend()
+        flow.clear()  # the partitions are revoked: what their streams hold goes
+        return kept, queue.qsize()
+
+    assert asyncio.run(run()) == (1, 0)
