@@ -18,6 +18,7 @@ from schemas import Accepted, ModelVersion, decode, encode
 from streams.state import models_log
 from streams.state.artifacts import ArtifactRefused
 from streams.state.registry import UnknownVersion
+from streams.core.scoring import promoted_by_hand
 from streams.kafka.topics import MODELS_MAX_BYTES
 from streams.worker import metrics
 from agents.runtime import Runtime
@@ -91,9 +92,8 @@ def register(rt: Runtime) -> None:
                     metrics.DEADLETTERS.labels(outcome.dead_letter.reason.value).inc()
                     continue
                 mv = outcome.value
-                if mv.status not in ("champion", "challenger") and mv.version not in (
-                        rt.scorer.champion.version, rt.scorer.challenger and rt.scorer.challenger.version):
-                    continue  # a retired or candidate version nobody serves: nothing to load
+                if not rt.scorer.concerns(mv.version, mv.status):
+                    continue
                 try:
                     model = await asyncio.to_thread(load_version, rt, mv)
                 except (UnknownVersion, ArtifactRefused) as exc:
@@ -101,7 +101,7 @@ def register(rt: Runtime) -> None:
                     continue
                 rt.scorer.serve(mv.version, model, mv.status)  # type: ignore[arg-type]
                 show_serving(rt)
-                if mv.status == "champion" and mv.changed_by not in ("trainer", ""):
+                if promoted_by_hand(mv.status, mv.changed_by):
                     rt.promoted_by_hand = (mv.version, copy.deepcopy(model))  # the trainer's own copy, to learn
                 log.info("model version %s in service as %s", mv.version, mv.status)
         finally:

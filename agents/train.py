@@ -72,11 +72,9 @@ def register(rt: Runtime) -> None:
                 version = None
         return Trainer(rt.spec, model, version)  # type: ignore[arg-type]
 
-    def publish(t: Trainer, req: PublishRequest) -> list[ModelVersion]:
-        lane = t.champion if req.lane == "champion" else t.challenger
-        first = lane.started_at + 1 if lane is not None else 1
+    def publish(req: PublishRequest) -> list[ModelVersion]:
         kwargs = dict(parent=req.parent, status=req.status, reason=req.reason, trained_examples=req.trained_examples,
-                      metrics=req.metrics, spec_sha256=rt.spec.digest, trained_range=(first, t.position))
+                      metrics=req.metrics, spec_sha256=rt.spec.digest, trained_range=req.trained_range)
         try:
             return rt.registry.publish(req.model, **kwargs)  # type: ignore[arg-type]
         except RegistryLost:  # Redis was emptied under us: rebuild from the topic, then number
@@ -224,7 +222,7 @@ def register(rt: Runtime) -> None:
             changes = await asyncio.to_thread(rt.registry.set_status, req.version, req.status, req.reason, "trainer")
             kind, severity, message = req.alert, "warning", f"model version {req.version} is now {req.status}: {req.reason}"
         else:
-            changes = await asyncio.to_thread(publish, t, req)
+            changes = await asyncio.to_thread(publish, req)
             t.published(req.lane, changes[0].version)
             kind, severity = "model_published", "info"
             message = f"model version {changes[0].version} published as {changes[0].status}: {changes[0].reason}"

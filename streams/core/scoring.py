@@ -121,6 +121,13 @@ class Scorer:
                 detections.append(found)
         return features, prediction, new_state, detections
 
+    def concerns(self, version: int, status: str) -> bool:
+        """Whether a version event changes what this scorer serves: a new champion or challenger,
+        or a status change of a version it serves (a retired or candidate version nobody serves
+        needs no loading)."""
+        serving = {self.champion.version, self.challenger.version if self.challenger is not None else None}
+        return status in ("champion", "challenger") or version in serving
+
     def serve(self, version: int, model: base.Estimator, status: str) -> None:
         """Take a published version into service: the champion, or a challenger in shadow."""
         if status == "champion":
@@ -131,3 +138,9 @@ class Scorer:
             self.challenger = Served(version, model)
         elif status == "retired" and self.challenger is not None and self.challenger.version == version:
             self.challenger = None
+
+
+def promoted_by_hand(status: str, changed_by: str) -> bool:
+    """A champion someone other than the trainer chose: the trainer adopts it, and watches it
+    against the champion before it, to roll back."""
+    return status == "champion" and changed_by not in ("trainer", "")

@@ -66,6 +66,8 @@ class PublishRequest:
     reason: str
     trained_examples: int
     metrics: dict[str, float]
+    #: the trainer positions (1-based, inclusive) of the examples this lane learned: its lineage
+    trained_range: tuple[int, int] = (1, 0)
 
 
 class Trainer:
@@ -219,7 +221,7 @@ class Trainer:
         lane.since_publish, lane.published_ts = 0, self._ts
         return PublishRequest(
             lane.name, copy.deepcopy(lane.model), self.champion.version if lane.name == "challenger" else lane.version,
-            status, reason, lane.examples, lane.metrics_dict(self.metric_name),
+            status, reason, lane.examples, lane.metrics_dict(self.metric_name), (lane.started_at + 1, self.position),
         )
 
     def published(self, lane: str, version: int) -> None:

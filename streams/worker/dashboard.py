@@ -44,7 +44,7 @@ MODEL_FIELDS = ("version", "status", "model", "created_at", "trained_examples", 
 
 
 def page() -> str:
-    return resources.files("streams").joinpath("web/dashboard.html").read_text(encoding="utf-8")
+    return resources.files("streams.worker").joinpath("web/dashboard.html").read_text(encoding="utf-8")
 
 
 def read_models(registry: Registry, limit: int = MODELS) -> dict[str, Any]:

@@ -89,10 +89,16 @@ def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(s
     assert demo["drift_at_event"] == EVENTS // 2
     assert demo["drift_detected_at_example"] >= demo["first_post_drift_example"]
     assert demo["promoted"] and set(demo["promoted"]) <= set(demo["versions_published"])
-    # by windows of events: the change hurt, and the models trained after it served the last ones
-    # better (in CI runs: 0.46-0.67 just after the change, 0.79-1.0 at the end)
+    # the change hurt what was served, and the loop recovered: the last champion the trainer
+    # published is right far more often over its last examples. (Which version served which
+    # event depends on how fast this machine runs, so the served accuracy at the end is reported,
+    # not judged: in CI runs 0.46-0.67 just after the change, 0.51-1.0 at the end.)
     served = {name: window["accuracy"] for name, window in demo["served_accuracy"].items()}
-    assert served["at the end"] >= served["after the drift"] + 0.1, served
+    assert served["after the drift"] < served["before the drift"] - 0.1, served
+    final = [v["version"] for v in metrics["versions"] if v["status"] == "champion"][-1]
+    published = next(v for v in metrics["versions"] if v["version"] == final and v.get("metrics"))
+    assert published["at_example"] > demo["drift_detected_at_example"], "the champion at the end learned after the drift"
+    assert published["metrics"]["rolling_accuracy"] >= served["after the drift"] + 0.1, (published, served)
     assert_nothing_left(stack_settings, namespace)
 
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 import orjson
 
 from schemas import DeadLetter, RawEvent, Reason
-from streams.core.scoring import Scorer, Where
+from streams.core.model import build_model
+from streams.core.scoring import Scorer, Where, promoted_by_hand
 from streams.specs.load import load_spec
 
 SPEC = load_spec(None)
@@ -66,3 +67,20 @@ def test_a_challenger_shadows_every_event_and_serves_only_its_canary_share() -> 
     assert set(canary) == {(2, False)} and 300 < len(canary) < 500  # about 20% of the entities
     scorer.serve(2, Constant(False), "champion")  # promoted: the challenger slot empties
     assert scorer.challenger is None and scorer.champion.version == 2
+
+
+def test_a_scorer_loads_new_champions_and_challengers_and_status_changes_of_what_it_serves() -> None:
+    scorer = Scorer(SPEC, clock=lambda: 200.0)
+    scorer.serve(3, build_model(SPEC), "champion")
+    scorer.serve(4, build_model(SPEC), "challenger")
+    assert scorer.concerns(5, "champion") and scorer.concerns(5, "challenger")
+    assert scorer.concerns(4, "retired") and scorer.concerns(3, "retired")
+    assert not scorer.concerns(2, "retired") and not scorer.concerns(5, "candidate")
+    scorer.serve(4, build_model(SPEC), "retired")
+    assert scorer.challenger is None and not scorer.concerns(4, "retired")
+
+
+def test_only_a_champion_chosen_by_someone_else_than_the_trainer_is_promoted_by_hand() -> None:
+    assert promoted_by_hand("champion", "cli")
+    assert not promoted_by_hand("champion", "trainer") and not promoted_by_hand("champion", "")
+    assert not promoted_by_hand("challenger", "cli")

@@ -131,6 +131,11 @@ def test_a_batch_challenger_started_at_the_drift_wins_the_gate_and_becomes_champ
     promoted = [(i, r) for i, r in requests if isinstance(r, StatusChange) and r.alert == "model_promoted"]
     assert len(challenger) == 1 and 10_000 < challenger[0][0] < 11_000
     assert type(challenger[0][1].model).__name__ == "WindowedSklearn"  # the scikit-learn challenger
+    first, last = challenger[0][1].trained_range  # its lineage: the examples since the drift
+    assert last == challenger[0][0] + 1 and last - first + 1 == challenger[0][1].trained_examples
+    champions = [(i, r.trained_range[0]) for i, r in requests if isinstance(r, PublishRequest) and r.status == "champion"]
+    assert {start for i, start in champions if i < challenger[0][0]} == {1}  # the first champion learned from the start
+    assert {start for i, start in champions if i > promoted[0][0]} <= {first}  # the promoted one, from the drift
     assert len(promoted) == 1 and promoted[0][1].version == 1000 + challenger[0][0]
     assert promoted[0][0] < 12_000 and "won the promotion gate" in promoted[0][1].reason
     assert type(trainer.champion.model).__name__ == "WindowedSklearn" and trainer.challenger is None
