@@ -102,8 +102,16 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
         await super().on_partitions_revoked(revoked)
 
     async def perform_seek(self) -> None:
+        """Go back to the committed offsets; a stream partition with nothing committed goes back
+        to its first record. (aiokafka's ``seek_to_committed`` leaves such a partition where its
+        reading got to, so records read during the recovery, which the streams skip, were passed
+        over and then committed past: the first records a new group's worker was given.)"""
         self._first_read.clear()  # read positions go back to the committed offsets
         await super().perform_seek()
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        fresh = [tp for tp in self.assignment() if acks_enabled_for(tp.topic) and not self._committed_offset.get(tp)]
+        if fresh:
+            await self.seek_wait(await self.earliest_offsets(*fresh))
 
     async def seek(self, partition: Any, offset: int) -> None:
         self._first_read.pop(partition, None)

@@ -12,7 +12,6 @@ learned every label sent so far, and the recovery is judged on those last events
 from __future__ import annotations
 
 import statistics
-import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +21,7 @@ import orjson
 from streams.kafka import admin
 from tests.support.feed import Feed
 from streams.settings import Settings
-from tests.support.pipeline import Worker, committed, end_offsets, read_all, settled
+from tests.support.pipeline import Worker, committed, end_offsets, read_all, settled, wait_for
 from streams.kafka.topics import topic_specs
 
 RATE = 1_000
@@ -30,14 +29,6 @@ EVENTS = 30_000  # the concept changes halfway
 LABEL_DELAY = 300
 WINDOW = 3_000  # events: served accuracy just before the change, and over the last of the stream
 HOLD = EVENTS - WINDOW  # the feed waits here until learning has caught up
-
-
-def wait_for(what: str, done, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what} after {timeout_s:.0f}s")
-        time.sleep(0.5)
 
 
 def test_at_1000_events_a_second_the_change_is_detected_and_served_accuracy_recovers(
@@ -51,10 +42,10 @@ def test_at_1000_events_a_second_the_change_is_detected_and_served_accuracy_reco
         scorer.start()
         trainer.start()
         settled(s, 2)
-        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, seed=11, hold_at=HOLD).start()
-        wait_for("the feed to reach its hold", feed.held.is_set, HOLD / RATE * 3 + 60)
+        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, seed=11, hold_at=(HOLD,)).start()
+        feed.wait_hold(HOLD / RATE * 3 + 60)
         wait_for("the labels sent so far learned", lambda: committed(s, "examples") >= HOLD - LABEL_DELAY, 180)
-        feed.resume.set()
+        feed.go_on()
         feed.join(timeout=WINDOW / RATE * 3 + 60)
         wait_for("every prediction", lambda: end_offsets(s, "predictions") >= EVENTS, 120)
         wait_for("every example learned", lambda: committed(s, "examples") >= EVENTS, 120)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,9 +31,9 @@ class Feed:
     """``events`` events of ``source`` at ``rate`` per second (``None``: as fast as it can), each
     label ``label_delay`` events after its event, the concept changing at ``drift_at``; after the
     ``i``-th event, the raw records ``extra(i, event)`` gives (bad input, say). ``labels`` holds
-    every event's label, in the order produced. With ``hold_at``, the feed stops before that
-    event, with everything before it written, sets ``held`` and goes on at its rate when
-    ``resume`` is set."""
+    every event's label, in the order produced. At each event number in ``hold_at`` the feed
+    stops, with everything before it written, until the test has seen the hold
+    (:meth:`wait_hold`) and lets it go on (:meth:`go_on`)."""
 
     settings: Settings
     events: int
@@ -44,9 +45,9 @@ class Feed:
     source: str = "agrawal-drift"
     labels: dict[str, Any] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
-    hold_at: int | None = None
-    held: threading.Event = field(default_factory=threading.Event)
-    resume: threading.Event = field(default_factory=threading.Event)
+    hold_at: tuple[int, ...] = ()
+    _held: queue.Queue[int] = field(default_factory=queue.Queue)
+    _go: queue.Queue[None] = field(default_factory=queue.Queue)
     changed_at: float | None = None  # wall time the first event of the new concept was sent
     error: BaseException | None = None
     _thread: threading.Thread | None = None
@@ -64,6 +65,17 @@ class Feed:
             raise TimeoutError(f"the feed did not finish within {timeout}s")
         if self.error is not None:
             raise self.error
+
+    def wait_hold(self, timeout: float) -> int:
+        """The event number the feed holds at, once it does (everything before it is written)."""
+        try:
+            return self._held.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"the feed reached no hold within {timeout:.0f}s") from None
+
+    def go_on(self) -> None:
+        """Let a held feed go on."""
+        self._go.put(None)
 
     def _run(self) -> None:
         try:
@@ -84,11 +96,12 @@ class Feed:
             stream = builtin(self.source, seed=self.seed, drift_at=drift_at)
             began = time.monotonic()
             for i, (event, label) in enumerate(itertools.islice(stream, self.events)):
-                if i == self.hold_at:
+                if i in self.hold_at:
                     await producer.flush()
-                    self.held.set()
-                    while not self.resume.is_set():  # no executor thread to outlive a failed test
+                    self._held.put(i)
+                    while self._go.empty():  # polled: no executor thread to outlive a failed test
                         await asyncio.sleep(0.05)
+                    self._go.get_nowait()
                     began = time.monotonic() - (i / self.rate if self.rate else 0.0)
                 if self.rate and i % PACE_EVERY == 0:
                     await asyncio.sleep(max(0.0, i / self.rate - (time.monotonic() - began)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -15,7 +16,7 @@ from streams.settings import Settings
 from streams.stack.ports import free_port
 from streams.worker.process import DRIFTLINE, WorkerProcess
 
-__all__ = ["DRIFTLINE", "Worker", "checkpoint_covering", "committed", "end_offsets", "read_all", "settled"]
+__all__ = ["DRIFTLINE", "Worker", "checkpoint_covering", "committed", "end_offsets", "read_all", "settled", "wait_for"]
 
 
 class Worker(WorkerProcess):
@@ -75,16 +76,28 @@ def committed(settings: Settings, name: str) -> int:
         consumer.close()
 
 
+def wait_for(what: str, done: Callable[[], bool], timeout_s: float) -> None:
+    """Wait until ``done()``; past the deadline, fail naming ``what`` was waited for."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {timeout_s:.0f}s")
+        time.sleep(0.5)
+
+
 def checkpoint_covering(settings: Settings, offset: int, timeout_s: float = 180) -> Checkpoint:
     """The trainer's checkpoint once it covers ``offset`` of the examples topic (or a failure)."""
     store = CheckpointStore(redis.Redis.from_url(settings.redis_url), settings.topic_prefix, settings.model_key.encode())
     deadline = time.monotonic() + timeout_s
+    saved = None
     while time.monotonic() < deadline:
         saved = store.load()
         if saved is not None and saved.offset >= offset:
             return saved
         time.sleep(0.3)
-    raise AssertionError(f"no trainer checkpoint covering examples offset {offset} within {timeout_s:.0f}s")
+    last = "none" if saved is None else f"offset {saved.offset}, example {saved.state.position}"
+    raise AssertionError(f"no trainer checkpoint covering examples offset {offset} within {timeout_s:.0f}s "
+                         f"(the last: {last}; examples written: {end_offsets(settings, 'examples')})")
 
 
 def settled(settings: Settings, members: int, timeout_s: float = 120) -> None:

@@ -214,3 +214,38 @@ def test_resuming_the_flow_keeps_what_the_streams_queues_hold_and_a_revoke_still
         return kept, queue.qsize()
 
     assert asyncio.run(run()) == (1, 0)
+
+
+class Seeks(Consumer):  # type: ignore[misc]
+    """What ``Consumer.perform_seek`` reads of its consumer, around Faust's own seek."""
+
+    def __init__(self, committed: dict[Any, int | None]) -> None:  # noqa: super().__init__ not called: no app
+
+        self.committed = committed
+        self._committed_offset: dict[Any, int | None] = {}
+        self._first_read = {tp: 7 for tp in committed}
+        self.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: topic != "changelog"))
+        self.sought: dict[Any, int] = {}
+
+    async def _faust_perform_seek(self) -> None:  # Faust's: records the committed offsets, None for 0
+        self._committed_offset.update({tp: offset or None for tp, offset in self.committed.items()})
+
+    def assignment(self) -> set[Any]:
+        return set(self.committed)
+
+    async def earliest_offsets(self, *tps: Any) -> dict[Any, int]:
+        return {tp: 0 for tp in tps}
+
+    async def seek_wait(self, offsets: dict[Any, int]) -> None:
+        self.sought.update(offsets)
+
+
+def test_a_stream_partition_with_nothing_committed_goes_back_to_its_first_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records read during a recovery are skipped by the streams: with no commit to seek back
+    to, they were passed over and committed past (the first 32 of a new group's, in a test)."""
+    fresh, zero, done, changelog = TopicPartition("raw", 0), TopicPartition("raw", 1), TopicPartition("raw", 2), TopicPartition("changelog", 0)
+    seeks = Seeks({fresh: None, zero: 0, done: 40, changelog: None})
+    monkeypatch.setattr("faust.transport.drivers.aiokafka.Consumer.perform_seek", Seeks._faust_perform_seek)
+    asyncio.run(seeks.perform_seek())
+    assert seeks.sought == {fresh: 0, zero: 0}  # the one with a commit went back to it; tables recover their own
+    assert seeks._first_read == {}
