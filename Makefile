@@ -11,11 +11,19 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 demo: setup
 	$(BIN)/driftline demo
 
-test: setup
-	$(BIN)/pytest
+# The unit tests (and doctests) on both cores; then the integration tests, one at a time, against
+# one broker and Redis. Each run ends with its ten slowest tests.
+UNIT := tests/unit tests/support streams agents schemas
+
+test: setup lint
+	$(BIN)/pytest -n 2 $(UNIT)
+	$(BIN)/pytest tests/integration
 
 test-unit: $(STAMP)
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest -n 2 $(UNIT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check streams agents schemas tests benchmarks
 
 bench: setup
 	@if [ -d benchmarks ]; then $(BIN)/python -m benchmarks; else echo "no benchmarks yet (the performance issue adds them)"; fi

@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from agents.runtime import Runtime
 from schemas import Accepted, DeadLetter, Reason, decode, encode
 from streams.core.labels import coerce_label
 from streams.worker import metrics
-from agents.runtime import Runtime
-
 
 SOURCE_HEADER = "driftline-source"  # "<partition>:<offset>" of the user's feedback record
 

@@ -23,14 +23,14 @@ from typing import Any
 
 import orjson
 
-from schemas import DeadLetter, Reason, Rejected, encode
-from streams.core.join import Joiner, step
-from streams.core.example import Example
-from streams.state.join_state import apply, rebuild
-from streams.worker.outbox import Outbox
-from streams.worker import metrics
 from agents.feedback import SOURCE_HEADER
 from agents.runtime import Runtime
+from schemas import DeadLetter, Reason, Rejected, encode
+from streams.core.example import Example
+from streams.core.join import Joiner, step
+from streams.state.join_state import apply, rebuild
+from streams.worker import metrics
+from streams.worker.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ import logging
 
 from aiokafka import AIOKafkaConsumer
 
+from agents.runtime import Runtime
 from schemas import Accepted, ModelVersion, decode, encode
+from streams.core.scoring import promoted_by_hand
+from streams.kafka.topics import MODELS_MAX_BYTES
 from streams.state import models_log
 from streams.state.artifacts import ArtifactRefused
 from streams.state.registry import UnknownVersion
-from streams.core.scoring import promoted_by_hand
-from streams.kafka.topics import MODELS_MAX_BYTES
 from streams.worker import metrics
-from agents.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from schemas import Alert, encode
 from streams.core.drift import Detection
 from streams.core.scoring import Scorer
 from streams.core.spec import PipelineSpec
-from streams.worker.outbox import Outbox
-from streams.state.registry import Registry
 from streams.settings import Settings
+from streams.state.registry import Registry
+from streams.worker.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

@@ -20,16 +20,16 @@ from typing import Any
 import orjson
 from faust.types import TP
 
+from agents.runtime import Runtime
 from schemas import ModelVersion, encode
+from streams.core.example import Example
+from streams.core.promotion import StatusChange
+from streams.core.trainer import PublishRequest, Trainer
 from streams.state import models_log
 from streams.state.artifacts import ArtifactRefused
 from streams.state.checkpoint import CheckpointStore, Superseded
-from streams.core.promotion import StatusChange
-from streams.core.example import Example
-from streams.core.trainer import PublishRequest, Trainer
 from streams.state.registry import RegistryLost
 from streams.worker import metrics
-from agents.runtime import Runtime
 
 GAUGE_EVERY = 50  # examples between updates of the metric gauges (a scrape is seconds apart)
 CHECKPOINT_EVERY = 1.0  # seconds between checkpoints of the trainer (and after every version change)

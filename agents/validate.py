@@ -22,13 +22,13 @@ from typing import Any
 
 import orjson
 
+from agents.runtime import Runtime
 from schemas import DeadLetter, encode
 from streams.core.features import expired
 from streams.core.scoring import Where
-from streams.worker.outbox import key_hash
 from streams.state.seen_store import SeenStore
-from agents.runtime import Runtime
 from streams.worker import metrics
+from streams.worker.outbox import key_hash
 
 SWEEP_MAX = 256  # idle entities dropped per batch at most (the rest go in later batches)
 

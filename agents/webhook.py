@@ -10,8 +10,8 @@ import asyncio
 import logging
 from typing import Any
 
-from streams.worker.webhook import WebhookSender, where
 from agents.runtime import Runtime
+from streams.worker.webhook import WebhookSender, where
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from pathlib import Path
 from benchmarks import live, pipeline
 from benchmarks.relay import bare_relay
 from benchmarks.replay_speed import replay_against_bare, trainer_speed
-from streams.kafka import admin
 from streams import stack
+from streams.kafka import admin
 from streams.kafka.produce import ProduceOptions, produce
+from streams.kafka.topics import TopicSpec
 from streams.settings import Settings
 from streams.stack.ports import free_port
-from streams.kafka.topics import TopicSpec
 
 EVENTS = int(os.environ.get("DRIFTLINE_BENCH_EVENTS", "30000"))
 KEEP_UP_RATES = [int(r) for r in os.environ.get("DRIFTLINE_BENCH_RATES", "500,1000").split(",")]

@@ -18,12 +18,12 @@ from pathlib import Path
 import orjson
 
 from benchmarks.pipeline import READ_S, _rss_mb, namespace
-from tests.support.feed import Feed
+from streams.kafka.reader import read_topic
 from streams.settings import Settings
 from streams.stack.ports import free_port
-from tests.support.pipeline import committed, end_offsets
-from streams.kafka.reader import read_topic
 from streams.worker.process import WorkerProcess
+from tests.support.feed import Feed
+from tests.support.pipeline import committed, end_offsets
 
 LAGGED = ("raw", "feedback", "features", "labels", "examples")
 WINDOW = 3_000  # events: served accuracy before the change, and 3,000 after it

@@ -19,16 +19,15 @@ import orjson
 from kafka import KafkaProducer
 
 from streams.kafka import admin
-from streams.specs.load import DEFAULT_SPEC_PATH
 from streams.kafka.produce import ProduceOptions, produce
-from streams.settings import Settings
-from streams.kafka.sources import builtin
-from streams.stack.ports import free_port
-from tests.support.pipeline import committed, end_offsets
 from streams.kafka.reader import read_topic
+from streams.kafka.sources import builtin
 from streams.kafka.topics import topic_specs
+from streams.settings import Settings
+from streams.specs.load import DEFAULT_SPEC_PATH
+from streams.stack.ports import free_port
 from streams.worker.process import WorkerProcess
-
+from tests.support.pipeline import committed, end_offsets
 
 READ_S = 300.0  # a benchmark run's whole topic is read back within this
 

@@ -12,13 +12,13 @@ import time
 
 from river import evaluate, metrics
 
+from streams.core.example import Example
 from streams.core.features import featurize_all
 from streams.core.model import build_model
 from streams.core.replay import replay
-from streams.specs.load import load_spec
-from streams.core.example import Example
 from streams.core.trainer import PublishRequest, Trainer
 from streams.kafka.sources import builtin
+from streams.specs.load import load_spec
 
 EVENTS = 20_000
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from streams import __version__
-from streams.errors import EXIT_FAILED, EXIT_USAGE, DriftlineError, UsageError
 from streams.core.spec import SpecError
+from streams.errors import EXIT_FAILED, EXIT_USAGE, DriftlineError, UsageError
 from streams.settings import Settings, SettingsError
 
 

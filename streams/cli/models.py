@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas import Alert, ModelVersion, encode
-from streams.state import models_log
 from streams.errors import EnvironmentProblem, UsageError
-from streams.state.registry import Registry, UnknownVersion
 from streams.settings import Settings
+from streams.state import models_log
+from streams.state.registry import Registry, UnknownVersion
 
 
 def _registry(settings: Settings) -> Registry:

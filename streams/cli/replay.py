@@ -19,11 +19,11 @@ from rich.table import Table
 
 from streams.core.replay import ReplayResult, recorded, replay_as_live, replay_records
 from streams.core.spec import PipelineSpec
-from streams.specs.load import load_spec
 from streams.errors import EXIT_FAILED, UsageError
+from streams.kafka.sources import open_source
 from streams.replay.recorded import read_range, read_schedule
 from streams.settings import Settings
-from streams.kafka.sources import open_source
+from streams.specs.load import load_spec
 
 
 @dataclass(frozen=True)

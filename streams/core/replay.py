@@ -17,16 +17,15 @@ from typing import Any
 import orjson
 
 from schemas import Accepted, DeadLetter, decode
+from streams.core.example import Example
 from streams.core.features import EntityState
 from streams.core.join import Joiner, Label, Scored
 from streams.core.labels import coerce_label
+from streams.core.model import build_model
 from streams.core.promotion import StatusChange
 from streams.core.scoring import Scorer, Served, Where
 from streams.core.spec import PipelineSpec
-from streams.core.model import build_model
-from streams.core.example import Example
 from streams.core.trainer import PublishRequest, Trainer, make_metric
-
 
 ROLLING = 500
 SNAPSHOT = 1000

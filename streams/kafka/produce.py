@@ -13,8 +13,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from streams.errors import EnvironmentProblem
-from streams.settings import Settings
 from streams.kafka.sources import open_source
+from streams.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,15 @@ import orjson
 import redis
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from streams.kafka import admin
 from streams.core.replay import Recorded, ReplayResult, Schedule, replay_as_live
 from streams.core.spec import PipelineSpec
 from streams.errors import EnvironmentProblem
-from streams.state.models_log import load_models
+from streams.kafka import admin
+from streams.kafka.topics import topic_specs
 from streams.replay.recorded import read_range, read_schedule
 from streams.settings import Settings
 from streams.stack.ports import free_port
-from streams.kafka.topics import topic_specs
+from streams.state.models_log import load_models
 from streams.worker.process import WorkerProcess
 
 BATCH_S = 0.02  # records due within this many seconds go out together (one wake-up, one batch)

@@ -15,8 +15,8 @@ from kafka import KafkaConsumer, TopicPartition
 from schemas import Accepted, decode
 from streams.core.replay import Recorded, Schedule, Scheduled
 from streams.errors import UsageError
-from streams.settings import Settings
 from streams.kafka.reader import read_topic
+from streams.settings import Settings
 
 
 def parse_bound(text: str | None) -> int | float | None:

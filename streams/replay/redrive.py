@@ -16,8 +16,8 @@ from kafka import KafkaProducer
 from schemas import Accepted, DeadLetter, Reason, decode
 from streams.core.scoring import Scorer, Where
 from streams.core.spec import PipelineSpec
-from streams.settings import Settings
 from streams.kafka.reader import read_topic
+from streams.settings import Settings
 
 
 @dataclass

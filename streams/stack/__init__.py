@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.kafka import admin
 from streams.errors import EnvironmentProblem
+from streams.kafka import admin
+from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from streams.stack import docker, kafka, redis
 from streams.stack.ports import is_listening
 from streams.stack.procs import PidFiles, ProcessRecord, stop
-from streams.kafka.topics import topic_specs
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.kafka.admin import cluster_info
 from streams.errors import EnvironmentProblem
+from streams.kafka.admin import cluster_info
 from streams.settings import Settings
 from streams.stack.procs import ProcessRecord, is_alive, start_ticks, stop
 

@@ -24,10 +24,10 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from schemas import Accepted, decode
+from streams.core.example import Example
 from streams.core.join import Joiner, Label, Scored
 from streams.core.labels import coerce_label
 from streams.core.spec import PipelineSpec
-from streams.core.example import Example
 from streams.settings import Settings
 
 

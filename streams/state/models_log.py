@@ -10,11 +10,11 @@ from typing import Any
 from kafka import KafkaProducer
 
 from schemas import Accepted, ModelVersion, decode, encode
-from streams.state.artifacts import unpack
-from streams.state.registry import Registry
-from streams.settings import Settings
 from streams.kafka.reader import read_topic
 from streams.kafka.topics import MODELS_MAX_BYTES
+from streams.settings import Settings
+from streams.state.artifacts import unpack
+from streams.state.registry import Registry
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ import orjson
 import redis
 
 from schemas import ModelVersion
-from streams.state.artifacts import ArtifactRefused, pack, unpack
 from streams.settings import Settings
+from streams.state.artifacts import ArtifactRefused, pack, unpack
 
 #: statuses that name an alias: at most one version holds each
 ALIASED = ("champion", "challenger")

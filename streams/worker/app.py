@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import faust
 
-from streams.worker.transport import App
-from streams.settings import Settings
 from streams.kafka.topics import MODELS_MAX_BYTES
+from streams.settings import Settings
+from streams.worker.transport import App
 
 
 def create_app(settings: Settings, *, name: str = "worker") -> faust.App:

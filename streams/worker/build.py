@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.kafka import admin
-from streams.worker.app import create_app
-from streams.specs.load import load_spec
 from streams.errors import EnvironmentProblem, UsageError
-from streams.settings import Settings
+from streams.kafka import admin
 from streams.kafka.topics import topic_specs
+from streams.settings import Settings
+from streams.specs.load import load_spec
+from streams.worker.app import create_app
 
 AGENTS = ("validate", "feedback", "join", "train", "models")
 
@@ -21,9 +21,8 @@ AGENTS = ("validate", "feedback", "join", "train", "models")
 def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[no-untyped-def]
     """The Faust app with the chosen agents registered on it."""
     from agents import feedback, join, models, train, validate, webhook
-    from streams.worker import lag, metrics
     from agents.runtime import Runtime
-    from streams.worker import dashboard
+    from streams.worker import dashboard, lag, metrics
 
     unknown = set(agents) - set(AGENTS)
     if unknown:

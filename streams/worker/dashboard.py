@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from importlib import resources
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import redis

@@ -32,9 +32,9 @@ from typing import Any
 
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as driver
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
-from faust.transport.drivers import aiokafka as driver
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
         for tp in revoked:
             self._first_read.pop(tp, None)
             self._reread.pop(tp, None)
+        self._reread_once = {(tp, offset) for tp, offset in self._reread_once if tp not in revoked}
         await super().on_partitions_revoked(revoked)
 
     async def perform_seek(self) -> None:

@@ -6,10 +6,9 @@ from pathlib import Path
 import pytest
 
 from streams.kafka import admin
+from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from tests.support.pipeline import Worker
-from streams.kafka.topics import topic_specs
-
 
 LOG_TAIL = 40  # lines of each worker's log shown when a test fails, after its warnings and errors
 

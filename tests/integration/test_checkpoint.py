@@ -7,9 +7,9 @@ import uuid
 import pytest
 import redis
 
+from streams.settings import Settings
 from streams.state.artifacts import ArtifactRefused
 from streams.state.checkpoint import CheckpointStore, Superseded
-from streams.settings import Settings
 
 
 def store(settings: Settings, prefix: str, key: bytes = b"k" * 32) -> CheckpointStore:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from PIL import Image
 
 from tests.support.feed import Feed
 from tests.support.pipeline import Worker
+from tests.support.pixels import count_near
 
 ARTIFACTS = Path(os.environ.get("DRIFTLINE_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 EVENTS = 4000
@@ -135,6 +135,5 @@ def test_the_dashboard_shows_the_live_pipeline(worker: Worker, tmp_path: Path, c
     shot = ARTIFACTS / "dashboard-screenshot.png"
     browse(chromium, url, tmp_path / "chrome", f"--screenshot={shot}", "--window-size=1400,1000")
     (ARTIFACTS / "dashboard-dom.html").write_text(browse(chromium, url, tmp_path / "chrome", "--dump-dom"))
-    pixels = list(Image.open(shot).convert("RGB").getdata())
-    blue = sum(all(abs(p - c) <= 24 for p, c in zip(px, BLUE, strict=True)) for px in pixels)
+    blue = count_near(shot, BLUE)
     assert blue > 500, blue  # the charts' lines are drawn in the browser, not just their frames

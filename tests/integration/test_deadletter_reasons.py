@@ -16,11 +16,11 @@ from kafka import KafkaProducer
 
 from schemas import Reason
 from streams.kafka import admin
-from streams.specs.load import DEFAULT_SPEC_PATH
-from streams.settings import Settings
 from streams.kafka.sources import builtin
-from tests.support.pipeline import Worker, end_offsets, read_all
 from streams.kafka.topics import topic_specs
+from streams.settings import Settings
+from streams.specs.load import DEFAULT_SPEC_PATH
+from tests.support.pipeline import Worker, end_offsets, read_all
 
 MAX_BYTES = 2048
 # the built-in spec, with a category whose unseen values are dead-lettered

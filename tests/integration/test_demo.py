@@ -4,12 +4,14 @@ cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -102,24 +104,32 @@ def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(s
     assert_nothing_left(stack_settings, namespace)
 
 
-@pytest.mark.timeout(600)
-def test_ctrl_c_stops_the_demo_cleanly(stack_settings: Settings, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def producing_demo(settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
+    """A long demo, its output in files, once it reports producing (or has ended); killed if it
+    still runs when the block ends."""
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
-        demo = subprocess.Popen([DRIFTLINE, "demo", "--events", "40000", "--rate", str(RATE)], env=stack_settings.as_env(),
+        demo = subprocess.Popen([DRIFTLINE, "demo", "--events", "40000", "--rate", str(RATE)], env=settings.as_env(),
                                 cwd=tmp_path, stdout=stdout, stderr=stderr)
         try:
             deadline = time.monotonic() + 300
             while "] producing: produced" not in out.read_text() and demo.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.5)
-            assert demo.poll() is None, out.read_text() + err.read_text()
-            namespace = namespace_in(err.read_text())
-            assert workers_of(namespace)  # partway: its worker is running
-            demo.send_signal(signal.SIGINT)
-            code = demo.wait(timeout=300)
+            yield demo, out, err
         finally:
             if demo.poll() is None:
                 demo.kill()
+
+
+@pytest.mark.timeout(600)
+def test_ctrl_c_stops_the_demo_cleanly(stack_settings: Settings, tmp_path: Path) -> None:
+    with producing_demo(stack_settings, tmp_path) as (demo, out, err):
+        assert demo.poll() is None, out.read_text() + err.read_text()
+        namespace = namespace_in(err.read_text())
+        assert workers_of(namespace)  # partway: its worker is running
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(timeout=300)
     said = err.read_text()
     assert code == 130, said
     assert said.strip().splitlines()[-1] == "driftline: interrupted"
@@ -130,21 +140,11 @@ def test_ctrl_c_stops_the_demo_cleanly(stack_settings: Settings, tmp_path: Path)
 
 @pytest.mark.timeout(600)
 def test_a_worker_that_dies_ends_the_demo_with_one_line_and_cleans_up(stack_settings: Settings, tmp_path: Path) -> None:
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
-    with out.open("w") as stdout, err.open("w") as stderr:
-        demo = subprocess.Popen([DRIFTLINE, "demo", "--events", "40000", "--rate", str(RATE)], env=stack_settings.as_env(),
-                                cwd=tmp_path, stdout=stdout, stderr=stderr)
-        try:
-            deadline = time.monotonic() + 300
-            while "] producing: produced" not in out.read_text() and demo.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.5)
-            namespace = namespace_in(err.read_text())
-            (worker,) = workers_of(namespace)
-            os.kill(worker, signal.SIGKILL)
-            code = demo.wait(timeout=300)
-        finally:
-            if demo.poll() is None:
-                demo.kill()
+    with producing_demo(stack_settings, tmp_path) as (demo, out, err):
+        namespace = namespace_in(err.read_text())
+        (worker,) = workers_of(namespace)
+        os.kill(worker, signal.SIGKILL)
+        code = demo.wait(timeout=300)
     said = err.read_text()
     assert code == 1, said
     last = said.strip().splitlines()[-1]

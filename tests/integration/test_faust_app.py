@@ -12,8 +12,8 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer
 
 from streams.kafka import admin
-from streams.settings import Settings
 from streams.kafka.topics import TopicSpec
+from streams.settings import Settings
 
 RELAY = Path(__file__).with_name("apps") / "relay.py"
 

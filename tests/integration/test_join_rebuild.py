@@ -10,13 +10,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from schemas import FeatureVector, encode
-from streams.kafka import admin
-from streams.core.join import step
-from streams.specs.load import load_spec
 from streams.core.example import Example
-from streams.state.join_state import rebuild
-from streams.settings import Settings
+from streams.core.join import step
+from streams.kafka import admin
 from streams.kafka.topics import topic_specs
+from streams.settings import Settings
+from streams.specs.load import load_spec
+from streams.state.join_state import rebuild
 
 
 def features(event_id: str, ts: float) -> bytes:

@@ -19,10 +19,10 @@ from pathlib import Path
 import orjson
 
 from streams.kafka import admin
-from tests.support.feed import Feed
-from streams.settings import Settings
-from tests.support.pipeline import Worker, committed, end_offsets, read_all, settled, wait_for
 from streams.kafka.topics import topic_specs
+from streams.settings import Settings
+from tests.support.feed import Feed
+from tests.support.pipeline import Worker, committed, end_offsets, read_all, settled, wait_for
 
 RATE = 1_000
 EVENTS = 30_000  # the concept changes halfway

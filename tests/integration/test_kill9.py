@@ -24,12 +24,12 @@ import redis
 from kafka import KafkaProducer
 
 from streams.kafka import admin
+from streams.kafka.sources import builtin
+from streams.kafka.topics import topic_specs
+from streams.settings import Settings
 from streams.state.checkpoint import CheckpointStore
 from tests.support.feed import Feed
-from streams.settings import Settings
-from streams.kafka.sources import builtin
 from tests.support.pipeline import Worker, committed, end_offsets, read_all
-from streams.kafka.topics import topic_specs
 
 EVENTS = 6_000
 RATE = 300  # events/s: a rate one worker keeps up with on this machine class with room to spare

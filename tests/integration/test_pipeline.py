@@ -15,8 +15,6 @@ from streams.kafka.sources import builtin
 from tests.support.feed import Feed
 from tests.support.pipeline import DRIFTLINE, Worker, committed, end_offsets, read_all, wait_for
 
-
-
 EVENTS = 20_000  # the concept changes halfway
 LABEL_DELAY = 500
 # The feed waits at these events until the worker has learned every label sent: the served

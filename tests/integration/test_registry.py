@@ -15,13 +15,13 @@ import pytest
 import redis as redis_lib
 from kafka import KafkaProducer
 
+from streams.core.model import build_model
+from streams.kafka.sources import builtin
+from streams.settings import Settings
+from streams.specs.load import load_spec
 from streams.state import models_log
 from streams.state.artifacts import ArtifactRefused
-from streams.core.model import build_model
-from streams.specs.load import load_spec
 from streams.state.registry import Registry, RegistryLost
-from streams.settings import Settings
-from streams.kafka.sources import builtin
 from tests.support.pipeline import DRIFTLINE, Worker, read_all
 
 PUBLISHER = """

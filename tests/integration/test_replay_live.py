@@ -54,7 +54,8 @@ def test_keep_leaves_the_namespace_to_look_at(stack_settings: Settings, tmp_path
     listed = orjson.loads(subprocess.run([DRIFTLINE, "models", "list", "--json"], env=env, capture_output=True, text=True,
                                          timeout=60, check=True).stdout)
     assert listed and listed[0]["version"] == 1
-    from streams.replay.live import clean
     from dataclasses import replace
+
+    from streams.replay.live import clean
 
     clean(replace(stack_settings, topic_prefix=prefix.group(1)))

@@ -11,13 +11,13 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams.kafka import admin
 from streams.cli.main import main
 from streams.core.replay import replay
-from streams.specs.load import load_spec
-from streams.settings import Settings
+from streams.kafka import admin
 from streams.kafka.sources import builtin
 from streams.kafka.topics import topic_specs
+from streams.settings import Settings
+from streams.specs.load import load_spec
 
 BASE_MS = 1_800_000_000_000
 

@@ -14,9 +14,9 @@ import orjson
 
 from streams.kafka import admin
 from streams.kafka.produce import ProduceOptions, produce
+from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from tests.support.pipeline import Worker, checkpoint_covering, end_offsets, read_all, settled
-from streams.kafka.topics import topic_specs
 
 SCORING = "validate,feedback,join,models"
 TRAINING = "train,models"  # models: a version promoted by hand reaches the trainer too

@@ -6,8 +6,8 @@ import uuid
 
 import redis
 
-from streams.state.seen_store import SeenStore
 from streams.settings import Settings
+from streams.state.seen_store import SeenStore
 
 
 def test_a_record_read_again_is_admitted_and_another_record_with_its_id_is_not(stack_settings: Settings) -> None:

@@ -16,11 +16,11 @@ import orjson
 from kafka import KafkaProducer, TopicPartition
 
 from streams.cli.status.command import lags
-from streams.settings import Settings
+from streams.cli.status.metrics import WorkerView, parse_metrics
 from streams.kafka.sources import builtin
+from streams.settings import Settings
 from streams.stack.ports import free_port
 from streams.worker.series import quantile
-from streams.cli.status.metrics import WorkerView, parse_metrics
 from tests.support.pipeline import DRIFTLINE, Worker
 
 EVENTS = 2_400  # past the demo pipeline's publish_every (2000): the trainer publishes a champion

@@ -13,9 +13,9 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from streams.kafka import admin
-from streams.settings import Settings
-from tests.support.pipeline import checkpoint_covering, Worker, committed
 from streams.kafka.topics import topic_specs
+from streams.settings import Settings
+from tests.support.pipeline import Worker, checkpoint_covering, committed
 
 
 def produce_examples(s: Settings, numbers: range) -> None:

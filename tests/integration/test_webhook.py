@@ -20,11 +20,11 @@ from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.kafka import admin
-from streams.specs.load import DEFAULT_SPEC_PATH
-from streams.settings import Settings
 from streams.kafka.sources import builtin
-from tests.support.pipeline import Worker, read_all
 from streams.kafka.topics import topic_specs
+from streams.settings import Settings
+from streams.specs.load import DEFAULT_SPEC_PATH
+from tests.support.pipeline import Worker, read_all
 
 EVENTS = 300
 PUBLISH_EVERY = 100  # a version (and its model_published alert) every 100 labelled examples

@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from streams.settings import Settings
 from streams.kafka.sources import builtin
+from streams.settings import Settings
 
 PACE_EVERY = 50  # events between checks of the schedule
 

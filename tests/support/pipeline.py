@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import redis
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from streams.state.checkpoint import Checkpoint, CheckpointStore
-from streams.specs.load import DEFAULT_SPEC_PATH
 from streams.settings import Settings
+from streams.specs.load import DEFAULT_SPEC_PATH
 from streams.stack.ports import free_port
+from streams.state.checkpoint import Checkpoint, CheckpointStore
 from streams.worker.process import DRIFTLINE, WorkerProcess
 
 __all__ = ["DRIFTLINE", "Worker", "checkpoint_covering", "committed", "end_offsets", "read_all", "settled", "wait_for"]

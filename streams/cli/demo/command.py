@@ -25,11 +25,12 @@ import orjson
 from rich.console import Console
 
 from streams import stack
-from streams.core.replay import ReplayResult, recorded
-from streams.specs.load import load_spec
 from streams.cli.demo.outcome import Outcome, event_position, outcome, summary_lines
 from streams.cli.demo.watch import Plan, watching
+from streams.core.replay import ReplayResult, recorded
 from streams.errors import EXIT_FAILED
+from streams.kafka.reader import read_topic
+from streams.kafka.sources import builtin
 from streams.replay.namespace import (
     produce_paced,
     replay_namespace,
@@ -38,8 +39,7 @@ from streams.replay.namespace import (
     wait_consumed,
 )
 from streams.settings import Settings
-from streams.kafka.sources import builtin
-from streams.kafka.reader import read_topic
+from streams.specs.load import load_spec
 
 SOURCE = "agrawal-drift"
 SEED = 42

@@ -20,14 +20,14 @@ from kafka.errors import KafkaError
 
 from schemas import Accepted, decode
 from streams import stack
-from streams.kafka.admin import _quiet_kafka_logs
+from streams.cli.status.metrics import read_worker
+from streams.cli.status.model import GroupLag, Models, ModelSummary, Status, TopicEnd
+from streams.cli.status.render import as_json, down_line, render
 from streams.errors import EXIT_FAILED
+from streams.kafka.admin import _quiet_kafka_logs
+from streams.kafka.topics import NAMES
 from streams.settings import Settings, kafka_address
 from streams.stack.ports import is_listening
-from streams.cli.status.metrics import read_worker
-from streams.cli.status.model import GroupLag, ModelSummary, Models, Status, TopicEnd
-from streams.cli.status.render import as_json, down_line, render
-from streams.kafka.topics import NAMES
 
 if TYPE_CHECKING:
     from streams.state.registry import Registry

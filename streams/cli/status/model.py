@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.stack import Component
 from streams.cli.status.metrics import WorkerView
+from streams.stack import Component
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 from faust.worker import Worker
 
-from streams.worker.app import create_app
 from streams.settings import Settings
 from streams.stack.ports import free_port
+from streams.worker.app import create_app
 
 settings = replace(Settings.from_env(), topic_prefix=sys.argv[1], web_port=free_port())
 app = create_app(settings)

@@ -11,7 +11,17 @@ import orjson
 import pytest
 
 from schemas import (
-    SCHEMA_VERSION, Accepted, Alert, FieldSpec, Feedback, RawEvent, Reason, Rejected, check_fields, decode, encode,
+    SCHEMA_VERSION,
+    Accepted,
+    Alert,
+    Feedback,
+    FieldSpec,
+    RawEvent,
+    Reason,
+    Rejected,
+    check_fields,
+    decode,
+    encode,
 )
 
 # Copied from shared/CONTRACT.md.

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from schemas import RECORD_TYPES, Accepted, Rejected, Reason, decode, encode, json_schemas
+from schemas import RECORD_TYPES, Accepted, Reason, Rejected, decode, encode, json_schemas
 
 KINDS = st.sampled_from(sorted(RECORD_TYPES))
 VALIDATORS = {kind: Draft202012Validator(schema) for kind, schema in json_schemas().items()}

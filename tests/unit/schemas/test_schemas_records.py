@@ -9,7 +9,17 @@ import orjson
 import pytest
 
 from schemas import (
-    RECORD_TYPES, Accepted, Alert, AlertKind, DeadLetter, Prediction, RawEvent, Reason, Rejected, decode, encode,
+    RECORD_TYPES,
+    Accepted,
+    Alert,
+    AlertKind,
+    DeadLetter,
+    Prediction,
+    RawEvent,
+    Reason,
+    Rejected,
+    decode,
+    encode,
 )
 
 

@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from streams.cli.main import main
-from streams.core.spec import parse_spec
 from streams.cli.spec_init import infer
+from streams.core.spec import parse_spec
 
 
 def test_a_csv_gives_typed_fields_ranges_categories_and_a_binary_task(tmp_path: Path) -> None:

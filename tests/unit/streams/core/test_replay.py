@@ -5,14 +5,13 @@ from __future__ import annotations
 import itertools
 
 import orjson
-
 from river import evaluate, metrics
 
 from streams.core.features import featurize_all
 from streams.core.model import build_model
 from streams.core.replay import replay
-from streams.specs.load import load_spec
 from streams.kafka.sources import builtin
+from streams.specs.load import load_spec
 
 SPEC = load_spec(None)
 

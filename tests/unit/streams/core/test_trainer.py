@@ -2,33 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
-from dataclasses import replace
 import random
+from dataclasses import replace
 
 import pytest
 from river import evaluate, metrics
 
 from schemas import RawEvent
+from streams.core.example import Example
 from streams.core.features import featurize
 from streams.core.model import build_model
-from streams.specs.load import load_spec
 from streams.core.promotion import StatusChange
-from streams.core.example import Example
 from streams.core.trainer import PublishRequest, Trainer
 from streams.kafka.sources import builtin
+from streams.specs.load import load_spec
 
 SPEC = load_spec(None)
 
 
 def examples(n: int, seed: int = 42, drift_at: int = 10_000) -> list[tuple[dict, bool]]:  # type: ignore[type-arg]
+    """The first ``n`` featurized examples of the built-in drifting stream (copies: a test may
+    change them)."""
+    return [(dict(x), y) for x, y in _featurized(seed, drift_at)[:n]]
+
+
+@functools.cache
+def _featurized(seed: int, drift_at: int, most: int = 20_000) -> tuple[tuple[dict, bool], ...]:  # type: ignore[type-arg]
     states: dict[str, dict] = {}  # type: ignore[type-arg]
     out = []
-    for ev, y in itertools.islice(builtin("agrawal-drift", seed=seed, drift_at=drift_at), n):
+    for ev, y in itertools.islice(builtin("agrawal-drift", seed=seed, drift_at=drift_at), most):
         raw = RawEvent(event_id=ev["event_id"], entity_id=ev["entity_id"], ts=ev["ts"], data=ev["data"])
         x, states[ev["entity_id"]] = featurize(SPEC, raw, states.get(ev["entity_id"]))
         out.append((x, y))
-    return out
+    return tuple(out)
 
 
 def test_prequential_accuracy_equals_progressive_val_score() -> None:

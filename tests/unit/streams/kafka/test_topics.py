@@ -1,5 +1,5 @@
-from streams.settings import Settings
 from streams.kafka.topics import topic_specs
+from streams.settings import Settings
 
 
 def test_contract_topics_with_partitions_from_settings() -> None:

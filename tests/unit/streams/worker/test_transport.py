@@ -219,7 +219,7 @@ def test_resuming_the_flow_keeps_what_the_streams_queues_hold_and_a_revoke_still
 class Seeks(Consumer):  # type: ignore[misc]
     """What ``Consumer.perform_seek`` reads of its consumer, around Faust's own seek."""
 
-    def __init__(self, committed: dict[Any, int | None]) -> None:  # noqa: super().__init__ not called: no app
+    def __init__(self, committed: dict[Any, int | None]) -> None:  # Consumer.__init__ is not run: there is no app
 
         self.committed = committed
         self._committed_offset: dict[Any, int | None] = {}
@@ -249,3 +249,18 @@ def test_a_stream_partition_with_nothing_committed_goes_back_to_its_first_record
     asyncio.run(seeks.perform_seek())
     assert seeks.sought == {fresh: 0, zero: 0}  # the one with a commit went back to it; tables recover their own
     assert seeks._first_read == {}
+
+
+def test_a_revoked_partition_forgets_what_it_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept, revoked = TopicPartition("raw", 0), TopicPartition("raw", 1)
+    consumer = Seeks({kept: 5, revoked: 5})
+    consumer._reread = {kept: 3, revoked: 4}
+    consumer._reread_once = {(kept, 3), (revoked, 4)}
+
+    async def faust_revoked(self: Any, tps: Any) -> None:
+        pass
+
+    monkeypatch.setattr("faust.transport.drivers.aiokafka.Consumer.on_partitions_revoked", faust_revoked)
+    asyncio.run(consumer.on_partitions_revoked({revoked}))
+    assert consumer._reread == {kept: 3} and consumer._reread_once == {(kept, 3)}
+    assert consumer._first_read == {kept: 7}

@@ -1,4 +1,5 @@
-"""The backtest report opens in a real headless Chromium and shows its plots."""
+"""The backtest report opens in a real headless Chromium and shows its plots (no broker: a
+built-in stream replayed)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,13 @@ import subprocess
 from pathlib import Path
 
 import orjson
-from PIL import Image
 
 from streams.cli.main import main
+from tests.support.pixels import count_near
 
 DRIFT_RED = (0xD6, 0x27, 0x28)
 PREQUENTIAL_BLUE = (0x1F, 0x77, 0xB4)
 LABEL_DELAY_CYAN = (0x17, 0xBE, 0xCF)
-
-
-def near(pixel: tuple[int, ...], color: tuple[int, int, int], tolerance: int = 24) -> bool:
-    return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], color, strict=True))
 
 
 def test_the_report_renders_its_metric_plot_with_the_drift_marked(tmp_path: Path, chromium: str) -> None:
@@ -30,10 +27,7 @@ def test_the_report_renders_its_metric_plot_with_the_drift_marked(tmp_path: Path
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--hide-scrollbars", "--window-size=1100,2200", f"--screenshot={shot}", (out / "report.html").as_uri()],
                    check=True, capture_output=True, timeout=120)
-    pixels = list(Image.open(shot).convert("RGB").getdata())
-    blue = sum(near(p, PREQUENTIAL_BLUE) for p in pixels)
-    red = sum(near(p, DRIFT_RED) for p in pixels)
-    cyan = sum(near(p, LABEL_DELAY_CYAN) for p in pixels)
+    blue, red, cyan = (count_near(shot, color) for color in (PREQUENTIAL_BLUE, DRIFT_RED, LABEL_DELAY_CYAN))
     # the page shows the plot itself (its lines are drawn in the browser's screenshot), not a broken image
     assert blue > 500 and red > 100 and cyan > 300, (blue, red, cyan)
     kept = Path(os.environ.get("DRIFTLINE_TEST_ARTIFACTS", tmp_path)) / "report-screenshot.png"
