@@ -1,7 +1,7 @@
 """Every worker follows the ``models`` topic and takes new versions into service at once.
 
 Not a consumer-group agent: each worker must see every version event, so this task reads all
-partitions of the topic without a group, from the end, and loads the champion and challenger
+partitions of the topic without a group, from where it ended when the registry was read, and loads the champion and challenger
 named in Redis at start-up (rebuilding Redis from the topic first if it was emptied). A version
 whose artifact does not verify is refused with an alert; the current model keeps serving.
 """
@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from agents.runtime import Runtime
 from schemas import Accepted, ModelVersion, decode, encode
@@ -64,6 +65,17 @@ def load_version(rt: Runtime, mv: ModelVersion) -> object:
         return rt.registry.load_record(mv)
 
 
+async def catch_up(consumer: AIOKafkaConsumer, load: Callable[[], list[tuple[int, str]]]) -> list[tuple[int, str]]:
+    """Serve what the registry names (``load``, in a thread), then place ``consumer`` where the
+    topic ended before the registry was read: a version published in between is read from the
+    topic (taking one into service twice does no harm; missing one would). Returns the refusals."""
+    ends = await consumer.end_offsets(list(consumer.assignment()))
+    refused = await asyncio.to_thread(load)
+    for tp, offset in ends.items():
+        consumer.seek(tp, offset)
+    return refused
+
+
 def register(rt: Runtime) -> None:
     async def refuse(version: int, why: str) -> None:
         log.error("model version %s refused: %s", version, why)
@@ -73,36 +85,38 @@ def register(rt: Runtime) -> None:
 
     @rt.app.task
     async def follow_models() -> None:
-        for version, why in await asyncio.to_thread(load_current, rt):
-            await refuse(version, why)
         consumer = AIOKafkaConsumer(rt.settings.topic("models"), bootstrap_servers=rt.settings.kafka_bootstrap,
                                     group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
                                     max_partition_fetch_bytes=MODELS_MAX_BYTES, fetch_max_bytes=MODELS_MAX_BYTES,
                                     fetch_max_wait_ms=20)  # version events are rare: answer fast
         await consumer.start()
-        await consumer.seek_to_end()  # resolve "latest" now, so no version event is skipped
-        await consumer.position(next(iter(consumer.assignment())))
-        rt.following = True
         try:
+            for version, why in await catch_up(consumer, lambda: load_current(rt)):
+                await refuse(version, why)
+            rt.following = True
             async for record in consumer:
-                outcome = decode("models", record.value, max_bytes=MODELS_MAX_BYTES, source_topic=record.topic,
-                                 partition=record.partition, offset=record.offset)
-                if not isinstance(outcome, Accepted):  # nothing to serve: dead-lettered with its reason
-                    await rt.send("deadletter", encode(outcome.dead_letter), key=record.key)
-                    metrics.DEADLETTERS.labels(outcome.dead_letter.reason.value).inc()
-                    continue
-                mv = outcome.value
-                if not rt.scorer.concerns(mv.version, mv.status):
-                    continue
-                try:
-                    model = await asyncio.to_thread(load_version, rt, mv)
-                except (UnknownVersion, ArtifactRefused) as exc:
-                    await refuse(mv.version, str(exc))
-                    continue
-                rt.scorer.serve(mv.version, model, mv.status)  # type: ignore[arg-type]
-                show_serving(rt)
-                if promoted_by_hand(mv.status, mv.changed_by):
-                    rt.promoted_by_hand = (mv.version, copy.deepcopy(model))  # the trainer's own copy, to learn
-                log.info("model version %s in service as %s", mv.version, mv.status)
+                await take(record)
         finally:
             await consumer.stop()
+
+    async def take(record: ConsumerRecord) -> None:
+        """One version event: the version it names into service, if it changes what is served."""
+        outcome = decode("models", record.value, max_bytes=MODELS_MAX_BYTES, source_topic=record.topic,
+                         partition=record.partition, offset=record.offset)
+        if not isinstance(outcome, Accepted):  # nothing to serve: dead-lettered with its reason
+            await rt.send("deadletter", encode(outcome.dead_letter), key=record.key)
+            metrics.DEADLETTERS.labels(outcome.dead_letter.reason.value).inc()
+            return
+        mv = outcome.value
+        if not rt.scorer.concerns(mv.version, mv.status):
+            return
+        try:
+            model = await asyncio.to_thread(load_version, rt, mv)
+        except (UnknownVersion, ArtifactRefused) as exc:
+            await refuse(mv.version, str(exc))
+            return
+        rt.scorer.serve(mv.version, model, mv.status)  # type: ignore[arg-type]
+        show_serving(rt)
+        if promoted_by_hand(mv.status, mv.changed_by):
+            rt.promoted_by_hand = (mv.version, copy.deepcopy(model))  # the trainer's own copy, to learn
+        log.info("model version %s in service as %s", mv.version, mv.status)

@@ -69,6 +69,7 @@ class Runtime:
         if not fut.cancelled() and fut.exception() is not None:
             # a record that could not be written: stop before any later offset is committed
             log.critical("could not write a record, stopping: %r", fut.exception())
+            self.app.send_failed = fut.exception()  # at once: no offset is committed past it
             asyncio.ensure_future(self.app.crash(fut.exception()))
 
     async def alert(self, kind: str, severity: str, subject: str, message: str, **detail: Any) -> None:

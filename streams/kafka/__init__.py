@@ -1,1 +1,1 @@
-"""Talking to the broker: topics, admin, reading and producing records, built-in sources."""
+"""Talking to the broker: topics, admin, readers, producers, built-in sources."""

@@ -13,6 +13,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams.errors import EnvironmentProblem
 from streams.kafka.topics import TopicSpec
 
 
@@ -66,13 +67,34 @@ def cluster_info(bootstrap: str, timeout_ms: int = 2000) -> ClusterInfo | None:
             admin.close()
 
 
+def mismatched(specs: Iterable[TopicSpec], partitions: dict[str, int]) -> list[str]:
+    """What is wrong with topics that exist with another partition count than the spec's (the
+    join needs ``features`` and ``labels`` alike; the trainer, one ``examples`` partition).
+
+    >>> from streams.kafka.topics import TopicSpec
+    >>> mismatched([TopicSpec("d.raw", 4), TopicSpec("d.examples", 1)], {"d.raw": 4, "d.examples": 3})
+    ['d.examples has 3 partitions, not 1']
+    """
+    return [f"{spec.name} has {partitions[spec.name]} partitions, not {spec.partitions}"
+            for spec in specs if spec.name in partitions and partitions[spec.name] != spec.partitions]
+
+
 def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_ms: int = 10000) -> list[str]:
-    """Create the topics that do not exist yet; return the names created. Idempotent."""
+    """Create the topics that do not exist yet; return the names created. Idempotent. Topics that
+    exist with other partition counts are refused (:class:`EnvironmentProblem`): keys would no
+    longer meet their partners."""
+    specs = list(specs)
     created: list[str] = []
     with _quiet_kafka_logs():
         admin = _admin(bootstrap, timeout_ms)
         try:
             existing = set(admin.list_topics())
+            wanted = [spec.name for spec in specs if spec.name in existing]
+            counts = {(t.get("topic") or t.get("name")): len(t["partitions"]) for t in admin.describe_topics(wanted)} if wanted else {}
+            wrong = mismatched(specs, counts)
+            if wrong:
+                raise EnvironmentProblem(f"{'; '.join(wrong)} (DRIFTLINE_PARTITIONS sets the event topics'; alerts, "
+                                         "models and examples have one): recreate them, or use another DRIFTLINE_TOPIC_PREFIX")
             for spec in specs:
                 if spec.name in existing:
                     continue

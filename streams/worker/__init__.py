@@ -1,1 +1,1 @@
-"""The `driftline worker` process: the Faust app and its transport, metrics, web pages."""
+"""The `driftline worker` process: the Faust app, its transport, metrics, web pages."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -16,6 +18,25 @@ from streams.specs.load import load_spec
 from streams.worker.app import create_app
 
 AGENTS = ("validate", "feedback", "join", "train", "models")
+LAG_WAIT_S = 3.0  # how long a /metrics scrape waits for a fresh lag (Prometheus waits 10 s by default)
+#: agents that serve or learn the registry's versions: the models follower runs beside them
+FOLLOW_MODELS = ("validate", "train")
+
+
+def chosen(agents: Sequence[str]) -> list[str]:
+    """The agents to run: those chosen, and the models follower where one of them needs it (a
+    scorer without it would serve its first model forever).
+
+    >>> chosen(["validate"]), chosen(["feedback", "join"]), chosen(["train", "models"])
+    (['validate', 'models'], ['feedback', 'join'], ['train', 'models'])
+    """
+    unknown = set(agents) - set(AGENTS)
+    if unknown:
+        raise UsageError(f"unknown agent(s) {', '.join(sorted(unknown))}: choose from {', '.join(AGENTS)}")
+    out = list(dict.fromkeys(agents))
+    if "models" not in out and any(a in FOLLOW_MODELS for a in out):
+        out.append("models")
+    return out
 
 
 def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[no-untyped-def]
@@ -24,9 +45,7 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
     from agents.runtime import Runtime
     from streams.worker import dashboard, lag, metrics
 
-    unknown = set(agents) - set(AGENTS)
-    if unknown:
-        raise UsageError(f"unknown agent(s) {', '.join(sorted(unknown))}: choose from {', '.join(AGENTS)}")
+    agents = chosen(agents)
     spec = load_spec(settings.pipeline)
     app = create_app(settings)
     rt = Runtime.build(settings, spec, app)
@@ -40,7 +59,11 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
 
     @app.page("/metrics")
     async def metrics_page(web, request):  # type: ignore[no-untyped-def]
-        await measure_lag()  # the lag as it is now, not as of the last tick
+        # the lag as it is now, not as of the last tick; a consumer busy with a backlog may be slow
+        # to say where it stands: then the page shows the last lag measured, and this measurement
+        # goes on for the next scrape
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(measure_lag()), LAG_WAIT_S)
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     @app.page("/health")

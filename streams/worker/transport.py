@@ -95,6 +95,15 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
         log.warning("%s[%d]: records %d..%d were not processed but later ones were; reading them again "
                     "(the commit waits for them)", tp.topic, tp.partition, head, acked_from - 1)
 
+    async def _commit(self, offsets: Any) -> bool:
+        """Commit, unless a record could not be written: its source offset must be read again
+        (the worker is crashing; Faust's commit would otherwise run first, after its flush)."""
+        failed = getattr(self.app, "send_failed", None)
+        if failed is not None:
+            log.critical("not committing offsets of %d partitions: a record could not be written (%r)", len(offsets), failed)
+            return False
+        return bool(await super()._commit(offsets))
+
     async def on_partitions_revoked(self, revoked: Any) -> None:
         for tp in revoked:
             self._first_read.pop(tp, None)
@@ -216,7 +225,10 @@ class FlowControl(FlowControlEvent):  # type: ignore[misc]
 
 
 class App(faust.App):  # type: ignore[misc]
-    """A Faust app with :class:`Consumer` and :class:`FlowControl`; everything else is Faust's."""
+    """A Faust app with :class:`Consumer` and :class:`FlowControl`; everything else is Faust's.
+    ``send_failed`` is set when a record could not be written: no offset is committed after."""
+
+    send_failed: BaseException | None = None
 
     @cached_property
     def flow_control(self) -> FlowControl:

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.worker.series import quantile
 
-TIMEOUT_S = 2.0
+TIMEOUT_S = 5.0  # a worker busy with a backlog may take seconds to answer (it waits up to 3 s for its lag)
 
 
 @dataclass(frozen=True)

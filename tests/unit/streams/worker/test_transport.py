@@ -264,3 +264,17 @@ def test_a_revoked_partition_forgets_what_it_read_again(monkeypatch: pytest.Monk
     asyncio.run(consumer.on_partitions_revoked({revoked}))
     assert consumer._reread == {kept: 3} and consumer._reread_once == {(kept, 3)}
     assert consumer._first_read == {kept: 7}
+
+
+def test_no_offset_is_committed_once_a_record_could_not_be_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    committed: list[Any] = []
+
+    async def faust_commit(self: Any, offsets: Any) -> bool:
+        committed.append(offsets)
+        return True
+
+    monkeypatch.setattr("faust.transport.drivers.aiokafka.Consumer._commit", faust_commit)
+    consumer = Seeks({TP: 5})
+    assert asyncio.run(consumer._commit({TP: 9})) is True and committed == [{TP: 9}]
+    consumer.app.send_failed = RuntimeError("MessageSizeTooLarge")  # the runtime's send callback sets it
+    assert asyncio.run(consumer._commit({TP: 12})) is False and committed == [{TP: 9}]
