@@ -178,6 +178,9 @@ def register(rt: Runtime) -> None:
             trainer, next_offset = await asyncio.to_thread(resume)
             log.info("trainer at examples offset %d: resumes at %s", events[0].message.offset, next_offset)
             run.start(trainer, next_offset)
+            orphan = trainer.unwatched(await asyncio.to_thread(rt.registry.alias, "challenger"))
+            if orphan is not None:
+                await handle(trainer, orphan)
         todo = await in_order(events)
         if not todo:
             return

@@ -41,6 +41,8 @@ class Settings:
     state_dir: Path = field(default_factory=_default_state_dir, metadata={"env": "DRIFTLINE_STATE_DIR"})
     cache_dir: Path = field(default_factory=_default_cache_dir, metadata={"env": "DRIFTLINE_CACHE_DIR"})
     partitions: int = field(default=4, metadata={"env": "DRIFTLINE_PARTITIONS"})
+    #: copies of each topic the broker keeps (1 for the local single-node stack; 3 on a cluster)
+    replication_factor: int = field(default=1, metadata={"env": "DRIFTLINE_REPLICATION_FACTOR"})
     max_event_bytes: int = field(default=64 * 1024, metadata={"env": "DRIFTLINE_MAX_EVENT_BYTES"})
     #: this worker's stable name in its consumer group (Kafka's static membership): a worker
     #: restarted under the same name gets its partitions back at once, with no rebalance;
@@ -72,6 +74,8 @@ class Settings:
                 raise SettingsError(f"{_env_name(name)}={port}: a port is 0..65535")
         if self.partitions < 1:
             raise SettingsError(f"DRIFTLINE_PARTITIONS={self.partitions}: at least 1")
+        if self.replication_factor < 1:
+            raise SettingsError(f"DRIFTLINE_REPLICATION_FACTOR={self.replication_factor}: at least 1")
         if not 6 <= self.session_timeout_s <= 300:
             raise SettingsError(f"DRIFTLINE_SESSION_TIMEOUT_S={self.session_timeout_s}: between 6 and 300 seconds "
                                 "(the broker's group.min/max.session.timeout.ms)")

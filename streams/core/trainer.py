@@ -211,6 +211,14 @@ class Trainer:
         self.challenger, self.gate = None, None
         self.watch = Duel(make_metric(self.spec), make_metric(self.spec), higher_is_better=self.higher_is_better)
 
+    def unwatched(self, challenger: int | None) -> StatusChange | None:
+        """The registry names ``challenger`` as the challenger; if this trainer does not shadow
+        it (it restarted without it, from the champion), no gate judges it: retire it, so it
+        stops shadowing and taking a canary share."""
+        if challenger is None or (self.challenger is not None and self.challenger.version == challenger):
+            return None
+        return StatusChange(challenger, "retired", "no trainer shadows it since the trainer restarted", "model_retired")
+
     def adopt(self, version: int, model: Any) -> None:
         """A champion promoted from outside (by hand): serve it, and watch it against the one before."""
         if version == self.champion.version:

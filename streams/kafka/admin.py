@@ -98,7 +98,7 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_ms: int = 
             for spec in specs:
                 if spec.name in existing:
                     continue
-                new = NewTopic(spec.name, spec.partitions, 1, topic_configs=dict(spec.config))
+                new = NewTopic(spec.name, spec.partitions, spec.replication_factor, topic_configs=dict(spec.config))
                 try:
                     admin.create_topics([new], timeout_ms=timeout_ms)
                     created.append(spec.name)

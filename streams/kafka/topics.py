@@ -31,6 +31,7 @@ class TopicSpec:
     name: str
     partitions: int
     config: tuple[tuple[str, str], ...] = field(default=())
+    replication_factor: int = 1
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -45,6 +46,6 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     one = {"alerts": 1, "models": 1, "examples": 1}
     configs = {"models": (("cleanup.policy", "compact"), ("max.message.bytes", str(MODELS_MAX_BYTES)))}
     return [
-        TopicSpec(settings.topic(name), one.get(name, n), configs.get(name, ()))
+        TopicSpec(settings.topic(name), one.get(name, n), configs.get(name, ()), settings.replication_factor)
         for name in NAMES
     ]

@@ -29,7 +29,7 @@ def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
         web_bind=settings.web_bind,
         web_port=settings.web_port,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,  # Faust's own topics: changelogs
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         # static membership: a worker restarted under the same name takes its partitions back at

@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from dataclasses import replace
+from pathlib import Path
 
 import orjson
 import pytest
@@ -16,7 +17,10 @@ import redis as redis_lib
 from kafka import KafkaProducer
 
 from streams.core.model import build_model
+from streams.kafka import admin
+from streams.kafka.produce import ProduceOptions, produce
 from streams.kafka.sources import builtin
+from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from streams.specs.load import load_spec
 from streams.state import models_log
@@ -254,3 +258,30 @@ def test_a_record_on_the_models_topic_that_is_no_model_version_is_dead_lettered(
     producer.close()
     dead = [orjson.loads(r.value) for r in read_all(s, "deadletter", 1, timeout=30)]
     assert [(d["source_topic"], d["reason"]) for d in dead] == [(s.topic("models"), "missing_field")]
+
+
+def test_a_challenger_left_from_before_a_trainer_restart_is_retired(settings: Settings, tmp_path: Path) -> None:
+    """No gate judges a challenger the trainer does not shadow: the trainer retires it when it
+    starts, so the scorers stop shadowing it (and giving it a canary share)."""
+    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    worker = Worker(settings, tmp_path)
+    s = worker.settings  # with the signing key the worker uses
+    registry = Registry.connect(s)
+    registry.ensure()
+    champion = publish(registry, s)
+    orphan = publish(registry, s, status="challenger", parent=champion.version, reason="from before the restart")
+    worker.start()
+    try:
+        wait_following(worker)
+        produce(s, ProduceOptions("agrawal-drift", limit=300, feedback_delay=10, seed=9))  # the trainer starts
+        deadline = time.monotonic() + 120
+        while registry.alias("challenger") is not None:
+            assert time.monotonic() < deadline, "the challenger from before was never retired"
+            time.sleep(0.2)
+        assert next(r.status for r in registry.versions() if r.version == orphan.version) == "retired"
+        events = [orjson.loads(r.value) for r in read_all(s, "models", 3, timeout=30)]
+        assert any(e["version"] == orphan.version and e["status"] == "retired" for e in events), events
+        alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 1, timeout=30)]
+        assert any(a["kind"] == "model_retired" and a.get("version") == orphan.version for a in alerts), alerts
+    finally:
+        worker.stop()

@@ -212,3 +212,20 @@ def test_without_publish_seconds_time_alone_asks_for_no_version() -> None:
                 asked.append(i)
                 trainer.published(request.lane, len(asked))
     assert asked == [99]
+
+
+def test_a_challenger_the_trainer_does_not_shadow_is_retired() -> None:
+    trainer = Trainer(SPEC)
+    assert trainer.unwatched(None) is None
+    orphan = trainer.unwatched(7)  # the registry's challenger, from before a restart
+    assert orphan is not None and (orphan.version, orphan.status, orphan.alert) == (7, "retired", "model_retired")
+    for i, (x, y) in enumerate(examples(14_000)):  # on to the challenger the drift starts, once published
+        requests = trainer.learn(Example(f"e{i}", x, y, float(i)))[1]
+        published = [r for r in requests if isinstance(r, PublishRequest)]
+        for r in published:
+            trainer.published(r.lane, 1000 + i)
+        if any(r.lane == "challenger" for r in published):
+            break
+    assert trainer.challenger is not None and trainer.challenger.version is not None
+    assert trainer.unwatched(trainer.challenger.version) is None  # shadowed, and judged by the gate
+    assert trainer.unwatched(trainer.challenger.version - 1) is not None
