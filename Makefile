@@ -16,11 +16,11 @@ demo: setup
 UNIT := tests/unit tests/support streams agents schemas
 
 test: setup lint
-	$(BIN)/pytest -n 2 $(UNIT)
+	$(BIN)/pytest -n 2 --dist worksteal $(UNIT)
 	$(BIN)/pytest tests/integration
 
 test-unit: $(STAMP)
-	$(BIN)/pytest -n 2 $(UNIT)
+	$(BIN)/pytest -n 2 --dist worksteal $(UNIT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams agents schemas tests benchmarks
