@@ -78,7 +78,6 @@ class Trainer:
         self.metric_name = spec.training.metric
         self.classifier = is_classifier(champion or build_model(spec))
         self.position = 0
-        self._ts = 0.0  # event time of the example being learned
         self.champion = self._lane("champion", champion or build_model(spec), version)
         self.challenger: Lane | None = None
         self.monitors = [DriftMonitor(d, "model errors") for d in spec.drift if d.signal == "error"]
@@ -126,7 +125,6 @@ class Trainer:
             self.duplicates += 1
             return [], []
         self.position += 1
-        self._ts = example.ts
         x, y = example.x, example.y
         if example.served is not None:
             self.served_metric.update(y, example.served)
@@ -157,9 +155,9 @@ class Trainer:
         stale = (training.publish_seconds > 0 and champion.published_ts is not None and champion.since_publish > 0
                  and example.ts - champion.published_ts >= training.publish_seconds)
         if champion.since_publish >= every or stale or (champion.version is None and champion.since_publish >= min(every, 100)):
-            requests.append(self._request(self.champion, "champion", "scheduled" if self.champion.version else "first version"))
+            requests.append(self._request(self.champion, "champion", "scheduled" if self.champion.version else "first version", example.ts))
         if self.challenger is not None and self.challenger.version is None and self.challenger.examples >= training.promotion_min_examples:
-            requests.append(self._request(self.challenger, "challenger", self.challenger_reason))
+            requests.append(self._request(self.challenger, "challenger", self.challenger_reason, example.ts))
             self.gate = Duel(make_metric(self.spec), make_metric(self.spec), higher_is_better=self.higher_is_better)
         requests += self._judge()
         return detections, requests
@@ -225,8 +223,9 @@ class Trainer:
             return
         self._promote(self._lane("champion", model, version))
 
-    def _request(self, lane: Lane, status: str, reason: str) -> PublishRequest:
-        lane.since_publish, lane.published_ts = 0, self._ts
+    def _request(self, lane: Lane, status: str, reason: str, ts: float) -> PublishRequest:
+        """Ask for a version of ``lane`` at the example of event time ``ts``."""
+        lane.since_publish, lane.published_ts = 0, ts
         return PublishRequest(
             lane.name, copy.deepcopy(lane.model), self.champion.version if lane.name == "challenger" else lane.version,
             status, reason, lane.examples, lane.metrics_dict(self.metric_name), (lane.started_at + 1, self.position),
