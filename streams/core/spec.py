@@ -144,13 +144,40 @@ def _known(table: dict[str, Any], allowed: set[str], text: str, where: str) -> N
             raise _fail(text, key, f"unknown key {key!r} in {where} (known: {', '.join(sorted(allowed))})")
 
 
+#: the packages a spec may take an estimator from: a spec is data, and importing a module runs it
+ALLOWED_PACKAGES = ("river", "sklearn", "streams")
+_DOTTED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
 def check_importable(path: str) -> type:
-    """Import ``package.module.Name`` and return it, or raise SpecError."""
+    """The class ``package.module.Name`` names, from an allowed package; else SpecError.
+
+    Nothing outside :data:`ALLOWED_PACKAGES` is imported, and only a class is returned:
+
+    >>> check_importable("os.system")
+    Traceback (most recent call last):
+    ...
+    streams.core.spec.SpecError: 'os.system' is not allowed: an estimator comes from river, sklearn or streams
+    """
+    if not isinstance(path, str) or not _DOTTED.fullmatch(path):
+        raise SpecError(f"{path!r} is not a dotted name such as river.linear_model.LogisticRegression")
     module, _, name = path.rpartition(".")
+    if module.split(".")[0] not in ALLOWED_PACKAGES or name.startswith("_"):
+        raise SpecError(f"{path!r} is not allowed: an estimator comes from {', '.join(ALLOWED_PACKAGES[:-1])} "
+                        f"or {ALLOWED_PACKAGES[-1]}")
     try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+        found = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError):
         raise SpecError(f"cannot import {path!r}") from None
+    if not isinstance(found, type):
+        raise SpecError(f"{path!r} is not a class")
+    return found
+
+
+def _needs(cls: type, path: str, methods: tuple[str, ...]) -> None:
+    missing = [m for m in methods if not callable(getattr(cls, m, None))]
+    if missing:
+        raise SpecError(f"{path!r} is not an estimator (it has no {' or '.join(missing)})")
 
 
 def parse_spec(text: str) -> PipelineSpec:
@@ -231,7 +258,7 @@ def parse_spec(text: str) -> PipelineSpec:
         one_hot=bool(model_doc.get("one_hot", ModelSpec.one_hot)),
     )
     try:
-        check_importable(model.estimator)
+        _needs(check_importable(model.estimator), model.estimator, ("learn_one", "predict_one"))
     except SpecError as exc:
         raise _fail(text, model.estimator, f"[model] estimator: {exc}") from None
 
@@ -278,7 +305,7 @@ def parse_spec(text: str) -> PipelineSpec:
         raise _fail(text, "challenger", "training.challenger must be sklearn or river")
     if training.sklearn_estimator:
         try:
-            check_importable(training.sklearn_estimator)
+            _needs(check_importable(training.sklearn_estimator), training.sklearn_estimator, ("fit", "predict"))
         except SpecError as exc:
             raise _fail(text, training.sklearn_estimator, f"[training] sklearn_estimator: {exc}") from None
     if training.publish_every < 1:
