@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from agents.runtime import Runtime
 from schemas import Accepted, ModelVersion, decode, encode
 from streams.core.scoring import promoted_by_hand
+from streams.kafka import clients
 from streams.kafka.topics import MODELS_MAX_BYTES
 from streams.state import models_log
 from streams.state.artifacts import ArtifactRefused
@@ -85,10 +86,10 @@ def register(rt: Runtime) -> None:
 
     @rt.app.task
     async def follow_models() -> None:
-        consumer = AIOKafkaConsumer(rt.settings.topic("models"), bootstrap_servers=rt.settings.kafka_bootstrap,
-                                    group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
-                                    max_partition_fetch_bytes=MODELS_MAX_BYTES, fetch_max_bytes=MODELS_MAX_BYTES,
-                                    fetch_max_wait_ms=20)  # version events are rare: answer fast
+        consumer = clients.aio_consumer(rt.settings, rt.settings.topic("models"), group_id=None,
+                                        auto_offset_reset="latest", max_partition_fetch_bytes=MODELS_MAX_BYTES,
+                                        fetch_max_bytes=MODELS_MAX_BYTES,
+                                        fetch_max_wait_ms=20)  # version events are rare: answer fast
         await consumer.start()
         try:
             for version, why in await catch_up(consumer, lambda: load_current(rt)):

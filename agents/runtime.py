@@ -42,7 +42,7 @@ class Runtime:
     def build(cls, settings: Settings, spec: PipelineSpec, app: faust.App) -> Runtime:
         topics = {
             name: app.topic(settings.topic(name), key_type=bytes, value_type=bytes, allow_empty=True)
-            for name in ("raw", "features", "predictions", "feedback", "deadletter", "alerts", "models", "examples", "labels")
+            for name in ("raw", "rekeyed", "features", "predictions", "feedback", "deadletter", "alerts", "models", "examples", "labels")
         }
         return cls(settings, spec, app, Registry.connect(settings),
                    Scorer(spec, max_bytes=settings.max_event_bytes), topics)

@@ -18,21 +18,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import redis
 from faust.types import TP
 
 from agents.runtime import Runtime
-from schemas import ModelVersion, encode
+from schemas import ModelVersion
 from streams.core.example import Example
 from streams.core.promotion import StatusChange
 from streams.core.trainer import PublishRequest, Trainer
 from streams.state import models_log
 from streams.state.artifacts import ArtifactRefused
 from streams.state.checkpoint import CheckpointStore, Superseded
-from streams.state.registry import RegistryLost
+from streams.state.registry import RegistryLost, RegistryUnwritable
 from streams.worker import metrics
 
 GAUGE_EVERY = 50  # examples between updates of the metric gauges (a scrape is seconds apart)
 CHECKPOINT_EVERY = 1.0  # seconds between checkpoints of the trainer (and after every version change)
+REDIS_RETRY_S = 2.0  # seconds between tries to write a logged change Redis refused
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ def register(rt: Runtime) -> None:
     timer = metrics.PROCESSING.labels("train")
 
     def start_trainer() -> Trainer:
-        models_log.rebuild(rt.settings, rt.registry)
+        models_log.repair(rt.settings, rt.registry)  # the one publisher: Redis level with the topic
         rt.registry.ensure()
         version = rt.registry.alias("champion")
         model = None
@@ -220,18 +222,40 @@ def register(rt: Runtime) -> None:
         for _ in events:
             timer.observe(per_record)
 
-    async def handle(t: Trainer, req: PublishRequest | StatusChange) -> None:
+    def change(req: PublishRequest | StatusChange) -> list[ModelVersion]:
         if isinstance(req, StatusChange):
-            changes = await asyncio.to_thread(rt.registry.set_status, req.version, req.status, req.reason, "trainer")
+            return rt.registry.set_status(req.version, req.status, req.reason, "trainer")
+        return publish(req)
+
+    async def registry_written(exc: RegistryUnwritable) -> None:
+        """The change is on the topic and Redis refused it: alert, then write it there as soon as
+        Redis takes writes again. Learning waits (its checkpoints go to Redis too); scoring does not."""
+        log.error("%s", exc)
+        await rt.alert("registry_unwritable", "critical", f"model {exc.changes[0].version}", str(exc),
+                       version=exc.changes[0].version)
+        while True:
+            await asyncio.sleep(REDIS_RETRY_S)
+            try:
+                await asyncio.to_thread(models_log.repair, rt.settings, rt.registry)
+            except redis.RedisError as again:
+                log.warning("Redis still refuses the registry's writes (%s): trying again in %g s", again, REDIS_RETRY_S)
+                continue
+            log.info("the registry in Redis is level with the models topic again")
+            return
+
+    async def handle(t: Trainer, req: PublishRequest | StatusChange) -> None:
+        try:  # the registry logs the change to the models topic, then writes Redis
+            changes = await asyncio.to_thread(change, req)
+        except RegistryUnwritable as exc:
+            changes = exc.changes
+            await registry_written(exc)
+        if isinstance(req, StatusChange):
             kind, severity, message = req.alert, "warning", f"model version {req.version} is now {req.status}: {req.reason}"
         else:
-            changes = await asyncio.to_thread(publish, req)
             t.published(req.lane, changes[0].version)
             kind, severity = "model_published", "info"
             message = f"model version {changes[0].version} published as {changes[0].status}: {changes[0].reason}"
         record = changes[0]
-        for change in changes:  # the version changed, and the one it retired
-            await rt.send("models", encode(change), key=str(change.version).encode())
         metrics.VERSIONS.labels(record.status).inc()
         await rt.alert(kind, severity, f"model {record.version}", message, version=record.version,
                        parent=record.parent, status=record.status, metrics=record.metrics,

@@ -7,6 +7,13 @@ One hop for the hot path, in batches (``stream.take_events``): the features reco
 prediction leave together, and Faust acks a batch's records only after the agent has handed all
 their outcomes to the producer, which it flushes before committing any offset.
 
+Per-entity state lives with the partition an entity's events come on, so those events must be
+keyed by the entity id. One that is not (unkeyed, or keyed by something else) is sent on,
+unchanged and with its record time, to the internal ``rekeyed`` topic keyed by its entity id,
+and scored from there: one extra hop for those events only. (The contract allows an unkeyed
+raw event; a client whose partitioner differs from Kafka's default still keeps each entity on
+one partition, and its events are trusted.)
+
 Per-entity state is a changelogged Faust table, written once per entity per batch: the store is
 updated directly and the changelog record goes straight into the producer's batches (the table's
 own ``send_soon`` path sends one record at a time). Faust restores the table from its changelog
@@ -41,11 +48,14 @@ def register(rt: Runtime) -> None:
     # keys and values as bytes (the app's raw serializer); state is JSON
     entity_state = rt.app.Table("entity-state", key_type=bytes, value_type=bytes,
                                 partitions=rt.settings.partitions)
-    raw = rt.topics["raw"]
+    raw_name = rt.settings.topic("raw")
+    # raw events, and those of them re-keyed by entity id: the same partition count, one state
+    source = rt.app.topic(raw_name, rt.settings.topic("rekeyed"), key_type=bytes, value_type=bytes, allow_empty=True)
+    rekeyed = metrics.REKEYED
     seen = SeenStore(rt.registry.client, rt.settings.topic_prefix, spec.dedup_horizon)
     features_topic, predictions_topic = rt.settings.topic("features"), rt.settings.topic("predictions")
 
-    @rt.app.agent(raw, name="validate")
+    @rt.app.agent(source, name="validate")
     async def validate(stream: Any) -> None:
         store = entity_state.data  # Faust's memory store: .data is its dict, in recency order here
         changelog = entity_state.changelog_topic.get_topic_name()
@@ -62,6 +72,11 @@ def register(rt: Runtime) -> None:
                 if isinstance(outcome, DeadLetter):
                     await send("deadletter", encode(outcome), key=message.key)
                     metrics.DEADLETTERS.labels(outcome.reason.value).inc()
+                    continue
+                if spec.entity and outcome.entity_id is not None and message.topic == raw_name \
+                        and message.key != (entity := outcome.entity_id.encode()):
+                    await send("rekeyed", event.value, key=entity, timestamp=message.timestamp)
+                    rekeyed.inc()
                     continue
                 checked.append((event, where, outcome))
             admitted = await asyncio.to_thread(

@@ -44,7 +44,7 @@ def references(s: Settings, tmp: Path) -> tuple[float, float, float]:
     """The bare aiokafka relay, a plain Faust agent, and the same agent with driftline's consumer
     loop (:mod:`streams.worker.transport`), on the same backlog."""
     ns = replace(s, topic_prefix=f"bench-ref-{uuid.uuid4().hex[:6]}")
-    admin.ensure_topics(ns.kafka_bootstrap, [TopicSpec(ns.topic(n), ns.partitions) for n in ("raw", "relay", "faust", "ours")])
+    admin.ensure_topics(ns, [TopicSpec(ns.topic(n), ns.partitions) for n in ("raw", "relay", "faust", "ours")])
     produce(ns, ProduceOptions("agrawal-drift", limit=EVENTS, feedback_fraction=0.0))
     bare = asyncio.run(bare_relay(ns.kafka_bootstrap, ns.topic("raw"), ns.topic("relay"), EVENTS))
     return bare, faust_relay(ns, tmp, "faust", "plain"), faust_relay(ns, tmp, "ours", "driftline")

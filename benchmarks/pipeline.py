@@ -35,7 +35,7 @@ READ_S = 300.0  # a benchmark run's whole topic is read back within this
 def namespace(settings: Settings, tmp: Path, label: str) -> Settings:
     s = replace(settings, topic_prefix=f"bench-{label}-{uuid.uuid4().hex[:6]}", web_port=free_port(),
                 state_dir=tmp / label)
-    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    admin.ensure_topics(s, topic_specs(s))
     return s
 
 

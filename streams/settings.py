@@ -32,7 +32,19 @@ class Settings:
     """driftline's configuration. Build it with :meth:`from_env`; never mutate it."""
 
     kafka_bootstrap: str = field(default="127.0.0.1:9092", metadata={"env": "DRIFTLINE_KAFKA_BOOTSTRAP"})
-    redis_url: str = field(default="redis://127.0.0.1:6379/0", metadata={"env": "DRIFTLINE_REDIS_URL"})
+    #: how every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+    kafka_security_protocol: str = field(default="PLAINTEXT", metadata={"env": "DRIFTLINE_KAFKA_SECURITY_PROTOCOL"})
+    #: with SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, and the user's name and password
+    kafka_sasl_mechanism: str = field(default="SCRAM-SHA-512", metadata={"env": "DRIFTLINE_KAFKA_SASL_MECHANISM"})
+    kafka_username: str = field(default="", metadata={"env": "DRIFTLINE_KAFKA_USERNAME"})
+    kafka_password: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_KAFKA_PASSWORD"})
+    #: with TLS: the CA that signed the brokers' certificates (else the system's), and a client
+    #: certificate and key when the brokers ask for one
+    kafka_ca_file: str = field(default="", metadata={"env": "DRIFTLINE_KAFKA_CA_FILE"})
+    kafka_cert_file: str = field(default="", metadata={"env": "DRIFTLINE_KAFKA_CERT_FILE"})
+    kafka_key_file: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_KAFKA_KEY_FILE"})
+    #: may carry a password (redis://:secret@host or rediss:// for TLS): never shown, see redis_url_shown
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False, metadata={"env": "DRIFTLINE_REDIS_URL"})
     topic_prefix: str = field(default="driftline", metadata={"env": "DRIFTLINE_TOPIC_PREFIX"})
     pipeline: str = field(default="", metadata={"env": "DRIFTLINE_PIPELINE"})
     web_port: int = field(default=6066, metadata={"env": "DRIFTLINE_WEB_PORT"})
@@ -67,6 +79,22 @@ class Settings:
                 f"DRIFTLINE_TOPIC_PREFIX={self.topic_prefix!r}: use letters, digits, '.', '_' or '-'"
             )
         kafka_address(self.kafka_bootstrap)
+        if self.kafka_security_protocol not in KAFKA_PROTOCOLS:
+            raise SettingsError(f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}: one of "
+                                f"{', '.join(KAFKA_PROTOCOLS)}")
+        if self.kafka_sasl:
+            if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
+                raise SettingsError(f"DRIFTLINE_KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism!r}: one of "
+                                    f"{', '.join(SASL_MECHANISMS)}")
+            if not self.kafka_username or not self.kafka_password:
+                raise SettingsError(f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                                    "DRIFTLINE_KAFKA_USERNAME and DRIFTLINE_KAFKA_PASSWORD")
+        if bool(self.kafka_cert_file) != bool(self.kafka_key_file):
+            raise SettingsError("DRIFTLINE_KAFKA_CERT_FILE and DRIFTLINE_KAFKA_KEY_FILE go together")
+        for name in ("kafka_ca_file", "kafka_cert_file", "kafka_key_file"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise SettingsError(f"{_env_name(name)}={path}: no such file")
         redis_address(self.redis_url)
         for name in ("web_port", "kafka_controller_port"):
             port = getattr(self, name)
@@ -109,6 +137,25 @@ class Settings:
             else:
                 values[f.name] = raw
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def kafka_sasl(self) -> bool:
+        """Whether Kafka clients authenticate with SASL."""
+        return self.kafka_security_protocol.startswith("SASL_")
+
+    @property
+    def kafka_tls(self) -> bool:
+        """Whether Kafka connections use TLS."""
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def redis_url_shown(self) -> str:
+        """:attr:`redis_url` with any password masked, for messages and status.
+
+        >>> Settings(redis_url="rediss://app:s3cret@cache:6380/0").redis_url_shown
+        'rediss://app:***@cache:6380/0'
+        """
+        return masked_url(self.redis_url)
 
     @property
     def model_key_file(self) -> Path:
@@ -159,6 +206,9 @@ class Settings:
         return {f.metadata["env"]: str(getattr(self, f.name)) for f in fields(self)}
 
 
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
 _TOPIC_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -189,6 +239,16 @@ def webhook_address(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+def masked_url(url: str) -> str:
+    """A URL with its password, if any, masked."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
 def redis_address(url: str) -> tuple[str, int]:
     """Parse ``redis://host:port/db`` into (host, port)."""
     parts = urlsplit(url)
@@ -197,5 +257,5 @@ def redis_address(url: str) -> tuple[str, int]:
     except ValueError:
         port = -1
     if parts.scheme not in ("redis", "rediss") or not parts.hostname or port < 1:
-        raise SettingsError(f"DRIFTLINE_REDIS_URL={url!r}: expected redis://host:port/db")
+        raise SettingsError(f"DRIFTLINE_REDIS_URL={masked_url(url)!r}: expected redis://host:port/db")
     return parts.hostname, port

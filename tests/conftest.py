@@ -107,7 +107,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 
             key = secrets.token_hex(32)
         settings = replace(settings, model_key=key)
-    info = admin.cluster_info(settings.kafka_bootstrap, timeout_ms=5000)
+    info = admin.cluster_info(settings, timeout_ms=5000)
     if info is None:
         pytest.fail(f"no broker answers at {settings.kafka_bootstrap}", pytrace=False)
     logged = admin.version_from_log(settings.state_dir / "logs" / "kafka.log")
@@ -116,7 +116,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         f"at {settings.kafka_bootstrap} from the {origin}; Redis at {settings.redis_url}"
     )
     print(f"\n{_broker_line[-1]}")
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    admin.ensure_topics(settings, topic_specs(settings))
     try:
         yield settings
     finally:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from schemas import Accepted, decode
 from streams.errors import EnvironmentProblem
+from streams.kafka import clients
 from streams.settings import Settings
 
 
@@ -21,7 +22,7 @@ def format_alert(alert: dict[str, object]) -> str:
 def print_alerts(settings: Settings, *, follow: bool, from_beginning: bool, as_json: bool) -> int:
     topic = settings.topic("alerts")
     try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False)
+        consumer = clients.consumer(settings)
     except KafkaError as exc:
         raise EnvironmentProblem(f"no Kafka broker answers at {settings.kafka_bootstrap}: {exc}") from None
     try:

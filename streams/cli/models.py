@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from kafka import KafkaProducer
 from rich.console import Console
 from rich.table import Table
 
 from schemas import Alert, ModelVersion, encode
 from streams.errors import EnvironmentProblem, UsageError
+from streams.kafka import clients
 from streams.settings import Settings
 from streams.state import models_log
 from streams.state.registry import Registry, UnknownVersion
@@ -123,10 +123,10 @@ def diff(settings: Settings, v: int, w: int) -> int:
 
 
 def _announce(settings: Settings, changes: list[ModelVersion], kind: str, message: str, **detail: Any) -> None:
-    models_log.send_versions(settings, changes)
+    """Alert a change the registry made (and logged to the models topic first)."""
     alert = Alert(alert_id=uuid.uuid4().hex, alert_kind=kind, severity="warning", subject=f"model {changes[0].version}",  # type: ignore[arg-type]
                   message=message, ts=time.time(), detail=detail)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = clients.producer(settings)
     payload = encode(alert)
     try:
         producer.send(settings.topic("alerts"), value=payload)

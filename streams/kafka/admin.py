@@ -14,7 +14,9 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.errors import EnvironmentProblem
+from streams.kafka import clients
 from streams.kafka.topics import TopicSpec
+from streams.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -38,22 +40,17 @@ def _quiet_kafka_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _admin(bootstrap: str, timeout_ms: int) -> KafkaAdminClient:
+def _admin(settings: Settings, timeout_ms: int) -> KafkaAdminClient:
     # kafka-python 3 waits 30 s for a first broker unless told otherwise: bound it by ours too
     bounded = {"bootstrap_timeout_ms": timeout_ms} if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG else {}
-    return KafkaAdminClient(
-        bootstrap_servers=bootstrap.split(","),
-        client_id="driftline-admin",
-        request_timeout_ms=timeout_ms,
-        **bounded,
-    )
+    return clients.admin(settings, client_id="driftline-admin", request_timeout_ms=timeout_ms, **bounded)
 
 
-def cluster_info(bootstrap: str, timeout_ms: int = 2000) -> ClusterInfo | None:
+def cluster_info(settings: Settings, timeout_ms: int = 2000) -> ClusterInfo | None:
     """A metadata request; None when no broker answers in time."""
     with _quiet_kafka_logs():
         try:
-            admin = _admin(bootstrap, timeout_ms)
+            admin = _admin(settings, timeout_ms)
         except KafkaError:
             return None
         try:
@@ -79,14 +76,14 @@ def mismatched(specs: Iterable[TopicSpec], partitions: dict[str, int]) -> list[s
             for spec in specs if spec.name in partitions and partitions[spec.name] != spec.partitions]
 
 
-def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_ms: int = 10000) -> list[str]:
+def ensure_topics(settings: Settings, specs: Iterable[TopicSpec], timeout_ms: int = 10000) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Idempotent. Topics that
     exist with other partition counts are refused (:class:`EnvironmentProblem`): keys would no
     longer meet their partners."""
     specs = list(specs)
     created: list[str] = []
     with _quiet_kafka_logs():
-        admin = _admin(bootstrap, timeout_ms)
+        admin = _admin(settings, timeout_ms)
         try:
             existing = set(admin.list_topics())
             wanted = [spec.name for spec in specs if spec.name in existing]
@@ -122,23 +119,23 @@ def version_from_log(log: Path) -> str | None:
     return found[-1] if found else None
 
 
-def namespace_topics(bootstrap: str, prefix: str, timeout_ms: int = 10000) -> list[str]:
+def namespace_topics(settings: Settings, prefix: str, timeout_ms: int = 10000) -> list[str]:
     """The topics named ``<prefix>.*`` and Faust's own ``<prefix>-*`` ones (changelogs)."""
     with _quiet_kafka_logs():
-        admin = _admin(bootstrap, timeout_ms)
+        admin = _admin(settings, timeout_ms)
         try:
             return sorted(t for t in admin.list_topics() if t.startswith((f"{prefix}.", f"{prefix}-")))
         finally:
             admin.close()
 
 
-def delete_topics(bootstrap: str, names: Iterable[str], timeout_ms: int = 30000) -> None:
+def delete_topics(settings: Settings, names: Iterable[str], timeout_ms: int = 30000) -> None:
     """Delete these topics (the broker removes them in the background)."""
     names = list(names)
     if not names:
         return
     with _quiet_kafka_logs():
-        admin = _admin(bootstrap, timeout_ms)
+        admin = _admin(settings, timeout_ms)
         try:
             admin.delete_topics(names, timeout_ms=timeout_ms)
         finally:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from streams.errors import EnvironmentProblem
+from streams.kafka import clients
 from streams.kafka.sources import open_source
 from streams.settings import Settings
 
@@ -34,7 +34,7 @@ def produce(settings: Settings, opts: ProduceOptions, progress: Callable[[int], 
 
     items = open_source(opts.source, seed=opts.seed, drift_at=opts.drift_at)
     try:
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", linger_ms=5)
+        producer = clients.producer(settings, linger_ms=5)
     except KafkaError as exc:
         raise EnvironmentProblem(f"no Kafka broker answers at {settings.kafka_bootstrap}: {exc}") from None
     rng = random.Random(opts.seed)

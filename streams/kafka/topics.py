@@ -9,6 +9,7 @@ from streams.settings import Settings
 #: Contract names, in the order data flows.
 NAMES: tuple[str, ...] = (
     "raw",
+    "rekeyed",
     "features",
     "predictions",
     "feedback",
@@ -40,7 +41,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     The event topics get ``settings.partitions``; ``alerts`` keeps one partition so alerts stay
     in order; ``models`` is the registry's compacted log keyed by version; ``examples`` (joined
     labelled examples) has one partition so exactly one trainer in the group learns, in order.
-    ``labels`` is feedback re-keyed by event id, co-partitioned with ``features`` for the join.
+    ``labels`` is feedback re-keyed by event id, co-partitioned with ``features`` for the join;
+    ``rekeyed`` holds raw events that came keyed otherwise than by their entity id, re-keyed by it.
     """
     n = settings.partitions
     one = {"alerts": 1, "models": 1, "examples": 1}

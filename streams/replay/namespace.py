@@ -23,12 +23,12 @@ from pathlib import Path
 
 import orjson
 import redis
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 
 from streams.core.replay import Recorded, ReplayResult, Schedule, replay_as_live
 from streams.core.spec import PipelineSpec
 from streams.errors import EnvironmentProblem
-from streams.kafka import admin
+from streams.kafka import admin, clients
 from streams.kafka.topics import topic_specs
 from streams.replay.recorded import read_range, read_schedule
 from streams.settings import Settings
@@ -40,7 +40,7 @@ BATCH_S = 0.02  # records due within this many seconds go out together (one wake
 CHECK_EVERY = 100  # events produced between checks that the worker still runs
 UNTIMED_RATE = 100.0  # events per second for records that carry no time (the built-in streams' pace)
 #: the topics every agent must have consumed to the end before the run is over
-CONSUMED = ("raw", "feedback", "features", "labels", "examples")
+CONSUMED = ("raw", "rekeyed", "feedback", "features", "labels", "examples")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def running_worker(settings: Settings, spec: PipelineSpec, *, kind: str, keep: b
     say(f"{kind} in namespace {ns.topic_prefix} (topics {ns.topic('*')}, Redis keys {ns.topic_prefix}:*)")
     keep_log = False
     try:
-        admin.ensure_topics(ns.kafka_bootstrap, topic_specs(ns))
+        admin.ensure_topics(ns, topic_specs(ns))
         worker.start()
         yield Namespace(ns, worker, folder)
     except Exception:
@@ -160,7 +160,7 @@ def produce_paced(settings: Settings, records: Iterable[Recorded], speed: float,
     times ``speed`` (records without a time: :data:`UNTIMED_RATE` times ``speed``); return the
     raw events sent. ``records`` may be a generator: each is taken when it is due. A ``worker``
     that stops meanwhile ends it (:func:`worker_stopped`)."""
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", linger_ms=5)
+    producer = clients.producer(settings, linger_ms=5)
     try:
         began, wall, first, clock, sent = time.monotonic(), time.time(), None, 0.0, 0
         for record in records:
@@ -192,8 +192,8 @@ def produce_paced(settings: Settings, records: Iterable[Recorded], speed: float,
 def wait_consumed(settings: Settings, worker: WorkerProcess, timeout_s: float) -> None:
     """Until the worker's consumer group has committed every record of every topic it reads."""
     group = f"{settings.topic_prefix}-worker"
-    client = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","))
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False)
+    client = clients.admin(settings)
+    consumer = clients.consumer(settings)
     try:
         tps = [TopicPartition(settings.topic(name), p) for name in CONSUMED
                for p in sorted(consumer.partitions_for_topic(settings.topic(name)) or ())]
@@ -240,7 +240,7 @@ def replay_namespace(settings: Settings, spec: PipelineSpec) -> tuple[ReplayResu
 
 def clean(settings: Settings) -> None:
     """Delete the namespace's topics and Redis keys."""
-    admin.delete_topics(settings.kafka_bootstrap, admin.namespace_topics(settings.kafka_bootstrap, settings.topic_prefix))
+    admin.delete_topics(settings, admin.namespace_topics(settings, settings.topic_prefix))
     client = redis.Redis.from_url(settings.redis_url)
     try:
         keys = list(client.scan_iter(match=f"{settings.topic_prefix}:*", count=1000))

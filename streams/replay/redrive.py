@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kafka import KafkaProducer
-
 from schemas import Accepted, DeadLetter, Reason, decode
 from streams.core.scoring import Scorer, Where
 from streams.core.spec import PipelineSpec
+from streams.kafka import clients
 from streams.kafka.reader import read_topic
 from streams.settings import Settings
 
@@ -29,7 +28,7 @@ class Redrive:
 
 def redrive(settings: Settings, spec: PipelineSpec, timeout_s: float = 30.0) -> Redrive:
     """Re-check every dead letter from ``raw`` against ``spec``; send those that pass to ``raw``."""
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = clients.producer(settings)
     scorer = Scorer(spec, max_bytes=settings.max_event_bytes)
     out = Redrive()
     try:

@@ -116,14 +116,14 @@ def up(settings: Settings, say: Callable[[str], None] = lambda _: None) -> UpRep
                 say("starting Kafka with Docker compose")
                 docker.compose("up", "-d", "--wait", "kafka")
                 _docker_marker(settings).write_text(json.dumps({"services": ["kafka"]}))
-                kafka.wait_ready(settings.kafka_bootstrap, None, logs / "kafka.log")
+                kafka.wait_ready(settings, None, logs / "kafka.log")
                 source = "docker compose"
             else:
                 raise EnvironmentProblem(
                     "no way to run Kafka: set KAFKA_HOME to an unpacked Apache Kafka, or install "
                     "Java 17 and Maven to fetch its jars, or start a Docker engine for docker compose"
                 )
-        created = admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+        created = admin.ensure_topics(settings, topic_specs(settings))
     except BaseException:
         for record in reversed(started):  # nothing half-started is left running
             stop(record.pid, grace=10)
@@ -166,7 +166,7 @@ def status(settings: Settings) -> list[Component]:
     pids, logs = _paths(settings)
     out: list[Component] = []
     record = pids.read("kafka")
-    info = admin.cluster_info(settings.kafka_bootstrap, timeout_ms=1500)
+    info = admin.cluster_info(settings, timeout_ms=1500)
     version = admin.version_from_log(logs / "kafka.log") if record else None
     detail = (
         f"Apache Kafka {version or info.api_version}, cluster {info.cluster_id}"

@@ -200,20 +200,20 @@ def start(settings: Settings, jars: KafkaJars, log: Path) -> ProcessRecord:
         )
     record = ProcessRecord("kafka", proc.pid, start_ticks(proc.pid), settings.kafka_host_port[1])
     try:
-        wait_ready(settings.kafka_bootstrap, proc.pid, log)
+        wait_ready(settings, proc.pid, log)
     except BaseException:
         stop(proc.pid, grace=10)  # never leave a half-started broker behind
         raise
     return record
 
 
-def wait_ready(bootstrap: str, pid: int | None, log: Path, timeout: float = READY_TIMEOUT) -> None:
+def wait_ready(settings: Settings, pid: int | None, log: Path, timeout: float = READY_TIMEOUT) -> None:
     """Poll with metadata requests until the broker answers; fail fast if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pid is not None and not is_alive(pid):
             raise EnvironmentProblem(f"Kafka exited during start-up; see {log}")
-        if cluster_info(bootstrap, timeout_ms=1500) is not None:
+        if cluster_info(settings, timeout_ms=1500) is not None:
             return
         time.sleep(0.3)
     raise EnvironmentProblem(f"Kafka did not answer a metadata request within {timeout:.0f}s; see {log}")

@@ -20,6 +20,8 @@ import redis
 
 from streams.state.artifacts import ArtifactRefused, pack, unpack
 
+CONTEXT = "trainer checkpoint"  # what a checkpoint artifact is signed as
+
 _WRITE_IF_EPOCH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[2], 'epoch', ARGV[1], 'offset', ARGV[2], 'blob', ARGV[3], 'sha256', ARGV[4], 'signature', ARGV[5])
@@ -59,7 +61,7 @@ class CheckpointStore:
         if not stored:
             return None
         try:
-            state = unpack(stored[b"blob"], stored[b"sha256"].decode(), stored[b"signature"].decode(), self.key)
+            state = unpack(stored[b"blob"], stored[b"sha256"].decode(), stored[b"signature"].decode(), self.key, CONTEXT)
         except (ArtifactRefused, KeyError) as exc:
             raise ArtifactRefused(f"the trainer's checkpoint was refused: {exc}") from None
         return Checkpoint(state, int(stored[b"offset"]))
@@ -69,7 +71,7 @@ class CheckpointStore:
         newer trainer has begun."""
         if self.epoch is None:
             raise Superseded("no epoch taken: call begin() first")
-        art = pack(state, self.key)
+        art = pack(state, self.key, CONTEXT)
         if not self._write(keys=[self.epoch_key, self.state_key],
                            args=[self.epoch, offset, art.blob, art.sha256, art.signature]):
             raise Superseded(f"trainer epoch {self.epoch} was superseded")

@@ -28,6 +28,7 @@ from streams.core.example import Example
 from streams.core.join import Joiner, Label, Scored
 from streams.core.labels import coerce_label
 from streams.core.spec import PipelineSpec
+from streams.kafka import clients
 from streams.settings import Settings
 
 
@@ -59,13 +60,12 @@ def rebuild(settings: Settings, spec: PipelineSpec, partition: int, timeout_s: f
     # the group's committed offsets, asked without joining the group; the records are read by a
     # consumer with no group at all (one with a group id looks for the coordinator on every poll,
     # and waits on it while the group rebalances)
-    group = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
-                          enable_auto_commit=False)
+    group = clients.consumer(settings, group_id=f"{settings.topic_prefix}-worker")
     try:
         committed = {tp: group.committed(tp, timeout_ms=int(timeout_s * 1000)) for tp in tps}
     finally:
         group.close()
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = clients.consumer(settings)
     try:
         begin = consumer.beginning_offsets(tps, timeout_ms=int(timeout_s * 1000))
         ends = consumer.end_offsets(tps, timeout_ms=int(timeout_s * 1000))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from streams.kafka import clients
 from streams.kafka.topics import MODELS_MAX_BYTES
 from streams.settings import Settings
 from streams.worker.transport import App
@@ -37,7 +38,8 @@ def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
         consumer_group_instance_id=settings.group_instance_id,
         broker_session_timeout=float(settings.session_timeout_s),
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 5),
-        producer_acks=-1,
+        producer_acks=-1,  # and idempotent (streams.worker.transport.Producer)
+        broker_credentials=clients.faust_credentials(settings),
         # a few milliseconds of linger fill batches: far fewer produce requests per record
         producer_linger=0.005,
         producer_max_batch_size=256 * 1024,

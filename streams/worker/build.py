@@ -90,9 +90,9 @@ def _quiet_worker():  # type: ignore[no-untyped-def]
 
 def run(settings: Settings, agents: Sequence[str], loglevel: str = "WARNING") -> int:
     QuietWorker = _quiet_worker()
-    if admin.cluster_info(settings.kafka_bootstrap, timeout_ms=3000) is None:
+    if admin.cluster_info(settings, timeout_ms=3000) is None:
         raise EnvironmentProblem(f"no Kafka broker answers at {settings.kafka_bootstrap} (start one with `driftline stack up`)")
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    admin.ensure_topics(settings, topic_specs(settings))
     app, _ = build(settings, agents)
     # the worker's few kafka-python clients (the join's rebuild, the models log) raise what
     # matters to us; kafka-python 3 also logs its own socket closes at ERROR, with tracebacks

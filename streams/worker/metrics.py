@@ -26,6 +26,8 @@ VERSIONS = Counter("driftline_model_versions_total", "Model versions published, 
 SERVING = Gauge("driftline_model_version_in_service", "Model version the scorer serves", ["role"])
 METRIC = Gauge("driftline_model_metric", "Model metric, by kind (prequential, rolling, served)", ["kind", "metric"])
 ALERTS = Counter("driftline_alerts_total", "Alerts raised by this worker, by kind and severity", ["kind", "severity"])
+REKEYED = Counter("driftline_rekeyed_total",
+                  "Raw events sent on to the rekeyed topic: unkeyed, or keyed otherwise than by their entity id")
 CONSUMED = Counter("driftline_consumed_total", "Records the agents read, by source topic", ["topic"])
 LAG = Gauge("driftline_consumer_lag",
             "Records in a source partition this worker has not processed yet (end offset minus committed offset)",

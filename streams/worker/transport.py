@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -196,8 +197,17 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
             self.diag.unset_flag(CONSUMER_FETCHING)
 
 
+class Producer(driver.Producer):  # type: ignore[misc]
+    """Faust's producer, idempotent: a batch aiokafka sends again after a lost answer (a broker
+    restart, a network cut) is written once, and batches stay in order."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 class Transport(driver.Transport):  # type: ignore[misc]
     Consumer = Consumer
+    Producer = Producer
 
 
 class FlowControl(FlowControlEvent):  # type: ignore[misc]

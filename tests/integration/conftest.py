@@ -23,7 +23,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def worker(stack_settings: Settings, tmp_path: Path) -> Iterator[Worker]:
     """A running `driftline worker` on its own topic prefix (so its own topics and registry)."""
     settings = replace(stack_settings, topic_prefix=f"pipe{uuid.uuid4().hex[:8]}")
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    admin.ensure_topics(settings, topic_specs(settings))
     w = Worker(settings, tmp_path)
     w.start()
     yield w

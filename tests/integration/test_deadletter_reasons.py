@@ -53,7 +53,7 @@ def crafted(data: dict[str, object]) -> list[tuple[str, bytes, Reason | None]]:
 def test_every_reason_code_reaches_the_deadletter_topic_with_its_payload_and_source(
         stack_settings: Settings, tmp_path: Path) -> None:
     s = replace(stack_settings, topic_prefix=f"dead{uuid.uuid4().hex[:8]}", max_event_bytes=MAX_BYTES)
-    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    admin.ensure_topics(s, topic_specs(s))
     worker = Worker(s, tmp_path, spec_text=SPEC)
     worker.start()
     s = worker.settings

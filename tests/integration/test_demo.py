@@ -50,9 +50,9 @@ def workers_of(namespace: str) -> list[int]:
 def assert_nothing_left(settings: Settings, namespace: str) -> None:
     assert workers_of(namespace) == []
     deadline = time.monotonic() + 30  # the broker deletes topics in the background
-    while admin.namespace_topics(settings.kafka_bootstrap, namespace) and time.monotonic() < deadline:
+    while admin.namespace_topics(settings, namespace) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert admin.namespace_topics(settings.kafka_bootstrap, namespace) == []
+    assert admin.namespace_topics(settings, namespace) == []
     client = redis.Redis.from_url(settings.redis_url)
     try:
         assert not list(client.scan_iter(match=f"{namespace}:*"))

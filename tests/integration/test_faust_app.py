@@ -20,7 +20,7 @@ RELAY = Path(__file__).with_name("apps") / "relay.py"
 
 def test_a_faust_agent_from_the_app_factory_relays_through_the_broker(stack_settings: Settings, tmp_path: Path) -> None:
     prefix = f"faust{uuid.uuid4().hex[:8]}"
-    admin.ensure_topics(stack_settings.kafka_bootstrap, [TopicSpec(f"{prefix}.in", 1), TopicSpec(f"{prefix}.out", 1)])
+    admin.ensure_topics(stack_settings, [TopicSpec(f"{prefix}.in", 1), TopicSpec(f"{prefix}.out", 1)])
     env = {**os.environ, **stack_settings.as_env(), "DRIFTLINE_STATE_DIR": str(tmp_path)}
     worker = subprocess.Popen([sys.executable, str(RELAY), prefix], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -26,7 +26,7 @@ def features(event_id: str, ts: float) -> bytes:
 
 def test_a_rebuilt_join_holds_what_waits_and_writes_again_what_came_after_the_commit(stack_settings: Settings) -> None:
     s = replace(stack_settings, topic_prefix=f"join{uuid.uuid4().hex[:8]}")
-    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    admin.ensure_topics(s, topic_specs(s))
     spec = load_spec(None)
     now = time.time()
     producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
@@ -65,7 +65,7 @@ def test_a_rebuilt_join_holds_what_waits_and_writes_again_what_came_after_the_co
 
 def test_an_empty_partition_rebuilds_to_nothing(stack_settings: Settings) -> None:
     s = replace(stack_settings, topic_prefix=f"join{uuid.uuid4().hex[:8]}")
-    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    admin.ensure_topics(s, topic_specs(s))
     done = rebuild(s, load_spec(None), 1, timeout_s=30)
     assert done.nexts == {s.topic("features"): 0, s.topic("labels"): 0}
     assert done.redo == [] and not done.joiner.events and not done.joiner.early

@@ -34,7 +34,7 @@ HOLD = EVENTS - WINDOW  # the feed waits here until learning has caught up
 def test_at_1000_events_a_second_the_change_is_detected_and_served_accuracy_recovers(
         stack_settings: Settings, tmp_path: Path) -> None:
     s = replace(stack_settings, topic_prefix=f"keep{uuid.uuid4().hex[:8]}")
-    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    admin.ensure_topics(s, topic_specs(s))
     scorer = Worker(s, tmp_path / "scorer", agents="validate,feedback,models")
     s = scorer.settings  # its signing key is the trainer's too
     trainer = Worker(s, tmp_path / "trainer", agents="join,train,models")

@@ -39,7 +39,7 @@ COMMIT_INTERVAL_S = 2.8  # Faust's broker_commit_interval: what a crash can make
 
 def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: Settings, tmp_path: Path) -> None:
     settings = replace(stack_settings, topic_prefix=f"kill{uuid.uuid4().hex[:8]}")
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    admin.ensure_topics(settings, topic_specs(settings))
     worker = Worker(settings, tmp_path, loglevel="INFO")  # its log tells how each restart went
     worker.start()
     s = worker.settings

@@ -3,6 +3,7 @@ and the `driftline models` commands."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import subprocess
 import sys
@@ -25,7 +26,8 @@ from streams.settings import Settings
 from streams.specs.load import load_spec
 from streams.state import models_log
 from streams.state.artifacts import ArtifactRefused
-from streams.state.registry import Registry, RegistryLost
+from streams.state.registry import Registry, RegistryLost, RegistryUnwritable
+from tests.support.invariants import registry_problems
 from tests.support.pipeline import DRIFTLINE, Worker, read_all
 
 PUBLISHER = """
@@ -51,15 +53,23 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def publish(registry: Registry, settings: Settings, status: str = "champion", **kwargs: object):  # type: ignore[no-untyped-def]
     changes = registry.publish(build_model(load_spec(None)), parent=kwargs.pop("parent", None), status=status,
                                reason=str(kwargs.pop("reason", "test")), trained_examples=100, metrics={"prequential_accuracy": 0.9})
-    models_log.send_versions(settings, changes)
     return changes[0]
+
+
+def send_as_is(settings: Settings, records: list) -> None:  # type: ignore[type-arg]
+    """Model-version events made outside a registry, written to the topic as they are."""
+    log = models_log.TopicLog(settings)
+    try:
+        log(records)
+    finally:
+        log.close()
 
 
 def test_two_publishers_at_once_never_share_a_number_and_leave_no_gap(settings: Settings) -> None:
     from streams.kafka import admin
     from streams.kafka.topics import topic_specs
 
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    admin.ensure_topics(settings, topic_specs(settings))
     Registry.connect(settings).ensure()
     env = settings.as_env()
     procs = [subprocess.Popen([sys.executable, "-c", PUBLISHER, "40"], env=env) for _ in range(2)]
@@ -72,7 +82,7 @@ def test_after_flushall_a_publisher_is_stopped_until_the_topic_rebuilds_the_regi
     from streams.kafka import admin
     from streams.kafka.topics import topic_specs
 
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    admin.ensure_topics(settings, topic_specs(settings))
     registry = Registry.connect(settings)
     registry.ensure()
     first, second = publish(registry, settings), publish(registry, settings, parent=1)
@@ -89,19 +99,32 @@ def test_a_tampered_artifact_is_refused_with_an_alert_and_the_previous_model_kee
     s, registry = ready(worker)
     good = publish(registry, s)
     wait_serving(worker, good.version)
-    bad, *retired = registry.publish(build_model(load_spec(None)), parent=good.version, status="champion",
-                                     reason="to tamper", trained_examples=1, metrics={})
-    key = registry.keys.version(bad.version)
-    blob = bytearray(registry.client.hget(key, "artifact"))
-    blob[len(blob) // 2] ^= 0x01  # one byte changed in Redis
-    registry.client.hset(key, "artifact", bytes(blob))
-    with pytest.raises(ArtifactRefused):
-        registry.load(bad.version)
-    models_log.send_versions(s, [bad])
+    blob = bytearray(base64.b64decode(good.artifact))
+    blob[len(blob) // 2] ^= 0x01  # one byte changed on the way
+    bad = replace(good, version=good.version + 1, parent=good.version, artifact=base64.b64encode(bytes(blob)).decode())
+    with pytest.raises(ArtifactRefused, match="checksum"):
+        registry.load_record(bad)
+    send_as_is(s, [bad])
     alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 1, timeout=30)]
     rejected = [a for a in alerts if a["kind"] == "model_rejected"]
     assert rejected and rejected[0]["version"] == bad.version and "checksum" in rejected[0]["message"]
     assert worker.health()["model_version"] == good.version
+
+
+def test_an_old_signed_artifact_replayed_under_a_new_number_is_refused(worker: Worker) -> None:
+    """Each artifact is signed as its version: a genuine one, sent again as another version, is a replay."""
+    s, registry = ready(worker)
+    old = publish(registry, s)
+    new = publish(registry, s, parent=old.version)
+    wait_serving(worker, new.version)
+    replayed = replace(old, version=new.version + 1, parent=new.version, reason="an old model, replayed")
+    with pytest.raises(ArtifactRefused, match=f"model version {replayed.version}"):
+        registry.load_record(replayed)
+    send_as_is(s, [replayed])
+    alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 1, timeout=30)]
+    rejected = [a for a in alerts if a["kind"] == "model_rejected"]
+    assert rejected and rejected[0]["version"] == replayed.version and "signature" in rejected[0]["message"]
+    assert worker.health()["model_version"] == new.version
 
 
 def test_a_wrong_key_is_refused_too(settings: Settings) -> None:
@@ -231,7 +254,6 @@ def test_a_bad_model_promoted_by_hand_is_rolled_back_automatically(worker: Worke
         bad.learn_one(event["data"] | {"loan_mean_last_10": event["data"]["loan"], "events_last_hour": 1.0}, not label)
     record = registry.publish(bad, parent=None, status="candidate", reason="learned the opposite", trained_examples=2_000,
                               metrics={})[0]
-    models_log.send_versions(s, [record])
     done = cli(s, "promote", str(record.version), "--reason", "a deliberate mistake")
     assert done.returncode == 0, done.stderr
     send(items[3_000:])
@@ -263,7 +285,7 @@ def test_a_record_on_the_models_topic_that_is_no_model_version_is_dead_lettered(
 def test_a_challenger_left_from_before_a_trainer_restart_is_retired(settings: Settings, tmp_path: Path) -> None:
     """No gate judges a challenger the trainer does not shadow: the trainer retires it when it
     starts, so the scorers stop shadowing it (and giving it a canary share)."""
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    admin.ensure_topics(settings, topic_specs(settings))
     worker = Worker(settings, tmp_path)
     s = worker.settings  # with the signing key the worker uses
     registry = Registry.connect(s)
@@ -285,3 +307,95 @@ def test_a_challenger_left_from_before_a_trainer_restart_is_retired(settings: Se
         assert any(a["kind"] == "model_retired" and a.get("version") == orphan.version for a in alerts), alerts
     finally:
         worker.stop()
+
+
+def fresh_registry(settings: Settings, log=None) -> Registry:  # type: ignore[no-untyped-def]
+    admin.ensure_topics(settings, topic_specs(settings))
+    registry = Registry.connect(settings)
+    if log is not None:
+        registry.log = log
+    registry.ensure()
+    return registry
+
+
+def test_a_change_reaches_the_models_topic_before_redis(settings: Settings) -> None:
+    topic = models_log.TopicLog(settings)
+    in_redis_when_logged: list[bool] = []
+
+    def log(records):  # type: ignore[no-untyped-def]
+        in_redis_when_logged.extend(registry.client.exists(registry.keys.version(r.version)) == 1 for r in records)
+        topic(records)
+
+    registry = fresh_registry(settings, log)
+    one = publish(registry, settings)
+    two = publish(registry, settings, parent=one.version)
+    assert in_redis_when_logged == [False, False, True]  # 1; then 2, and 1 retired (already stored)
+    assert [(r.version, r.status) for r in models_log.read_versions(settings)] == \
+        [(1, "champion"), (2, "champion"), (1, "retired")]
+    assert registry.alias("champion") == two.version
+    assert registry_problems(settings, registry) == []
+    topic.close()
+
+
+def test_a_number_taken_by_a_publisher_that_died_before_logging_it_is_given_back(settings: Settings) -> None:
+    registry = fresh_registry(settings)
+    publish(registry, settings)
+
+    def dies(records):  # type: ignore[no-untyped-def]
+        raise SystemExit("killed between taking a number and logging it")
+
+    crashing = fresh_registry(settings, dies)
+    with pytest.raises(SystemExit):
+        publish(crashing, settings)
+    assert models_log.repair(settings, registry) == []
+    assert publish(registry, settings).version == 2  # not 3: no gap
+    assert registry_problems(settings, registry) == []
+
+
+def test_a_change_redis_refuses_stays_on_the_topic_and_is_written_when_redis_takes_writes(settings: Settings) -> None:
+    """Redis at its memory limit with noeviction refuses writes: the version is on the topic (the
+    log of truth), the publisher is told, and a repair writes it once Redis accepts writes."""
+    topic = models_log.TopicLog(settings)
+    registry = fresh_registry(settings)
+    one = publish(registry, settings)
+    policy = registry.client.config_get("maxmemory-policy")["maxmemory-policy"]
+    limit = registry.client.config_get("maxmemory")["maxmemory"]
+
+    def full_after_logging(records):  # type: ignore[no-untyped-def]
+        topic(records)
+        registry.client.config_set("maxmemory-policy", "noeviction")
+        registry.client.config_set("maxmemory", 1)
+
+    registry.log = full_after_logging
+    try:
+        with pytest.raises(RegistryUnwritable) as refused:
+            publish(registry, settings, parent=one.version)
+        assert [c.version for c in refused.value.changes] == [2, 1]
+        assert "Redis refused it (command not allowed when used memory > 'maxmemory'" in str(refused.value)
+        with pytest.raises(redis_lib.ResponseError, match="maxmemory"):
+            models_log.repair(settings, registry)
+        assert registry.alias("champion") == one.version  # Redis unchanged: nothing half-written
+        assert [r.version for r in registry.versions()] == [1]
+    finally:
+        registry.client.config_set("maxmemory", limit)
+        registry.client.config_set("maxmemory-policy", policy)
+    assert models_log.repair(settings, registry) == [1, 2]
+    assert registry.alias("champion") == 2 and registry.record(1).status == "retired"
+    assert registry_problems(settings, registry) == []
+    topic.close()
+
+
+def test_repair_takes_the_topics_word_when_a_change_was_logged_and_never_written(settings: Settings) -> None:
+    """The trainer killed between logging a promotion and writing it: the next trainer's repair
+    finishes it, aliases included."""
+    registry = fresh_registry(settings)
+    one = publish(registry, settings)
+    two = publish(registry, settings, status="challenger", parent=one.version)
+    logged_only = [replace(two, status="champion", reason="won"),
+                   replace(one, status="retired", reason=f"replaced by version {two.version} as champion")]
+    send_as_is(settings, logged_only[:1])  # cut short: the retirement of version 1 never logged
+    assert registry_problems(settings, registry) != []
+    assert models_log.repair(settings, registry) == [1, 2]
+    assert registry.alias("champion") == two.version and registry.alias("challenger") is None
+    assert registry.record(one.version).status == "retired"
+    assert registry_problems(settings, registry) == []

@@ -16,7 +16,7 @@ from tests.support.pipeline import DRIFTLINE
 
 
 def namespaces(settings: Settings) -> set[str]:
-    topics = admin.namespace_topics(settings.kafka_bootstrap, f"{settings.topic_prefix}-replay")
+    topics = admin.namespace_topics(settings, f"{settings.topic_prefix}-replay")
     return {t.split(".")[0] for t in topics if "." in t}
 
 

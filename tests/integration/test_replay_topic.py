@@ -26,7 +26,7 @@ BASE_MS = 1_800_000_000_000
 def recorded(stack_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, list]:  # type: ignore[type-arg]
     """3,000 events and their labels 100 events late, written with increasing record times."""
     settings = replace(stack_settings, topic_prefix=f"rec{uuid.uuid4().hex[:8]}", partitions=1)
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    admin.ensure_topics(settings, topic_specs(settings))
     for name, value in settings.as_env().items():
         monkeypatch.setenv(name, value)
     items = list(itertools.islice(builtin("agrawal-drift", seed=9, drift_at=1_500), 3_000))

@@ -27,7 +27,7 @@ TRAINING = "train"
 def test_a_scoring_process_and_two_trainers_share_the_loop_and_a_standby_trainer_takes_over(
         stack_settings: Settings, tmp_path: Path) -> None:
     s = replace(stack_settings, topic_prefix=f"roles{uuid.uuid4().hex[:8]}")
-    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    admin.ensure_topics(s, topic_specs(s))
     scorer = Worker(s, tmp_path / "scorer", loglevel="INFO", agents=SCORING)
     s = scorer.settings  # its signing key is everyone's
     trainers = [Worker(s, tmp_path / name, loglevel="INFO", agents=TRAINING) for name in ("trainer-a", "trainer-b")]

@@ -11,7 +11,7 @@ from streams.settings import Settings
 
 
 def test_broker_is_apache_kafka_3_9(stack_settings: Settings) -> None:
-    info = admin.cluster_info(stack_settings.kafka_bootstrap)
+    info = admin.cluster_info(stack_settings)
     assert info is not None
     assert info.brokers == 1
     assert info.api_version == "3.9"

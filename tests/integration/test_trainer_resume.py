@@ -51,7 +51,7 @@ def test_a_trainer_whose_commit_ran_ahead_of_its_checkpoint_seeks_back_and_skips
     # a regression: a trainer restarted past its checkpoint went on from Faust's offset, and the
     # examples in between were never learned
     s = replace(stack_settings, topic_prefix=f"resume{uuid.uuid4().hex[:8]}")
-    admin.ensure_topics(s.kafka_bootstrap, topic_specs(s))
+    admin.ensure_topics(s, topic_specs(s))
     worker = Worker(s, tmp_path, loglevel="INFO")
     s = worker.settings
     worker.agents = "train"

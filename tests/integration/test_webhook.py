@@ -57,7 +57,7 @@ def webhook() -> Iterator[tuple[str, queue.Queue[tuple[str, dict[str, Any]]]]]:
 def hooked_worker(stack_settings: Settings, webhook: tuple[str, Any], tmp_path: Path) -> Iterator[Worker]:
     """A `driftline worker` on its own topic prefix that also sends its alerts to the webhook."""
     settings = replace(stack_settings, topic_prefix=f"hook{uuid.uuid4().hex[:8]}", alert_webhook=webhook[0])
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    admin.ensure_topics(settings, topic_specs(settings))
     spec = DEFAULT_SPEC_PATH.read_text()
     assert "publish_every = 2000" in spec
     w = Worker(settings, tmp_path, spec_text=spec.replace("publish_every = 2000", f"publish_every = {PUBLISH_EVERY}"))
@@ -135,7 +135,7 @@ def test_a_promotion_by_hand_reaches_the_webhook_too(stack_settings: Settings, w
 
     url, received = webhook
     settings = replace(stack_settings, topic_prefix=f"hand{uuid.uuid4().hex[:8]}", alert_webhook=url)
-    admin.ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    admin.ensure_topics(settings, topic_specs(settings))
     registry = Registry.connect(settings)
     registry.ensure()
     model = build_model(load_spec(None))

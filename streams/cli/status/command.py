@@ -24,6 +24,7 @@ from streams.cli.status.metrics import read_worker
 from streams.cli.status.model import GroupLag, Models, ModelSummary, Status, TopicEnd
 from streams.cli.status.render import as_json, down_line, render
 from streams.errors import EXIT_FAILED
+from streams.kafka import clients
 from streams.kafka.admin import _quiet_kafka_logs
 from streams.kafka.topics import NAMES
 from streams.settings import Settings, kafka_address
@@ -66,9 +67,8 @@ def stack_health(settings: Settings) -> list[stack.Component]:
 
 
 def _consumer(settings: Settings) -> KafkaConsumer:
-    return KafkaConsumer(bootstrap_servers=_servers(settings), enable_auto_commit=False, auto_offset_reset="earliest",
-                         client_id="driftline-status",
-                         **_kafka_config(KafkaConsumer, bootstrap_timeout_ms=int(TIMEOUT_S * 1000)))
+    return clients.consumer(settings, auto_offset_reset="earliest", client_id="driftline-status",
+                            **_kafka_config(KafkaConsumer, bootstrap_timeout_ms=int(TIMEOUT_S * 1000)))
 
 
 def topic_ends(consumer: KafkaConsumer, settings: Settings) -> tuple[list[TopicEnd], dict[TopicPartition, int]]:
@@ -141,9 +141,8 @@ def lags(states: Mapping[str, str], committed: Mapping[str, Mapping[TopicPartiti
 
 
 def group_lags(settings: Settings, ends: Mapping[TopicPartition, int]) -> list[GroupLag]:
-    admin = KafkaAdminClient(bootstrap_servers=_servers(settings), client_id="driftline-status",
-                             request_timeout_ms=int(TIMEOUT_S * 1000),
-                             **_kafka_config(KafkaAdminClient, bootstrap_timeout_ms=int(TIMEOUT_S * 1000)))
+    admin = clients.admin(settings, client_id="driftline-status", request_timeout_ms=int(TIMEOUT_S * 1000),
+                          **_kafka_config(KafkaAdminClient, bootstrap_timeout_ms=int(TIMEOUT_S * 1000)))
     try:
         states = _groups(admin)
         return lags(states, _committed(admin, states), ends)

@@ -56,6 +56,9 @@ def test_as_env_rebuilds_the_same_settings(tmp_path: Path) -> None:
         ("DRIFTLINE_REDIS_URL", "http://x:1", "expected redis://"),
         ("DRIFTLINE_TOPIC_PREFIX", "a b", "letters, digits"),
         ("DRIFTLINE_PARTITIONS", "0", "at least 1"),
+        ("DRIFTLINE_KAFKA_SECURITY_PROTOCOL", "TLS", "one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
+        ("DRIFTLINE_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "needs DRIFTLINE_KAFKA_USERNAME and DRIFTLINE_KAFKA_PASSWORD"),
+        ("DRIFTLINE_KAFKA_CA_FILE", "/nowhere/ca.pem", "no such file"),
     ],
 )
 def test_a_bad_value_names_the_variable(variable: str, value: str, message: str) -> None:
@@ -71,3 +74,33 @@ def test_the_worker_web_server_listens_on_the_loopback_unless_told(tmp_path) -> 
     default = create_app(Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path)}))
     told = create_app(Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path), "DRIFTLINE_WEB_BIND": "0.0.0.0"}), name="other")
     assert (default.conf.web_bind, told.conf.web_bind) == ("127.0.0.1", "0.0.0.0")
+
+
+def test_no_secret_shows_in_the_settings_repr_or_a_bad_url_message() -> None:
+    s = Settings.from_env({"DRIFTLINE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "DRIFTLINE_KAFKA_USERNAME": "app",
+                           "DRIFTLINE_KAFKA_PASSWORD": "kafka-secret", "DRIFTLINE_MODEL_KEY": "model-secret",
+                           "DRIFTLINE_REDIS_URL": "redis://:redis-secret@cache:6379/0"})
+    shown = repr(s) + s.redis_url_shown
+    assert "app" in shown and "cache:6379" in shown
+    assert not any(secret in shown for secret in ("kafka-secret", "model-secret", "redis-secret"))
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"DRIFTLINE_REDIS_URL": "http://:redis-secret@cache:6379"})
+    assert "redis-secret" not in str(err.value) and "***" in str(err.value)
+
+
+def test_every_kafka_client_gets_the_same_security(tmp_path: Path) -> None:
+    from streams.kafka import clients
+    from streams.worker.app import create_app
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")
+    s = Settings.from_env({"DRIFTLINE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "DRIFTLINE_KAFKA_USERNAME": "app",
+                           "DRIFTLINE_KAFKA_PASSWORD": "pw", "DRIFTLINE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+                           "DRIFTLINE_KAFKA_CA_FILE": str(ca), "DRIFTLINE_STATE_DIR": str(tmp_path)})
+    assert clients.security(s) == {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-256",
+                                   "sasl_plain_username": "app", "sasl_plain_password": "pw",
+                                   "ssl_check_hostname": True, "ssl_cafile": str(ca)}
+    plain = Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path)})
+    assert create_app(plain).conf.broker_credentials is None
+    with pytest.raises(Exception, match="(?i)pem|ssl|no certificate"):  # an empty CA file is not a CA
+        clients.ssl_context(s)
