@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-unit bench setup system-deps kafka-jars stack-up stack-down lint clean
+.PHONY: demo test test-unit test-reliability bench setup system-deps kafka-jars stack-up stack-down lint clean
 
 demo: setup
 	$(BIN)/driftline demo
@@ -18,6 +18,12 @@ UNIT := tests/unit tests/support streams agents schemas
 test: setup lint
 	$(BIN)/pytest -n 2 --dist worksteal $(UNIT)
 	$(BIN)/pytest tests/integration
+	$(BIN)/pytest -m reliability tests/reliability
+
+# The faults of issue 13 (broker, Redis, trainer crashes, workers joining and leaving), each
+# against processes of its own
+test-reliability: setup
+	$(BIN)/pytest -m reliability tests/reliability
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -n 2 --dist worksteal $(UNIT)
@@ -47,6 +53,7 @@ system-deps:
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:$$missing"; \

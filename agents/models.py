@@ -13,6 +13,7 @@ import copy
 import logging
 from collections.abc import Callable
 
+import redis
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from agents.runtime import Runtime
@@ -59,11 +60,14 @@ def show_serving(rt: Runtime) -> None:
 
 
 def load_version(rt: Runtime, mv: ModelVersion) -> object:
-    """A version's model from the registry, or from its event when Redis does not hold it."""
+    """A version's model from its event (the registry logs a version before Redis holds it), else
+    from the registry (an event that carries no artifact)."""
+    if mv.artifact:
+        return rt.registry.load_record(mv)
     try:
         return rt.registry.load(mv.version)
-    except UnknownVersion:
-        return rt.registry.load_record(mv)
+    except redis.RedisError as exc:
+        raise ArtifactRefused(f"model version {mv.version} carries no artifact and Redis does not answer ({exc})") from None
 
 
 async def catch_up(consumer: AIOKafkaConsumer, load: Callable[[], list[tuple[int, str]]]) -> list[tuple[int, str]]:

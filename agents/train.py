@@ -122,6 +122,9 @@ def register(rt: Runtime) -> None:
             log.warning("%s: this worker stops training until the examples partition comes back", exc)
             run.trainer = None
             return
+        except redis.RedisError as exc:  # learning goes on in memory; the next batch tries again
+            log.warning("the trainer's checkpoint was not saved (%s): trying again after the next batch", exc)
+            return
         run.saved_at = time.monotonic()
         run.dirty = False
 
@@ -243,12 +246,31 @@ def register(rt: Runtime) -> None:
             log.info("the registry in Redis is level with the models topic again")
             return
 
+    def change_again(req: PublishRequest | StatusChange) -> list[ModelVersion]:
+        """After Redis failed mid-change: level Redis with the topic (a number taken and never
+        logged is given back: this trainer is the one publisher), then change."""
+        models_log.repair(rt.settings, rt.registry)
+        return change(req)
+
     async def handle(t: Trainer, req: PublishRequest | StatusChange) -> None:
-        try:  # the registry logs the change to the models topic, then writes Redis
-            changes = await asyncio.to_thread(change, req)
-        except RegistryUnwritable as exc:
-            changes = exc.changes
-            await registry_written(exc)
+        attempt, alerted = change, False
+        while True:
+            try:  # the registry logs the change to the models topic, then writes Redis
+                changes = await asyncio.to_thread(attempt, req)
+                break
+            except RegistryUnwritable as exc:
+                changes = exc.changes
+                await registry_written(exc)
+                break
+            except redis.RedisError as exc:  # Redis does not answer: learning waits, scoring goes on
+                log.error("the registry's Redis does not answer (%s): trying again in %g s", exc, REDIS_RETRY_S)
+                if not alerted:
+                    await rt.alert("registry_unreachable", "critical", "redis",
+                                   f"the model registry's Redis does not answer ({exc}): training waits for it; "
+                                   "scoring goes on with the models in service")
+                    alerted = True
+                attempt = change_again
+                await asyncio.sleep(REDIS_RETRY_S)
         if isinstance(req, StatusChange):
             kind, severity, message = req.alert, "warning", f"model version {req.version} is now {req.status}: {req.reason}"
         else:

@@ -10,7 +10,9 @@ their outcomes to the producer, which it flushes before committing any offset.
 Per-entity state lives with the partition an entity's events come on, so those events must be
 keyed by the entity id. One that is not (unkeyed, or keyed by something else) is sent on,
 unchanged and with its record time, to the internal ``rekeyed`` topic keyed by its entity id,
-and scored from there: one extra hop for those events only. (The contract allows an unkeyed
+and scored from there: one extra hop for those events only. The copy names its raw record (a
+header), and its dead letters, features and entity state name that record, so a replay of the
+raw topic on the live schedule finds it. (The contract allows an unkeyed
 raw event; a client whose partitioner differs from Kafka's default still keeps each entity on
 one partition, and its events are trusted.)
 
@@ -37,6 +39,7 @@ from streams.state.seen_store import SeenStore
 from streams.worker import metrics
 from streams.worker.outbox import key_hash
 
+ORIGIN = "driftline-origin"  # the header a re-keyed copy carries: its raw record's "partition:offset"
 SWEEP_MAX = 256  # idle entities dropped per batch at most (the rest go in later batches)
 
 
@@ -68,6 +71,8 @@ def register(rt: Runtime) -> None:
             for event in events:
                 message = event.message
                 where = Where(message.topic, message.partition, message.offset, message.timestamp)
+                if message.topic != raw_name:  # a re-keyed copy: it stands for the user's raw record
+                    where = origin(message.headers, where, raw_name)
                 outcome = scorer.validate(event.value, where, dedup=False)
                 if isinstance(outcome, DeadLetter):
                     await send("deadletter", encode(outcome), key=message.key)
@@ -75,12 +80,16 @@ def register(rt: Runtime) -> None:
                     continue
                 if spec.entity and outcome.entity_id is not None and message.topic == raw_name \
                         and message.key != (entity := outcome.entity_id.encode()):
-                    await send("rekeyed", event.value, key=entity, timestamp=message.timestamp)
+                    await send("rekeyed", event.value, key=entity, timestamp=message.timestamp,
+                               headers=[(ORIGIN, f"{message.partition}:{message.offset}".encode())])
                     rekeyed.inc()
                     continue
                 checked.append((event, where, outcome))
+            was_available = seen.available
             admitted = await asyncio.to_thread(
                 seen.admit, [(o.event_id, f"{w.partition}:{w.offset}") for _, w, o in checked]) if checked else []
+            if seen.available != was_available:
+                await dedup_alert(rt, seen.available)
             for (event, where, outcome), new in zip(checked, admitted, strict=True):
                 message = event.message
                 if not new:  # another record brought this event id within the horizon
@@ -120,6 +129,34 @@ def register(rt: Runtime) -> None:
             per_record = (time.perf_counter() - began) / len(events)
             for _ in events:
                 timer.observe(per_record)
+
+
+def origin(headers: Any, where: Where, raw_name: str) -> Where:
+    """Where a re-keyed copy's raw record is (its ``driftline-origin`` header): its dead letters,
+    its features' source and its entity's state name that record, as if it had been keyed.
+
+    >>> origin([("driftline-origin", b"3:41")], Where("d.rekeyed", 0, 7, 1.5), "d.raw")
+    Where(topic='d.raw', partition=3, offset=41, record_ts=1.5)
+    >>> origin([], Where("d.rekeyed", 0, 7, 1.5), "d.raw").topic
+    'd.rekeyed'
+    """
+    pairs = headers.items() if isinstance(headers, dict) else (headers or ())
+    for name, value in pairs:
+        if name == ORIGIN:
+            partition, _, offset = bytes(value).decode().partition(":")
+            if partition.isdigit() and offset.isdigit():
+                return Where(raw_name, int(partition), int(offset), where.record_ts)
+    return where
+
+
+async def dedup_alert(rt: Runtime, available: bool) -> None:
+    """Say when the memory of event ids goes away (Redis does not answer) and when it is back."""
+    metrics.STATE_STORE_UP.set(1 if available else 0)
+    if available:
+        await rt.alert("state_store_recovered", "info", "redis", "Redis answers again: duplicate events are caught again")
+    else:
+        await rt.alert("state_store_unavailable", "critical", "redis",
+                       "Redis does not answer: events are still scored, but duplicates are not caught until it does")
 
 
 async def _sweep(rt: Runtime, store: Any, changelog: str, now: float) -> None:

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 
 class SettingsError(ValueError):
@@ -70,6 +70,8 @@ class Settings:
     kafka_heap_opts: str = field(default="-Xms256m -Xmx512m", metadata={"env": "DRIFTLINE_KAFKA_HEAP_OPTS"})
     kafka_version: str = field(default="3.9.1", metadata={"env": "DRIFTLINE_KAFKA_VERSION"})
     model_key: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_MODEL_KEY"})
+    #: test machinery (streams.failpoints): places where the process kills itself, e.g. "registry.logged@2"
+    failpoints: str = field(default="", metadata={"env": "DRIFTLINE_FAILPOINTS"})
     #: alerts are also POSTed here as JSON when set (a webhook URL often carries a secret: no repr)
     alert_webhook: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_ALERT_WEBHOOK"})
 
@@ -156,6 +158,27 @@ class Settings:
         'rediss://app:***@cache:6380/0'
         """
         return masked_url(self.redis_url)
+
+    @property
+    def redis_password_file(self) -> Path:
+        """Where the local stack keeps the password it generated for its Redis."""
+        return self.state_dir / "redis.password"
+
+    @property
+    def redis_connect_url(self) -> str:
+        """The URL clients connect with: :attr:`redis_url`, with the local stack's generated
+        password when the URL names none and the stack made one. Never print it: see
+        :attr:`redis_url_shown`."""
+        parts = urlsplit(self.redis_url)
+        if parts.password:
+            return self.redis_url
+        try:
+            password = self.redis_password_file.read_text().strip()
+        except OSError:
+            return self.redis_url
+        if not password:
+            return self.redis_url
+        return parts._replace(netloc=f"{parts.username or ''}:{quote(password, safe='')}@{parts.netloc}").geturl()
 
     @property
     def model_key_file(self) -> Path:

@@ -107,13 +107,15 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 
             key = secrets.token_hex(32)
         settings = replace(settings, model_key=key)
+    # the stack's generated Redis password, in the URL: workers run with state folders of their own
+    settings = replace(settings, redis_url=settings.redis_connect_url)
     info = admin.cluster_info(settings, timeout_ms=5000)
     if info is None:
         pytest.fail(f"no broker answers at {settings.kafka_bootstrap}", pytrace=False)
     logged = admin.version_from_log(settings.state_dir / "logs" / "kafka.log")
     _broker_line.append(
         f"broker: Apache Kafka {logged or info.api_version} (ApiVersions: {info.api_version}) "
-        f"at {settings.kafka_bootstrap} from the {origin}; Redis at {settings.redis_url}"
+        f"at {settings.kafka_bootstrap} from the {origin}; Redis at {settings.redis_url_shown}"
     )
     print(f"\n{_broker_line[-1]}")
     admin.ensure_topics(settings, topic_specs(settings))

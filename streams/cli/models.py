@@ -31,7 +31,7 @@ def _registry(settings: Settings) -> Registry:
     try:
         registry.client.ping()
     except redis.RedisError:
-        raise EnvironmentProblem(f"no Redis answers at {settings.redis_url} (start one with `driftline stack up`)") from None
+        raise EnvironmentProblem(f"no Redis answers at {settings.redis_url_shown} (start one with `driftline stack up`)") from None
     models_log.rebuild(settings, registry)
     return registry
 

@@ -241,7 +241,7 @@ def replay_namespace(settings: Settings, spec: PipelineSpec) -> tuple[ReplayResu
 def clean(settings: Settings) -> None:
     """Delete the namespace's topics and Redis keys."""
     admin.delete_topics(settings, admin.namespace_topics(settings, settings.topic_prefix))
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis.Redis.from_url(settings.redis_connect_url)
     try:
         keys = list(client.scan_iter(match=f"{settings.topic_prefix}:*", count=1000))
         if keys:

@@ -130,7 +130,7 @@ def up(settings: Settings, say: Callable[[str], None] = lambda _: None) -> UpRep
             pids.remove(record.name)
         raise
     return UpReport(
-        settings.kafka_bootstrap, settings.redis_url, time.monotonic() - began,
+        settings.kafka_bootstrap, settings.redis_url_shown, time.monotonic() - began,
         tuple(r.name for r in started), source, tuple(created),
     )
 
@@ -174,6 +174,6 @@ def status(settings: Settings) -> list[Component]:
     )
     out.append(Component("kafka", settings.kafka_bootstrap, record.pid if record else None, info is not None, detail))
     record = pids.read("redis")
-    ok = redis.ping(settings.redis_url)
-    out.append(Component("redis", settings.redis_url, record.pid if record else None, ok, "PONG" if ok else "no answer to PING"))
+    ok = redis.ping(settings.redis_connect_url)
+    out.append(Component("redis", settings.redis_url_shown, record.pid if record else None, ok, "PONG" if ok else "no answer to PING"))
     return out

@@ -13,6 +13,7 @@ pickle, so like a model artifact it is signed and verified before it is unpickle
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +21,14 @@ import redis
 
 from streams.state.artifacts import ArtifactRefused, pack, unpack
 
+log = logging.getLogger(__name__)
+
 CONTEXT = "trainer checkpoint"  # what a checkpoint artifact is signed as
 
 _WRITE_IF_EPOCH = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then return -1 end
+if epoch ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[2], 'epoch', ARGV[1], 'offset', ARGV[2], 'blob', ARGV[3], 'sha256', ARGV[4], 'signature', ARGV[5])
 return 1
 """
@@ -72,6 +77,12 @@ class CheckpointStore:
         if self.epoch is None:
             raise Superseded("no epoch taken: call begin() first")
         art = pack(state, self.key, CONTEXT)
-        if not self._write(keys=[self.epoch_key, self.state_key],
-                           args=[self.epoch, offset, art.blob, art.sha256, art.signature]):
+        written = self._write(keys=[self.epoch_key, self.state_key],
+                              args=[self.epoch, offset, art.blob, art.sha256, art.signature])
+        if written == -1:  # Redis lost every epoch (emptied, or restarted without its data): go on
+            log.warning("the trainer's epoch is gone from Redis (emptied?): taking a new one to checkpoint")
+            self.begin()
+            written = self._write(keys=[self.epoch_key, self.state_key],
+                                  args=[self.epoch, offset, art.blob, art.sha256, art.signature])
+        if written != 1:
             raise Superseded(f"trainer epoch {self.epoch} was superseded")

@@ -29,8 +29,13 @@ import orjson
 import redis
 
 from schemas import ModelVersion
+from streams.failpoints import NONE as NO_FAILPOINTS
+from streams.failpoints import Failpoints
 from streams.settings import Settings
 from streams.state.artifacts import ArtifactRefused, artifact_context, pack, unpack
+
+#: seconds a Redis call may take before it fails (a hung Redis must not hang a worker)
+REDIS_TIMEOUT_S = 5.0
 
 #: statuses that name an alias: at most one version holds each
 ALIASED = ("champion", "challenger")
@@ -101,11 +106,13 @@ def _unlogged(records: Sequence[ModelVersion]) -> None:
 
 
 class Registry:
-    def __init__(self, client: redis.Redis, prefix: str, key: bytes, log: ModelsLog = _unlogged) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, key: bytes, log: ModelsLog = _unlogged,
+                 failpoints: Failpoints = NO_FAILPOINTS) -> None:
         self.client = client
         self.keys = Keys(prefix)
         self.key = key
         self.log = log
+        self.failpoints = failpoints
         self._incr = client.register_script(_INCR_IF_PRESENT)
 
     @classmethod
@@ -113,8 +120,10 @@ class Registry:
         """The namespace's registry, logging its changes to its ``models`` topic."""
         from streams.state.models_topic import TopicLog
 
-        return cls(redis.Redis.from_url(settings.redis_url), settings.topic_prefix, settings.signing_key(),
-                   TopicLog(settings))
+        client = redis.Redis.from_url(settings.redis_connect_url, socket_timeout=REDIS_TIMEOUT_S,
+                                      socket_connect_timeout=REDIS_TIMEOUT_S)
+        return cls(client, settings.topic_prefix, settings.signing_key(), TopicLog(settings),
+                   Failpoints.parse(settings.failpoints))
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -135,6 +144,7 @@ class Registry:
         version = int(self._incr(keys=[self.keys.counter]))
         if version < 0:
             raise RegistryLost("the registry is not in Redis (emptied?): rebuild it from the models topic")
+        self.failpoints.hit("registry.number_taken")
         art = pack(model, self.key, artifact_context(version))
         record = ModelVersion(version=version, parent=parent, status=status,  # type: ignore[arg-type]
                               created_at=time.time(), trained_examples=trained_examples, metrics=metrics,
@@ -173,6 +183,7 @@ class Registry:
                                                    reason=f"replaced by version {record.version} as {record.status}"))
                     self.log(changes)
                     logged = True
+                    self.failpoints.hit("registry.logged")
                     tx.multi()
                     for a, v in holders.items():  # a version holds one alias at most
                         if v is not None and int(v) == record.version and a != record.status:

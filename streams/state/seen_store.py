@@ -7,6 +7,10 @@ not committed: it is scored again, not dead-lettered), or a repeat from another 
 duplicate). In Redis, the memory survives a restart and is shared by every worker, so a
 duplicate is caught whichever partition it lands in. Expiry is by wall clock here and by event
 time in replay, which has no Redis.
+
+When Redis does not answer, every event is admitted (``available`` turns False): scoring goes on
+and duplicates are not caught until Redis answers again. A lost event would be worse than a
+duplicate, and stopping the scorer for its memory of ids would lose the stream's freshness.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class SeenStore:
         self.prefix = f"{prefix}:seen:"
         self.horizon = max(1, int(round(horizon_s)))
         self._check = client.register_script(_CHECK)
+        self.available = True  # whether the last call reached Redis
 
     def admit(self, events: list[tuple[str, str]]) -> list[bool]:
         """For each ``(event_id, origin)`` in order: True when it is new or the same record read
@@ -45,4 +50,10 @@ class SeenStore:
             return []
         keys = [self.prefix + event_id for event_id, _ in events]
         args = [origin for _, origin in events] + [self.horizon]
-        return [bool(flag) for flag in self._check(keys=keys, args=args)]
+        try:
+            flags = self._check(keys=keys, args=args)
+        except redis.RedisError:
+            self.available = False
+            return [True] * len(events)
+        self.available = True
+        return [bool(flag) for flag in flags]

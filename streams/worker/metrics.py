@@ -28,6 +28,8 @@ METRIC = Gauge("driftline_model_metric", "Model metric, by kind (prequential, ro
 ALERTS = Counter("driftline_alerts_total", "Alerts raised by this worker, by kind and severity", ["kind", "severity"])
 REKEYED = Counter("driftline_rekeyed_total",
                   "Raw events sent on to the rekeyed topic: unkeyed, or keyed otherwise than by their entity id")
+STATE_STORE_UP = Gauge("driftline_state_store_up",
+                       "1 while Redis answers the scorer (its memory of event ids), 0 while it does not")
 CONSUMED = Counter("driftline_consumed_total", "Records the agents read, by source topic", ["topic"])
 LAG = Gauge("driftline_consumer_lag",
             "Records in a source partition this worker has not processed yet (end offset minus committed offset)",

@@ -128,6 +128,13 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
         self._first_read.pop(partition, None)
         await super().seek(partition, offset)
 
+    async def _seek(self, partition: Any, offset: int) -> None:
+        """Seek on the consumer's own thread. (Faust calls aiokafka's ``seek`` from the caller's,
+        the trainer's event loop, while that thread's fetcher drains the same partitions: a
+        ``KeyError`` in aiokafka's ``fetched_records`` crashed a worker in CI.)"""
+        thread = self._thread
+        await thread.call_thread(thread._ensure_consumer().seek, partition, offset)
+
     async def _read_again(self) -> None:
         """Seek back where a record was skipped (see :meth:`_held`), on partitions still held."""
         reread, self._reread = self._reread, {}

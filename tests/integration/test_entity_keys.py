@@ -43,7 +43,7 @@ def test_unkeyed_and_wrongly_keyed_events_keep_one_state_per_entity(stack_settin
 def warmed_up(s: Settings) -> None:
     """One event on each raw partition, until every partition has a committed offset: a partition
     with none is read from its start once assigned, and records read before that seek are read
-    again (at least once), which would count them twice in their entity's state."""
+    again (at least once): their features would be written twice."""
     producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
     for p in range(s.partitions):
         producer.send(s.topic("raw"), value=orjson.dumps({"event_id": f"warm-{p}", "data": DATA}), partition=p)

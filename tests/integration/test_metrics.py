@@ -21,7 +21,7 @@ from tests.support.pipeline import Worker, read_all, settled
 EVENTS = 4_000  # valid raw events
 BAD = 12  # raw records that are not JSON
 LABEL_DELAY = 200  # each label is produced this many events after its event
-SOURCES = {"raw", "feedback", "features", "labels", "examples"}  # what the agents consume
+SOURCES = {"raw", "rekeyed", "feedback", "features", "labels", "examples"}  # what the agents consume
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

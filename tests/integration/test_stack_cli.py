@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from streams.stack.ports import free_port
@@ -68,6 +69,17 @@ def test_up_twice_gives_one_broker_and_one_redis_then_down_leaves_nothing(own_st
     assert "started redis, kafka in" in first.stdout
     started = pids(own_stack)
     assert set(started) == {"kafka", "redis"}
+
+    # its Redis asks for the password the stack generated (owner-only), kept off command lines
+    password_file = Path(own_stack["DRIFTLINE_STATE_DIR"]) / "redis.password"
+    password = password_file.read_text().strip()
+    assert len(password) >= 24 and password_file.stat().st_mode & 0o077 == 0
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis.from_url(own_stack["DRIFTLINE_REDIS_URL"]).ping()
+    host_port = own_stack["DRIFTLINE_REDIS_URL"].split("//")[1].split("/")[0]
+    assert redis.Redis.from_url(f"redis://:{password}@{host_port}/0").ping()
+    assert not any(password in cmd for cmd in our_processes(own_stack))
+    assert password not in first.stdout + first.stderr
 
     second = run(own_stack, "stack", "up")
     assert second.returncode == 0, second.stderr

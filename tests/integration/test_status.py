@@ -153,7 +153,7 @@ def test_status_with_the_stack_down_is_one_clear_line_and_exit_1(tmp_path: Path)
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("driftline: the stack is down (")
     assert f"kafka {s.kafka_bootstrap} not answering" in lines[0]
-    assert f"redis {s.redis_url} not answering" in lines[0]
+    assert f"redis {s.redis_url_shown} not answering" in lines[0]
     assert "driftline stack up" in lines[0]
 
     done = status(s, "--json")
@@ -171,7 +171,7 @@ def test_status_with_redis_down_names_only_redis(stack_settings: Settings, tmp_p
     done = status(s)
     assert done.returncode == 1
     line = done.stderr.strip()
-    assert line == f"driftline: the stack is down (redis {s.redis_url} not answering): start it with `driftline stack up`"
+    assert line == f"driftline: the stack is down (redis {s.redis_url_shown} not answering): start it with `driftline stack up`"
 
 
 # -- the pure parts, on known numbers ----------------------------------------------------------

@@ -88,7 +88,9 @@ class Feed:
     async def _produce(self) -> None:
         s = self.settings
         raw, feedback = s.topic("raw"), s.topic("feedback")
-        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5)
+        # idempotent, and patient: a broker that goes away for a while (a fault test) costs no record
+        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5,
+                                    enable_idempotence=True, request_timeout_ms=120_000)
         await producer.start()
         try:
             pending: list[tuple[str, Any]] = []

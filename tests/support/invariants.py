@@ -5,10 +5,112 @@ Each check returns the problems it found, as sentences; an empty list is a pass.
 
 from __future__ import annotations
 
+import base64
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import orjson
+import redis
+
+from streams.kafka.reader import read_topic
+from streams.replay.namespace import wait_consumed
 from streams.settings import Settings
 from streams.state import models_log
 from streams.state.artifacts import ArtifactRefused
+from streams.state.checkpoint import CheckpointStore
 from streams.state.registry import ALIASED, Registry
+from streams.worker.process import WorkerProcess
+
+
+@dataclass
+class Sent:
+    """What a test sent: the valid raw events' ids, the invalid raw records, the labelled ids."""
+
+    valid: set[str] = field(default_factory=set)
+    invalid: int = 0
+    labelled: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Figures:
+    """What the checker counted, for the test's report."""
+
+    predicted: int = 0
+    duplicate_predictions: int = 0
+    dead_letters: int = 0
+    examples: int = 0
+    learned: int = 0
+    caught_up_s: float = 0.0
+
+
+def caught_up(settings: Settings, worker: WorkerProcess, timeout_s: float) -> float:
+    """I4: seconds until the worker group has committed every record of every topic it reads
+    (fails past ``timeout_s``)."""
+    began = time.monotonic()
+    wait_consumed(settings, worker, timeout_s)
+    return time.monotonic() - began
+
+
+def _event_id(letter: dict) -> str | None:  # type: ignore[type-arg]
+    payload = letter.get("payload") or ""
+    for raw in (payload.encode(), _b64(payload)):
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("event_id"), str):
+            return value["event_id"]
+    return None
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        return b""
+
+
+def stream_problems(settings: Settings, sent: Sent, duplicate_bound: int, *,
+                    checkpoint_kept: bool = True) -> tuple[list[str], Figures]:
+    """I1 and I2 over every topic, read from the beginning.
+
+    I1: every valid event id is predicted; every invalid raw record has a dead letter; no event
+    is both predicted and dead-lettered as invalid. I2: duplicate predictions are at most
+    ``duplicate_bound``; every label became an example; the trainer learned each example once
+    (its checkpoint counts them; not when a fault took the checkpoint: ``checkpoint_kept``)."""
+    problems: list[str] = []
+    figures = Figures()
+    predicted = Counter(orjson.loads(r.value)["event_id"] for r in read_topic(settings, "predictions", timeout_s=60))
+    figures.predicted = len(predicted)
+    figures.duplicate_predictions = sum(predicted.values()) - len(predicted)
+    missing = sent.valid - set(predicted)
+    if missing:
+        problems.append(f"I1: {len(missing)} valid events have no prediction, e.g. {sorted(missing)[:5]}")
+    sources = {settings.topic("raw"), settings.topic("rekeyed")}
+    letters = [orjson.loads(r.value) for r in read_topic(settings, "deadletter", timeout_s=60)]
+    figures.dead_letters = len(letters)
+    invalid = [d for d in letters if d["source_topic"] in sources and d["reason"] != "duplicate_event"]
+    records = {(d["source_topic"], d["partition"], d["offset"]) for d in invalid}
+    if len(records) != sent.invalid:
+        problems.append(f"I1: {sent.invalid} invalid raw records were sent, {len(records)} have a dead letter")
+    both = {i for d in invalid if (i := _event_id(d)) is not None} & set(predicted)
+    if both:
+        problems.append(f"I1: {len(both)} events are both predicted and dead-lettered, e.g. {sorted(both)[:5]}")
+    if figures.duplicate_predictions > duplicate_bound:
+        problems.append(f"I2: {figures.duplicate_predictions} duplicate predictions, above the bound {duplicate_bound}")
+    examples = Counter(orjson.loads(r.value)["event_id"] for r in read_topic(settings, "examples", timeout_s=60))
+    figures.examples = len(examples)
+    unlearned = sent.labelled - set(examples)
+    if unlearned:
+        problems.append(f"I2: {len(unlearned)} labels became no example, e.g. {sorted(unlearned)[:5]}")
+    store = CheckpointStore(redis.Redis.from_url(settings.redis_connect_url), settings.topic_prefix,
+                            settings.signing_key())
+    saved = store.load()
+    figures.learned = saved.state.position if saved is not None else 0
+    if checkpoint_kept and figures.learned != len(examples):
+        problems.append(f"I2: the trainer learned {figures.learned} examples, the topic holds {len(examples)} distinct ones")
+    return problems, figures
 
 
 def registry_problems(settings: Settings, registry: Registry) -> list[str]:

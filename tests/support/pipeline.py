@@ -87,7 +87,7 @@ def wait_for(what: str, done: Callable[[], bool], timeout_s: float) -> None:
 
 def checkpoint_covering(settings: Settings, offset: int, timeout_s: float = 180) -> Checkpoint:
     """The trainer's checkpoint once it covers ``offset`` of the examples topic (or a failure)."""
-    store = CheckpointStore(redis.Redis.from_url(settings.redis_url), settings.topic_prefix, settings.model_key.encode())
+    store = CheckpointStore(redis.Redis.from_url(settings.redis_connect_url), settings.topic_prefix, settings.model_key.encode())
     deadline = time.monotonic() + timeout_s
     saved = None
     while time.monotonic() < deadline:

@@ -59,10 +59,10 @@ def stack_health(settings: Settings) -> list[stack.Component]:
         return stack.status(settings)
     from streams.stack.redis import ping
 
-    ok = ping(settings.redis_url, timeout=TIMEOUT_S / 2)
+    ok = ping(settings.redis_connect_url, timeout=TIMEOUT_S / 2)
     return [
         stack.Component("kafka", settings.kafka_bootstrap, None, False, "nothing listens at that address"),
-        stack.Component("redis", settings.redis_url, None, ok, "PONG" if ok else "no answer to PING"),
+        stack.Component("redis", settings.redis_url_shown, None, ok, "PONG" if ok else "no answer to PING"),
     ]
 
 
@@ -188,7 +188,7 @@ def models(settings: Settings) -> Models:
     """Champion and challenger from the Redis registry (read only: no key needed, nothing rebuilt)."""
     from streams.state.registry import Registry  # imports River (seconds): only when the stack is up
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
+    client = redis.Redis.from_url(settings.redis_connect_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
     try:
         registry = Registry(client, settings.topic_prefix, b"")
         top = client.get(registry.keys.counter)

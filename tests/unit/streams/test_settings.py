@@ -104,3 +104,12 @@ def test_every_kafka_client_gets_the_same_security(tmp_path: Path) -> None:
     assert create_app(plain).conf.broker_credentials is None
     with pytest.raises(Exception, match="(?i)pem|ssl|no certificate"):  # an empty CA file is not a CA
         clients.ssl_context(s)
+
+
+def test_the_local_stacks_redis_password_is_used_when_the_url_names_none(tmp_path: Path) -> None:
+    s = Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path)})
+    assert s.redis_connect_url == "redis://127.0.0.1:6379/0"  # no stack password yet
+    s.redis_password_file.write_text("p/w+1\n")
+    assert s.redis_connect_url == "redis://:p%2Fw%2B1@127.0.0.1:6379/0"
+    given = Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path), "DRIFTLINE_REDIS_URL": "redis://:mine@h:1/0"})
+    assert given.redis_connect_url == "redis://:mine@h:1/0" and given.redis_url_shown == "redis://:***@h:1/0"

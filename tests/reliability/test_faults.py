@@ -1,0 +1,158 @@
+"""Faults injected into a running pipeline, then the invariants checked over every topic and Redis
+(``tests.support.invariants``): I1 nothing lost, I2 duplicates bounded, I3 the registry whole,
+I4 the lag back to 0 within a stated bound.
+
+Each test runs its own broker and Redis (the processes it may stop or kill), one or two workers,
+and a feed that stands for users' clients. A fault happens at a hold of the feed (everything
+before it is written), so where it strikes does not depend on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams import stack
+from streams.kafka.reader import read_topic
+from streams.settings import Settings
+from streams.state.registry import Registry
+from tests.support.faults import cpu_seconds, kill, stack_pid
+from tests.support.feed import Feed
+from tests.support.invariants import Sent, caught_up, registry_problems, stream_problems
+from tests.support.pipeline import Worker, end_offsets, settled, wait_for
+
+pytestmark = pytest.mark.reliability
+
+EVENTS = 6_000
+RATE = 300.0  # events per second, each with its label
+LABEL_DELAY = 100  # events between an event and its label
+DOWN_S = 8.0  # how long a killed broker or Redis stays down
+CAUGHT_UP_S = 240.0  # I4: the bound on the lag's return to 0 once the feed is done
+COMMIT_S = 2.8  # Faust's commit interval: what a worker re-reads after a fault is at most this much...
+BATCH = 1_000  # ... plus a batch in flight
+
+
+def duplicate_bound(faults: int, partitions_re_read: int = 1) -> int:
+    """I2: predictions a worker may make twice, per fault: what was read and not yet committed."""
+    return faults * partitions_re_read * int(COMMIT_S * RATE + BATCH)
+
+
+def sent(feed: Feed) -> Sent:
+    return Sent(valid=set(feed.labels), invalid=0, labelled=set(feed.labels))
+
+
+def check(s: Settings, worker: Worker, feed: Feed, faults: int, *, checkpoint_kept: bool = True) -> None:
+    feed.join(timeout=600)
+    took = caught_up(s, worker, CAUGHT_UP_S)
+    problems, figures = stream_problems(s, sent(feed), duplicate_bound(faults), checkpoint_kept=checkpoint_kept)
+    problems += registry_problems(s, Registry.connect(s))
+    print(f"\n{figures} caught up {took:.1f}s after the feed ended")
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_the_broker_going_away_mid_stream_loses_nothing(own_stack: Settings, tmp_path: Path, how: int) -> None:
+    """Fault 1: the broker stopped (or SIGKILLed) mid-stream, then started again. Producers and
+    the worker reconnect by themselves; the worker neither dies nor spins meanwhile."""
+    s = own_stack
+    worker = Worker(s, tmp_path / "worker")
+    worker.start()
+    try:
+        settled(s, 1)
+        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 3,)).start()
+        feed.wait_hold(timeout=300)
+        kill(stack_pid(s, "kafka"), how)
+        feed.go_on()  # the feed's producer buffers and retries while the broker is away
+        before = cpu_seconds(worker.proc.pid)
+        time.sleep(DOWN_S)  # the outage
+        used = cpu_seconds(worker.proc.pid) - before
+        assert worker.running(), "the worker died while the broker was away"
+        assert used < 0.5 * DOWN_S, f"the worker spun while the broker was away: {used:.1f} CPU seconds in {DOWN_S}s"
+        stack.up(s)
+        check(s, worker, feed, faults=1)
+        assert worker.running()
+    finally:
+        worker.stop()
+
+
+def test_redis_lost_mid_stream_scoring_goes_on_and_the_registry_rebuilds(own_stack: Settings, tmp_path: Path) -> None:
+    """Fault 2: Redis SIGKILLed mid-stream and started again empty. Scoring goes on from the models
+    in memory (duplicates are not caught meanwhile, and an alert says so); the registry rebuilds
+    from the models topic; the trainer checkpoints again under a new epoch."""
+    s = own_stack
+    worker = Worker(s, tmp_path / "worker")
+    worker.start()
+    try:
+        settled(s, 1)
+        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 3,)).start()
+        feed.wait_hold(timeout=300)
+        wait_for("a champion in the registry", lambda: Registry.connect(s).alias("champion") is not None, 120)
+        kill(stack_pid(s, "redis"), signal.SIGKILL)
+        for saved in ("appendonlydir", "appendonly.aof", "dump.rdb"):  # it comes back empty
+            path = s.state_dir / "redis" / saved
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        scored = end_offsets(s, "predictions")
+        feed.go_on()
+        wait_for("predictions while Redis is down", lambda: end_offsets(s, "predictions") > scored + RATE, 60)
+        assert worker.running(), "the worker died while Redis was away"
+        stack.up(s)
+        check(s, worker, feed, faults=1, checkpoint_kept=False)
+        alerts = [orjson.loads(r.value)["kind"] for r in read_topic(s, "alerts")]
+        assert "state_store_unavailable" in alerts and "state_store_recovered" in alerts, alerts
+    finally:
+        worker.stop()
+
+
+@pytest.mark.parametrize("where", ["registry.number_taken", "registry.logged"])
+def test_the_trainer_killed_mid_publish_leaves_the_registry_whole(own_stack: Settings, tmp_path: Path,
+                                                                  where: str) -> None:
+    """Fault 3: the worker SIGKILLed between taking a version number and logging the version, or
+    between logging it and writing Redis; started again, the trainer levels Redis with the topic
+    (a number never logged is given back) and goes on: versions 1..N, no gap, no repeat."""
+    s = own_stack
+    doomed = Worker(replace(s, failpoints=f"{where}@2"), tmp_path / "doomed")  # dies at its 2nd version
+    doomed.start()
+    feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY).start()
+    try:
+        assert doomed.proc is not None
+        doomed.proc.wait(timeout=600)
+        assert doomed.proc.returncode == -signal.SIGKILL, f"the worker was not killed at {where}"
+    finally:
+        doomed.stop()
+    worker = Worker(s, tmp_path / "worker")
+    worker.start()
+    try:
+        check(s, worker, feed, faults=1)
+        assert len(Registry.connect(s).versions()) >= 2
+    finally:
+        worker.stop()
+
+
+def test_a_worker_joining_then_leaving_mid_stream_loses_nothing(own_stack: Settings, tmp_path: Path) -> None:
+    """Fault 4: a second worker joins mid-stream, then the first leaves (8 partitions): the
+    partitions, the trainer role and its checkpoint move over."""
+    s = replace(own_stack, partitions=8, topic_prefix="eight")
+    first, second = Worker(s, tmp_path / "first"), Worker(s, tmp_path / "second")
+    first.start()
+    try:
+        settled(s, 1)
+        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 3, 2 * EVENTS // 3)).start()
+        feed.wait_hold(timeout=300)
+        second.start()
+        feed.go_on()
+        feed.wait_hold(timeout=300)
+        first.stop()
+        feed.go_on()
+        check(s, second, feed, faults=2)
+    finally:
+        first.stop()
+        second.stop()

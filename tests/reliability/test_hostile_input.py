@@ -1,0 +1,123 @@
+"""Hostile input against a running worker: hypothesis writes arbitrary records to ``raw`` and
+``feedback`` (any bytes, deep and huge JSON, wrong types, NaN and infinities, unicode edge cases,
+oversized values, keys of every shape). Each record ends as exactly one outcome (a prediction or
+a dead letter for a raw record; a label or a dead letter for feedback) and the worker never dies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kafka import KafkaProducer
+
+from streams.kafka.reader import read_topic
+from streams.settings import Settings
+from tests.support.invariants import caught_up
+from tests.support.pipeline import Worker, settled
+
+pytestmark = pytest.mark.reliability
+
+CASES = 300  # hypothesis examples, each a handful of records
+FIELDS = ["salary", "commission", "age", "elevel", "car", "zipcode", "hvalue", "hyears", "loan"]
+
+numbers = (st.integers(min_value=-(2**70), max_value=2**70) | st.floats()  # NaN and infinities too
+           | st.sampled_from([0, -0.0, 1e308, -1e308, 5e-324]))
+texts = st.text(max_size=40) | st.sampled_from(["\ud800", "\udfff", "\u0000", "\u202e", "\ufeff", "é" * 5000])
+scalars = st.none() | st.booleans() | numbers | texts
+json_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(texts, kids, max_size=4),
+                           max_leaves=30)
+
+
+def dumps(value: Any) -> bytes:
+    """JSON as a careless client writes it: NaN and Infinity bare, lone surrogates escaped."""
+    return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
+
+
+def deep(depth: int) -> bytes:
+    return b'{"event_id": "deep", "data": ' + b'{"a": ' * depth + b"1" + b"}" * depth + b"}"
+
+
+@st.composite
+def raw_values(draw: st.DrawFn, n: int) -> bytes:
+    kind = draw(st.sampled_from(["event", "event", "object", "bytes", "deep", "huge"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=200))
+    if kind == "deep":
+        return deep(draw(st.integers(min_value=100, max_value=100_000)))
+    if kind == "huge":
+        return b'{"event_id": "huge", "data": {"salary": "' + b"x" * draw(st.integers(60_000, 300_000)) + b'"}}'
+    if kind == "object":
+        return dumps(draw(st.dictionaries(texts, json_values, max_size=6)))
+    data = {name: draw(numbers | st.just(1.0)) for name in draw(st.lists(st.sampled_from(FIELDS), unique=True))}
+    event: dict[str, Any] = {"event_id": draw(st.just(f"fuzz-{n}") | texts | numbers), "data": data}
+    if draw(st.booleans()):
+        event["entity_id"] = draw(texts | numbers)
+    if draw(st.booleans()):
+        event["ts"] = draw(numbers | texts)
+    return dumps(event)
+
+
+@st.composite
+def feedback_values(draw: st.DrawFn, n: int) -> bytes:
+    if draw(st.booleans()):
+        return dumps({"event_id": draw(st.just(f"fuzz-{n}") | texts), "label": draw(scalars),
+                      **({"ts": draw(numbers)} if draw(st.booleans()) else {})})
+    return draw(st.binary(max_size=100)) if draw(st.booleans()) else dumps(draw(json_values))
+
+
+keys = st.none() | st.binary(max_size=0) | st.binary(max_size=64) | st.just(b"k" * 10_000)
+
+
+def test_arbitrary_records_each_end_as_one_outcome_and_the_worker_lives(stack_settings: Settings,
+                                                                       tmp_path: Path) -> None:
+    import uuid
+    from dataclasses import replace
+
+    from streams.kafka import admin
+    from streams.kafka.topics import topic_specs
+
+    s = replace(stack_settings, topic_prefix=f"fuzz{uuid.uuid4().hex[:8]}")
+    admin.ensure_topics(s, topic_specs(s))
+    worker = Worker(s, tmp_path / "worker")
+    worker.start()
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", max_request_size=2**20)
+    sent = {"raw": 0, "feedback": 0}
+    try:
+        settled(s, 1)
+
+        @settings(max_examples=CASES, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(data=st.data())
+        def case(data: st.DataObject) -> None:
+            n = sum(sent.values())
+            for _ in range(data.draw(st.integers(1, 3))):
+                producer.send(s.topic("raw"), key=data.draw(keys), value=data.draw(raw_values(n)))
+                sent["raw"] += 1
+            if data.draw(st.booleans()):
+                producer.send(s.topic("feedback"), key=data.draw(keys), value=data.draw(feedback_values(n)))
+                sent["feedback"] += 1
+
+        case()
+        producer.flush()
+        took = caught_up(s, worker, 300)
+        assert worker.running(), "the worker died"
+    finally:
+        producer.close()
+        worker.stop()
+
+    raw_sources = {s.topic("raw"), s.topic("rekeyed")}
+    letters = [orjson.loads(r.value) for r in read_topic(s, "deadletter", timeout_s=60)]
+    predictions = sum(1 for _ in read_topic(s, "predictions", timeout_s=60))
+    raw_letters = sum(1 for d in letters if d["source_topic"] in raw_sources)
+    labels = sum(1 for _ in read_topic(s, "labels", timeout_s=60))
+    feedback_letters = sum(1 for d in letters if d["source_topic"] == s.topic("feedback"))
+    print(f"\n{CASES} cases: {sent['raw']} raw records -> {predictions} predictions + {raw_letters} dead letters; "
+          f"{sent['feedback']} feedback records -> {labels} labels + {feedback_letters} dead letters; "
+          f"caught up in {took:.1f}s")
+    assert predictions + raw_letters == sent["raw"]
+    assert labels + feedback_letters == sent["feedback"]
