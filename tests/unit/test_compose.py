@@ -225,10 +225,14 @@ def test_redis_persists_like_the_local_stack(tmp_path: Path, monkeypatch: pytest
     argv = as_argv(SERVICES["redis"]["command"])
     assert argv[0] == "redis-server"
     docker = command_options(argv)
-    local = command_options(local_redis_argv(tmp_path, monkeypatch))
+    local_argv = local_redis_argv(tmp_path, monkeypatch)  # redis-server <its owner-only config file>
+    local = {f"--{name}": value.strip('"') for name, _, value in
+             (line.partition(" ") for line in Path(local_argv[1]).read_text().splitlines() if line)}
     for option in ("--appendonly", "--appendfsync"):
         assert docker.get(option) == local.get(option), f"{option}: local {local.get(option)!r}, compose {docker.get(option)!r}"
     assert docker["--appendonly"] == "yes" and docker["--appendfsync"] == "everysec"
+    assert len(local["--requirepass"]) >= 24  # the local stack's generated password, in the file only
+    assert not any(local["--requirepass"] in arg for arg in local_argv)
     assert any(str(v).split(":")[1] == "/data" for v in SERVICES["redis"]["volumes"]), "the AOF lives on a volume"
 
 
