@@ -62,7 +62,6 @@ def register(rt: Runtime) -> None:
     timer = metrics.PROCESSING.labels("train")
 
     def start_trainer() -> Trainer:
-        models_log.repair(rt.settings, rt.registry)  # the one publisher: Redis level with the topic
         rt.registry.ensure()
         version = rt.registry.alias("champion")
         model = None
@@ -101,8 +100,11 @@ def register(rt: Runtime) -> None:
     examples_tp = TP(rt.settings.topic("examples"), 0)
 
     def resume() -> tuple[Trainer, int | None]:
-        """The checkpoint's trainer and offset; else the registry's champion, from Faust's offset."""
+        """The checkpoint's trainer and offset; else the registry's champion, from Faust's offset.
+        First Redis is levelled with the models topic (this trainer is the one publisher now): a
+        change a trainer logged and never wrote, or a number it took and never logged, before it died."""
         checkpoints.begin()
+        models_log.repair(rt.settings, rt.registry)
         try:
             saved = checkpoints.load()
         except ArtifactRefused as exc:  # learn afresh rather than trust it

@@ -23,6 +23,7 @@ from tests.support.pipeline import Worker, settled
 pytestmark = pytest.mark.reliability
 
 CASES = 300  # hypothesis examples, each a handful of records
+ENTITIES = ["c-1", "c-2", "c-3"]  # a few entities, keyed or not: the re-keying path too
 FIELDS = ["salary", "commission", "age", "elevel", "car", "zipcode", "hvalue", "hyears", "loan"]
 
 numbers = (st.integers(min_value=-(2**70), max_value=2**70) | st.floats()  # NaN and infinities too
@@ -44,7 +45,7 @@ def deep(depth: int) -> bytes:
 
 @st.composite
 def raw_values(draw: st.DrawFn, n: int) -> bytes:
-    kind = draw(st.sampled_from(["event", "event", "object", "bytes", "deep", "huge"]))
+    kind = draw(st.sampled_from(["event", "event", "event", "object", "bytes", "deep", "huge"]))
     if kind == "bytes":
         return draw(st.binary(max_size=200))
     if kind == "deep":
@@ -53,12 +54,19 @@ def raw_values(draw: st.DrawFn, n: int) -> bytes:
         return b'{"event_id": "huge", "data": {"salary": "' + b"x" * draw(st.integers(60_000, 300_000)) + b'"}}'
     if kind == "object":
         return dumps(draw(st.dictionaries(texts, json_values, max_size=6)))
-    data = {name: draw(numbers | st.just(1.0)) for name in draw(st.lists(st.sampled_from(FIELDS), unique=True))}
-    event: dict[str, Any] = {"event_id": draw(st.just(f"fuzz-{n}") | texts | numbers), "data": data}
-    if draw(st.booleans()):
-        event["entity_id"] = draw(texts | numbers)
-    if draw(st.booleans()):
-        event["ts"] = draw(numbers | texts)
+    # a valid event (all of the demo spec's fields, in range), then none to three things spoilt
+    event: dict[str, Any] = {"event_id": f"fuzz-{n}", "entity_id": draw(st.sampled_from(ENTITIES)),
+                             "data": {name: draw(st.integers(0, 4)) for name in FIELDS} | {"car": 1}}
+    for _ in range(draw(st.integers(0, 3))):
+        spoil = draw(st.sampled_from(["field", "drop", "event_id", "entity_id", "ts", "extra"]))
+        if spoil == "field":
+            event["data"][draw(st.sampled_from(FIELDS))] = draw(json_values)
+        elif spoil == "drop":
+            event["data"].pop(draw(st.sampled_from(FIELDS)), None)
+        elif spoil == "extra":
+            event[draw(texts)] = draw(json_values)
+        else:
+            event[spoil] = draw(json_values)
     return dumps(event)
 
 
@@ -70,7 +78,8 @@ def feedback_values(draw: st.DrawFn, n: int) -> bytes:
     return draw(st.binary(max_size=100)) if draw(st.booleans()) else dumps(draw(json_values))
 
 
-keys = st.none() | st.binary(max_size=0) | st.binary(max_size=64) | st.just(b"k" * 10_000)
+keys = (st.none() | st.binary(max_size=0) | st.binary(max_size=64) | st.just(b"k" * 10_000)
+        | st.sampled_from([e.encode() for e in ENTITIES]))
 
 
 def test_arbitrary_records_each_end_as_one_outcome_and_the_worker_lives(stack_settings: Settings,

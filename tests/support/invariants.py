@@ -41,7 +41,6 @@ class Figures:
     dead_letters: int = 0
     examples: int = 0
     learned: int = 0
-    caught_up_s: float = 0.0
 
 
 def caught_up(settings: Settings, worker: WorkerProcess, timeout_s: float) -> float:

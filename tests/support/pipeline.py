@@ -9,6 +9,7 @@ from pathlib import Path
 
 import redis
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from streams.settings import Settings
 from streams.specs.load import DEFAULT_SPEC_PATH
@@ -108,12 +109,15 @@ def settled(settings: Settings, members: int, timeout_s: float = 120) -> None:
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if hasattr(admin, "describe_groups"):  # kafka-python 3
-                found = admin.describe_groups([group])[group]
-                state, joined = found["group_state"], len(found["members"])
-            else:
-                found = admin.describe_consumer_groups([group])[0]
-                state, joined = found.state, len(found.members)
+            try:
+                if hasattr(admin, "describe_groups"):  # kafka-python 3
+                    found = admin.describe_groups([group])[group]
+                    state, joined = found["group_state"], len(found["members"])
+                else:
+                    found = admin.describe_consumer_groups([group])[0]
+                    state, joined = found.state, len(found.members)
+            except KafkaError:  # a new broker has no group coordinator for a moment
+                state, joined = "", 0
             if state == "Stable" and joined == members:
                 return
             time.sleep(0.5)
