@@ -11,10 +11,9 @@ from typing import Any
 
 from agents.runtime import Runtime
 from schemas import Accepted, DeadLetter, Reason, decode, encode
+from streams.core.join import SOURCE_HEADER
 from streams.core.labels import coerce_label
 from streams.worker import metrics
-
-SOURCE_HEADER = "driftline-source"  # "<partition>:<offset>" of the user's feedback record
 
 
 def register(rt: Runtime) -> None:

@@ -17,17 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from agents.feedback import SOURCE_HEADER
 from agents.runtime import Runtime
 from schemas import DeadLetter, Reason, Rejected, encode
 from streams.core.example import Example
-from streams.core.join import Joiner, step
+from streams.core.join import DuplicateLabel, Joiner, source_of, step
 from streams.state.join_state import apply, rebuild
 from streams.worker import metrics
 from streams.worker.outbox import Outbox
@@ -40,17 +38,6 @@ EXPIRE_EVERY = 200  # events between expiry sweeps of every partition's joiner
 def example_bytes(example: Example) -> bytes:
     return orjson.dumps({"event_id": example.event_id, "x": example.x, "y": example.y, "ts": example.ts,
                          "served": example.served, "served_version": example.served_version})
-
-
-def source_of(headers: Any, topic: str, where: tuple[str, int | None, int | None]) -> tuple[str, int | None, int | None]:
-    """Where the user's feedback record was, from the feedback agent's header; else ``where``."""
-    pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
-    for name, value in pairs:
-        if name == SOURCE_HEADER:
-            partition, _, offset = bytes(value).partition(b":")
-            if partition.isdigit() and offset.isdigit():
-                return topic, int(partition), int(offset)
-    return where
 
 
 def register(rt: Runtime) -> None:
@@ -103,7 +90,14 @@ def register(rt: Runtime) -> None:
                       headers: Any) -> None:
         """An outcome of the join to its topic: the example, or the dead letter of a record that
         does not decode (not one of ours: someone else wrote here)."""
-        if isinstance(outcome, Rejected):
+        if isinstance(outcome, DuplicateLabel):  # named against the user's own feedback record
+            where = source_of(headers, feedback_topic, (topic, partition, offset))
+            letter = DeadLetter.for_bytes(Reason.DUPLICATE_LABEL, f"a second label for event {outcome.event_id!r}: "
+                                          "the first one stands", outcome.label.raw, source_topic=where[0],
+                                          partition=where[1], offset=where[2], ts=rt.scorer.clock())
+            await rt.send("deadletter", encode(letter), key=key)
+            metrics.DEADLETTERS.labels(Reason.DUPLICATE_LABEL.value).inc()
+        elif isinstance(outcome, Rejected):
             letter = outcome.dead_letter
             if topic != features_topic:
                 where = source_of(headers, feedback_topic, (topic, partition, offset))

@@ -68,6 +68,9 @@ class Runtime:
     def _check_sent(self, fut: Any) -> None:
         if not fut.cancelled() and fut.exception() is not None:
             # a record that could not be written: stop before any later offset is committed
+            if getattr(self.app, "send_failed", None) is not None:
+                log.debug("could not write a record either: %r", fut.exception())
+                return  # stopping already: one line, one crash
             log.critical("could not write a record, stopping: %r", fut.exception())
             self.app.send_failed = fut.exception()  # at once: no offset is committed past it
             asyncio.ensure_future(self.app.crash(fut.exception()))

@@ -17,3 +17,4 @@ class Reason(StrEnum):
     OVERSIZED = "oversized"
     DUPLICATE_EVENT = "duplicate_event"
     UNKNOWN_EVENT = "unknown_event"
+    DUPLICATE_LABEL = "duplicate_label"  # a second label for an event (joined, or a label waits)

@@ -2,16 +2,43 @@
 
 Scored events wait ``horizon`` seconds for their label; a label that arrives first waits
 ``early_grace`` seconds of event time for its event. A label whose event is unknown, or already expired, is an
-``unknown_event``. Time is the records' own time, so replay joins exactly as live did.
+``unknown_event``. A second label for an event (joined already, or with a label waiting) is a
+:class:`DuplicateLabel`: the first label stands, the second is dead-lettered, never dropped. Time is the records' own time, so replay joins exactly as live did.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams.core.example import Example
+
+#: the feedback agent's header on a label: ``"<partition>:<offset>"`` of the user's feedback record
+SOURCE_HEADER = "driftline-source"
+
+Where = tuple[str, int | None, int | None]
+
+
+def source_of(headers: Any, topic: str, where: Where) -> Where:
+    """Where the user's feedback record was, from the feedback agent's header; else ``where``.
+
+    >>> source_of([(SOURCE_HEADER, b"3:41")], "feedback", ("labels", 0, 9))
+    ('feedback', 3, 41)
+    >>> source_of(None, "feedback", ("labels", 0, 9))
+    ('labels', 0, 9)
+    """
+    pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    for name, value in pairs:
+        if name == SOURCE_HEADER:
+            partition, _, offset = bytes(value).partition(b":")
+            if partition.isdigit() and offset.isdigit():
+                return topic, int(partition), int(offset)
+    return where
+
+
+_NONE = object()
 
 
 @dataclass(frozen=True)
@@ -32,6 +59,17 @@ class Label:
     where: tuple[str, int | None, int | None] = ("", None, None)
     #: the record's own header naming where it came from, read only if it is dead-lettered
     origin: Any = None
+    #: the user's feedback record this label is (its topic, partition, offset): the same label
+    #: written again after a crash has the same source, and is not a second label
+    source: Any = None
+
+
+@dataclass(frozen=True)
+class DuplicateLabel:
+    """A label for an event that has one already: to dead-letter as ``duplicate_label``."""
+
+    event_id: str
+    label: Label
 
 
 @dataclass
@@ -40,6 +78,7 @@ class JoinCounts:
     expired_events: int = 0
     unknown_labels: int = 0
     duplicate_labels: int = 0
+    reread_labels: int = 0  # the same feedback record's label seen again (a re-write after a crash)
 
 
 @dataclass
@@ -48,7 +87,7 @@ class Joiner:
     early_grace: float = 60.0
     events: OrderedDict[str, Scored] = field(default_factory=OrderedDict)
     early: OrderedDict[str, Label] = field(default_factory=OrderedDict)
-    done: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    done: OrderedDict[str, tuple[float, Any]] = field(default_factory=OrderedDict)  # joined: (when, label's source)
     counts: JoinCounts = field(default_factory=JoinCounts)
     now: float = 0.0
     events_now: float = 0.0  # the scored events' clock: early labels wait on it
@@ -63,21 +102,27 @@ class Joiner:
         self.events[event_id] = scored
         return None
 
-    def label(self, event_id: str, label: Label) -> Example | None:
-        """A label arrives; the example if its event is waiting, else it waits a little."""
+    def label(self, event_id: str, label: Label) -> Example | DuplicateLabel | None:
+        """A label arrives; the example if its event is waiting, else it waits a little; a
+        second label for an event is a :class:`DuplicateLabel`."""
         self.now = max(self.now, label.ts)
         scored = self.events.pop(event_id, None)
         if scored is not None:
             return self._join(event_id, scored, label)
-        if event_id in self.done:
+        standing = self.done[event_id][1] if event_id in self.done else (
+            self.early[event_id].source if event_id in self.early else _NONE)
+        if standing is not _NONE:
+            if label.source is not None and standing == label.source:
+                self.counts.reread_labels += 1  # the same feedback record, written again
+                return None
             self.counts.duplicate_labels += 1
-            return None
+            return DuplicateLabel(event_id, label)
         self.early[event_id] = label
         return None
 
     def _join(self, event_id: str, scored: Scored, label: Label) -> Example:
         self.counts.joined += 1
-        self.done[event_id] = self.now
+        self.done[event_id] = (self.now, label.source)
         return Example(event_id, scored.x, label.value, scored.ts, scored.served, scored.served_version)
 
     def expire(self) -> list[tuple[str, Label]]:
@@ -86,7 +131,7 @@ class Joiner:
         while self.events and next(iter(self.events.values())).ts < cutoff:
             self.events.popitem(last=False)
             self.counts.expired_events += 1
-        while self.done and next(iter(self.done.values())) < cutoff:
+        while self.done and next(iter(self.done.values()))[0] < cutoff:
             self.done.popitem(last=False)
         unknown = []
         # a label's event happened before the label: once the events' own clock is past the

@@ -19,7 +19,7 @@ import orjson
 from schemas import Accepted, DeadLetter, decode
 from streams.core.example import Example
 from streams.core.features import EntityState
-from streams.core.join import Joiner, Label, Scored
+from streams.core.join import DuplicateLabel, Joiner, Label, Scored
 from streams.core.labels import coerce_label
 from streams.core.model import build_model
 from streams.core.promotion import StatusChange
@@ -296,7 +296,9 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
             out.deadletters["wrong_type"] += 1
             return
         example = joiner.label(outcome.value.event_id, Label(value, outcome.value.ts or record.ts or joiner.now))
-        if example is not None:
+        if isinstance(example, DuplicateLabel):
+            out.deadletters["duplicate_label"] += 1
+        elif example is not None:
             learn(example)
 
     watched = [d.feature for d in spec.drift if d.signal == "feature" and d.feature]

@@ -25,7 +25,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from schemas import Accepted, decode
 from streams.core.example import Example
-from streams.core.join import Joiner, Label, Scored
+from streams.core.join import Joiner, Label, Scored, source_of
 from streams.core.labels import coerce_label
 from streams.core.spec import PipelineSpec
 from streams.kafka import clients
@@ -121,7 +121,8 @@ def apply(j: Joiner, spec: PipelineSpec, is_features: bool, value: bytes, record
         fv = outcome.value
         return j.scored(fv.event_id, Scored(fv.features, fv.ts, fv.prediction, fv.model_version))
     fb = outcome.value  # the label record carries the user's record time
-    return j.label(fb.event_id, Label(coerce_label(spec.task, fb.label), fb.ts or record_ts or 0.0, value, where, headers))
+    return j.label(fb.event_id, Label(coerce_label(spec.task, fb.label), fb.ts or record_ts or 0.0, value, where, headers,
+                                      source=source_of(headers, "feedback", where)))
 
 
 def _read(consumer: KafkaConsumer, tp: TopicPartition, start: int, end: int, timeout_s: float) -> list[Any]:

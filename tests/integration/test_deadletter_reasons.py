@@ -47,6 +47,8 @@ def crafted(data: dict[str, object]) -> list[tuple[str, bytes, Reason | None]]:
         ("raw", event("c-6", country="FR"), Reason.DUPLICATE_EVENT),  # the same partition: after the first
         ("feedback", b'{"event_id": "c-6", "label": [1]}', Reason.WRONG_TYPE),
         ("feedback", b'{"event_id": "never-seen", "label": true}', Reason.UNKNOWN_EVENT),
+        ("feedback", b'{"event_id": "c-6", "label": true}', None),
+        ("feedback", b'{"event_id": "c-6", "label": false}', Reason.DUPLICATE_LABEL),  # the first stands
     ]
 
 

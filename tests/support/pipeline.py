@@ -8,9 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import redis
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
+from streams.kafka import clients
 from streams.settings import Settings
 from streams.specs.load import DEFAULT_SPEC_PATH
 from streams.stack.ports import free_port
@@ -35,7 +36,7 @@ class Worker(WorkerProcess):
 
 def read_all(settings: Settings, name: str, until: int, timeout: float = 240) -> list:  # type: ignore[type-arg]
     """Records of a topic, waiting until at least ``until`` arrived (or the time is up)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = clients.consumer(settings)
     topic = settings.topic(name)
     tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
     consumer.assign(tps)
@@ -57,7 +58,7 @@ def read_all(settings: Settings, name: str, until: int, timeout: float = 240) ->
 
 def end_offsets(settings: Settings, name: str) -> int:
     """Records ever written to a topic: the sum of its partitions' end offsets."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = clients.consumer(settings)
     try:
         topic = settings.topic(name)
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
@@ -68,7 +69,7 @@ def end_offsets(settings: Settings, name: str) -> int:
 
 def committed(settings: Settings, name: str) -> int:
     """Offsets the worker's consumer group committed on a topic, summed over its partitions."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}-worker",
+    consumer = clients.consumer(settings, group_id=f"{settings.topic_prefix}-worker",
                              enable_auto_commit=False)
     try:
         topic = settings.topic(name)
@@ -105,7 +106,7 @@ def settled(settings: Settings, members: int, timeout_s: float = 120) -> None:
     """Wait until the worker group is stable with ``members`` members: every process has its
     share (a process answers on its web port before it has joined the group)."""
     group = f"{settings.topic_prefix}-worker"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = clients.admin(settings)
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

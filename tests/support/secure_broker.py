@@ -152,20 +152,13 @@ class SecureBroker:
 
     def grant(
         self, user: str, operations: Iterable[str], *, topic: str | None = None, group: str | None = None,
-        prefixed: bool = False,
+        prefixed: bool = False, deny: bool = False,
     ) -> None:
-        """Allow ``user`` the ``operations`` (READ, WRITE, DESCRIBE, ...) on one topic or one
-        consumer group (with ``prefixed``: on every one whose name starts so); return once the
-        broker applies them."""
-        if (topic is None) == (group is None):
-            raise ValueError("grant on exactly one of topic= or group=")
-        resource = ResourcePattern(
-            ResourceType.TOPIC if topic is not None else ResourceType.GROUP,
-            topic if topic is not None else group,
-            ACLResourcePatternType.PREFIXED if prefixed else ACLResourcePatternType.LITERAL,
-        )
-        acls = [ACL(f"User:{user}", "*", ACLOperation[op.upper()], ACLPermissionType.ALLOW, resource)
-                for op in operations]
+        """Allow ``user`` the ``operations`` (READ, WRITE, DESCRIBE, ALL, ...) on one topic or one
+        consumer group (with ``prefixed``: on every one whose name starts so), or with ``deny``
+        refuse them (a DENY wins over any ALLOW); return once the broker applies them."""
+        acls = self._acls(user, operations, topic, group, prefixed, deny)
+        resource = acls[0].resource_pattern
         with self.admin() as admin:
             result = admin.create_acls(acls)
             if result["failed"]:
@@ -173,6 +166,31 @@ class SecureBroker:
             # ACLs travel through the metadata log too: wait until the authorizer has them all
             query = ACLFilter(f"User:{user}", None, ACLOperation.ANY, ACLPermissionType.ANY, resource)
             _until(lambda: set(acls) <= set(admin.describe_acls(query)[0]), f"ACLs for {user!r} to reach the broker")
+
+    def revoke(
+        self, user: str, operations: Iterable[str], *, topic: str | None = None, group: str | None = None,
+        prefixed: bool = False, deny: bool = False,
+    ) -> None:
+        """Remove ACLs :meth:`grant` made (the same arguments); return once the broker has."""
+        acls = self._acls(user, operations, topic, group, prefixed, deny)
+        filters = [ACLFilter(a.principal, a.host, a.operation, a.permission_type, a.resource_pattern) for a in acls]
+        query = ACLFilter(f"User:{user}", None, ACLOperation.ANY, ACLPermissionType.ANY, acls[0].resource_pattern)
+        with self.admin() as admin:
+            admin.delete_acls(filters)
+            _until(lambda: not set(acls) & set(admin.describe_acls(query)[0]), f"ACLs of {user!r} to be removed")
+
+    @staticmethod
+    def _acls(user: str, operations: Iterable[str], topic: str | None, group: str | None, prefixed: bool,
+              deny: bool) -> list[ACL]:
+        if (topic is None) == (group is None):
+            raise ValueError("ACLs on exactly one of topic= or group=")
+        resource = ResourcePattern(
+            ResourceType.TOPIC if topic is not None else ResourceType.GROUP,
+            topic if topic is not None else group,
+            ACLResourcePatternType.PREFIXED if prefixed else ACLResourcePatternType.LITERAL,
+        )
+        permission = ACLPermissionType.DENY if deny else ACLPermissionType.ALLOW
+        return [ACL(f"User:{user}", "*", ACLOperation[op.upper()], permission, resource) for op in operations]
 
 
 @contextmanager

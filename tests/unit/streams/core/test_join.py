@@ -1,4 +1,5 @@
-from streams.core.join import Joiner, Label, Scored, step
+from streams.core.example import Example
+from streams.core.join import DuplicateLabel, Joiner, Label, Scored, step
 
 
 def scored(ts: float) -> Scored:
@@ -33,12 +34,34 @@ def test_labels_for_unknown_or_expired_events_come_back_as_unknown() -> None:
     assert [event_id for event_id, _ in j.expire()] == ["old"]
 
 
-def test_a_second_label_for_a_joined_event_is_counted_not_joined_twice() -> None:
+def test_a_second_label_for_a_joined_event_is_a_duplicate_not_joined_twice() -> None:
     j = Joiner()
     j.scored("e1", scored(0.0))
-    assert j.label("e1", Label(True, 1.0)) is not None
-    assert j.label("e1", Label(True, 2.0)) is None
+    assert isinstance(j.label("e1", Label(True, 1.0)), Example)
+    assert j.label("e1", Label(False, 2.0)) == DuplicateLabel("e1", Label(False, 2.0))
     assert j.counts.duplicate_labels == 1 and j.counts.joined == 1
+
+
+def test_a_second_label_while_one_waits_is_a_duplicate_and_the_first_stands() -> None:
+    # regression: the second early label replaced the first, which was dropped without a trace
+    j = Joiner()
+    assert j.label("e1", Label(True, 1.0)) is None
+    assert j.label("e1", Label(False, 2.0)) == DuplicateLabel("e1", Label(False, 2.0))
+    example = j.scored("e1", scored(0.0))
+    assert example is not None and example.y is True
+
+
+def test_the_same_feedback_record_written_again_is_no_second_label() -> None:
+    # after a crash the feedback agent writes a label again, naming the same feedback record
+    j = Joiner()
+    first = Label(True, 1.0, source=("feedback", 2, 40))
+    assert j.label("e1", first) is None
+    assert j.label("e1", Label(True, 1.0, source=("feedback", 2, 40))) is None  # waiting: re-read
+    assert isinstance(j.scored("e1", scored(0.0)), Example)
+    assert j.label("e1", Label(True, 1.0, source=("feedback", 2, 40))) is None  # joined: re-read
+    other = Label(True, 3.0, source=("feedback", 2, 41))
+    assert j.label("e1", other) == DuplicateLabel("e1", other)
+    assert j.counts.reread_labels == 2 and j.counts.duplicate_labels == 1 and j.counts.joined == 1
 
 
 def test_an_early_label_waits_on_the_events_clock_not_the_labels() -> None:

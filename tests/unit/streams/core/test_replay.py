@@ -30,8 +30,10 @@ def test_delayed_labels_drift_versions_and_dead_letters_are_reported() -> None:
     items.insert(900, (items[800][0], items[800][1]))  # a duplicate event
     result = replay(SPEC, items, label_delay=500)
     assert result.events == 14_002 and result.examples == 14_000
-    # the broken event's label finds no event: unknown_event, as live
-    assert dict(result.deadletters) == {"missing_field": 1, "duplicate_event": 1, "unknown_event": 1}
+    # the broken event's label finds no event: unknown_event, as live; the duplicate event's label
+    # comes twice: the second is a duplicate_label
+    assert dict(result.deadletters) == {"missing_field": 1, "duplicate_event": 1, "unknown_event": 1,
+                                        "duplicate_label": 1}
     drift = [a for a in result.alerts if a["kind"] == "concept_drift"]
     assert len(drift) == 1 and 10_000 <= drift[0]["at_event"] < 11_000
     assert [a["kind"] for a in result.alerts if a["kind"] == "model_promoted"] == ["model_promoted"]
