@@ -75,6 +75,14 @@ class Settings:
     #: alerts are also POSTed here as JSON when set (a webhook URL often carries a secret: no repr)
     alert_webhook: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_ALERT_WEBHOOK"})
 
+    #: every this many seconds a worker asks the broker how full its log directories are and
+    #: where outside subscribers of the outputs stand (0: never)
+    broker_watch_s: int = field(default=30, metadata={"env": "DRIFTLINE_BROKER_WATCH_S"})
+    #: a broker log directory with less than this share (percent) of its disk usable is alerted on
+    broker_disk_min_free_pct: int = field(default=10, metadata={"env": "DRIFTLINE_BROKER_DISK_MIN_FREE_PCT"})
+    #: a subscriber whose committed offsets stand still this long, with records to read, is alerted on
+    subscriber_stall_s: int = field(default=300, metadata={"env": "DRIFTLINE_SUBSCRIBER_STALL_S"})
+
     def __post_init__(self) -> None:
         if not self.topic_prefix or any(c not in _TOPIC_CHARS for c in self.topic_prefix):
             raise SettingsError(
@@ -119,6 +127,12 @@ class Settings:
             raise SettingsError(f"DRIFTLINE_MAX_EVENT_BYTES={self.max_event_bytes}: at least 1")
         if self.alert_webhook:
             webhook_address(self.alert_webhook)
+        if self.broker_watch_s < 0:
+            raise SettingsError(f"DRIFTLINE_BROKER_WATCH_S={self.broker_watch_s}: 0 (off) or more seconds")
+        if not 0 < self.broker_disk_min_free_pct < 100:
+            raise SettingsError(f"DRIFTLINE_BROKER_DISK_MIN_FREE_PCT={self.broker_disk_min_free_pct}: between 1 and 99")
+        if self.subscriber_stall_s < 1:
+            raise SettingsError(f"DRIFTLINE_SUBSCRIBER_STALL_S={self.subscriber_stall_s}: at least 1 second")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -19,6 +19,8 @@ from streams.worker.app import create_app
 
 AGENTS = ("validate", "feedback", "join", "train", "models")
 LAG_WAIT_S = 3.0  # how long a /metrics scrape waits for a fresh lag (Prometheus waits 10 s by default)
+#: the first source topic of each agent, in the order the broker watch picks its speaker by
+SOURCES = (("validate", "raw"), ("feedback", "feedback"), ("join", "features"), ("train", "examples"))
 #: agents that serve or learn the registry's versions: the models follower runs beside them
 FOLLOW_MODELS = ("validate", "train")
 
@@ -43,7 +45,8 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
     """The Faust app with the chosen agents registered on it."""
     from agents import feedback, join, models, train, validate, webhook
     from agents.runtime import Runtime
-    from streams.worker import dashboard, lag, metrics
+    from streams.core.watch import Finding
+    from streams.worker import broker_watch, dashboard, lag, metrics
 
     agents = chosen(agents)
     spec = load_spec(settings.pipeline)
@@ -56,6 +59,13 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
     rt.alert_listeners.append(metrics.count_alert)  # alerts counted by kind, whatever agents run
     measure_lag = lag.register(rt.app, rt.settings.topic_prefix)  # records consumed and consumer lag
     dashboard.register(app, rt)  # the live dashboard at / and its JSON under /api/
+    # the broker's disks and the outputs' outside subscribers, said once by the first source's p0 holder
+    first = next((settings.topic(t) for a, t in SOURCES if a in agents), None)
+
+    async def raise_finding(found: Finding) -> None:
+        await rt.alert(found.kind, found.severity, found.subject, found.message, **found.detail)
+
+    broker_watch.register(app, settings, first, raise_finding)
 
     @app.page("/metrics")
     async def metrics_page(web, request):  # type: ignore[no-untyped-def]

@@ -30,6 +30,11 @@ REKEYED = Counter("driftline_rekeyed_total",
                   "Raw events sent on to the rekeyed topic: unkeyed, or keyed otherwise than by their entity id")
 STATE_STORE_UP = Gauge("driftline_state_store_up",
                        "1 while Redis answers the scorer (its memory of event ids), 0 while it does not")
+BROKER_DISK_FREE = Gauge("driftline_broker_disk_free_ratio",
+                         "Share of a broker log directory's disk still usable, as the broker says", ["broker", "log_dir"])
+SUBSCRIBER_LAG = Gauge("driftline_subscriber_lag",
+                       "Records of an output topic a consumer group outside the pipeline has not read yet",
+                       ["group", "topic"])
 CONSUMED = Counter("driftline_consumed_total", "Records the agents read, by source topic", ["topic"])
 LAG = Gauge("driftline_consumer_lag",
             "Records in a source partition this worker has not processed yet (end offset minus committed offset)",

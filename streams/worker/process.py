@@ -58,7 +58,7 @@ class WorkerProcess:
             return json.loads(r.read())  # type: ignore[no-any-return]
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=2) as r:
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=10) as r:  # the page waits up to 3 s for a fresh lag
             return r.read().decode()  # type: ignore[no-any-return]
 
     def running(self) -> bool:

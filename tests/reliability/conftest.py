@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -12,17 +13,48 @@ from streams import stack
 from streams.settings import Settings
 from streams.stack.ports import free_port
 
+SMALL_DISK_MB = 256  # the broker's log directory on a disk of this size, for the full-disk fault
+
+
+def stack_settings(tmp_path: Path) -> Settings:
+    """Settings for a stack of the test's own: its ports and state folder."""
+    return Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path / "stack"),
+                              "DRIFTLINE_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+                              "DRIFTLINE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+                              "DRIFTLINE_CACHE_DIR": str(Settings.from_env().cache_dir)})
+
+
+def spelled_out(base: Settings) -> Settings:
+    """The generated Redis password and model key, spelled out: workers have state folders of their own."""
+    return replace(base, redis_url=base.redis_connect_url, model_key=base.signing_key().decode())
+
 
 @pytest.fixture
 def own_stack(tmp_path: Path) -> Iterator[Settings]:
     """Kafka and Redis of this test's own (ports, state folder), down after it."""
-    base = Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path / "stack"),
-                              "DRIFTLINE_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
-                              "DRIFTLINE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-                              "DRIFTLINE_CACHE_DIR": str(Settings.from_env().cache_dir)})
+    base = stack_settings(tmp_path)
     try:
         stack.up(base)
-        # the generated Redis password and model key, spelled out: workers have state folders of their own
-        yield replace(base, redis_url=base.redis_connect_url, model_key=base.signing_key().decode())
+        yield spelled_out(base)
     finally:
         stack.down(base)
+
+
+@pytest.fixture
+def small_disk_stack(tmp_path: Path) -> Iterator[Settings]:
+    """The same, with the broker's log directory on a tmpfs of ``SMALL_DISK_MB`` (the test may
+    fill it). Mounting needs root, as CI and the project's container run."""
+    base = stack_settings(tmp_path)
+    data = base.state_dir / "kafka" / "data"
+    data.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_DISK_MB}m,mode=0700", "tmpfs", str(data)],
+                             capture_output=True, text=True, check=False)
+    assert mounted.returncode == 0, f"a small disk for the broker needs a tmpfs mount (root): {mounted.stderr.strip()}"
+    try:
+        stack.up(base)
+        yield spelled_out(base)
+    finally:
+        try:
+            stack.down(base)
+        finally:
+            subprocess.run(["umount", "-l", str(data)], check=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -26,6 +26,7 @@ from streams.cli.status.render import as_json, down_line, render
 from streams.errors import EXIT_FAILED
 from streams.kafka import clients
 from streams.kafka.admin import _quiet_kafka_logs
+from streams.kafka.groups import committed_offsets, group_states
 from streams.kafka.topics import NAMES
 from streams.settings import Settings, kafka_address
 from streams.stack.ports import is_listening
@@ -87,42 +88,6 @@ def topic_ends(consumer: KafkaConsumer, settings: Settings) -> tuple[list[TopicE
     return out, ends
 
 
-def _groups(admin: KafkaAdminClient) -> dict[str, str]:
-    """Consumer group id -> state ("" when unknown), across kafka-python 2.x and 3.x."""
-    listing = admin.list_groups() if hasattr(admin, "list_groups") else admin.list_consumer_groups()
-    out = {}
-    for g in listing:
-        if isinstance(g, Mapping):
-            out[str(g["group_id"])] = str(g.get("group_state") or "")
-        else:  # 2.x: (group_id, protocol_type)
-            out[str(g[0])] = ""
-    return out
-
-
-def _committed(admin: KafkaAdminClient, groups: Iterable[str]) -> dict[str, dict[TopicPartition, int]]:
-    """Each group's committed offsets; a group whose offsets cannot be read is left out."""
-    ids = list(groups)
-    if not ids:
-        return {}
-    raw: dict[str, Mapping[TopicPartition, Any]] = {}
-    if hasattr(admin, "list_group_offsets"):
-        try:
-            raw = admin.list_group_offsets({g: None for g in ids})
-        except KafkaError:  # one group's error fails the batch: ask group by group
-            for g in ids:
-                try:
-                    raw.update(admin.list_group_offsets({g: None}))
-                except KafkaError:
-                    pass
-    else:
-        for g in ids:
-            try:
-                raw[g] = admin.list_consumer_group_offsets(g)
-            except KafkaError:
-                pass
-    return {g: {tp: int(meta.offset) for tp, meta in offsets.items() if meta.offset >= 0} for g, offsets in raw.items()}
-
-
 def lags(states: Mapping[str, str], committed: Mapping[str, Mapping[TopicPartition, int]],
          ends: Mapping[TopicPartition, int]) -> list[GroupLag]:
     """Lag by group and topic: end offset minus committed offset, summed over the committed
@@ -144,8 +109,8 @@ def group_lags(settings: Settings, ends: Mapping[TopicPartition, int]) -> list[G
     admin = clients.admin(settings, client_id="driftline-status", request_timeout_ms=int(TIMEOUT_S * 1000),
                           **_kafka_config(KafkaAdminClient, bootstrap_timeout_ms=int(TIMEOUT_S * 1000)))
     try:
-        states = _groups(admin)
-        return lags(states, _committed(admin, states), ends)
+        states = group_states(admin)
+        return lags(states, committed_offsets(admin, states), ends)
     finally:
         admin.close()
 

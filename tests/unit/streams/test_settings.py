@@ -59,6 +59,9 @@ def test_as_env_rebuilds_the_same_settings(tmp_path: Path) -> None:
         ("DRIFTLINE_KAFKA_SECURITY_PROTOCOL", "TLS", "one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
         ("DRIFTLINE_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "needs DRIFTLINE_KAFKA_USERNAME and DRIFTLINE_KAFKA_PASSWORD"),
         ("DRIFTLINE_KAFKA_CA_FILE", "/nowhere/ca.pem", "no such file"),
+        ("DRIFTLINE_BROKER_WATCH_S", "-1", "0 (off) or more seconds"),
+        ("DRIFTLINE_BROKER_DISK_MIN_FREE_PCT", "100", "between 1 and 99"),
+        ("DRIFTLINE_SUBSCRIBER_STALL_S", "0", "at least 1 second"),
     ],
 )
 def test_a_bad_value_names_the_variable(variable: str, value: str, message: str) -> None:
