@@ -29,6 +29,7 @@ from streams.core.trainer import PublishRequest, Trainer
 from streams.state import models_log
 from streams.state.artifacts import ArtifactRefused
 from streams.state.checkpoint import CheckpointStore, Superseded
+from streams.state.redis_trouble import refuses_writes, trouble
 from streams.state.registry import RegistryLost, RegistryUnwritable
 from streams.worker import metrics
 
@@ -246,6 +247,8 @@ def register(rt: Runtime) -> None:
                 log.warning("Redis still refuses the registry's writes (%s): trying again in %g s", again, REDIS_RETRY_S)
                 continue
             log.info("the registry in Redis is level with the models topic again")
+            await rt.alert("registry_recovered", "info", "redis",
+                           "the model registry's Redis takes writes again: it is level with the models topic")
             return
 
     def change_again(req: PublishRequest | StatusChange) -> list[ModelVersion]:
@@ -262,17 +265,21 @@ def register(rt: Runtime) -> None:
                 break
             except RegistryUnwritable as exc:
                 changes = exc.changes
-                await registry_written(exc)
+                await registry_written(exc)  # says when Redis is level again
+                alerted = False
                 break
-            except redis.RedisError as exc:  # Redis does not answer: learning waits, scoring goes on
-                log.error("the registry's Redis does not answer (%s): trying again in %g s", exc, REDIS_RETRY_S)
+            except redis.RedisError as exc:  # Redis does not answer, or refuses writes: learning waits, scoring goes on
+                log.error("the registry's Redis %s: trying again in %g s", trouble(exc), REDIS_RETRY_S)
                 if not alerted:
-                    await rt.alert("registry_unreachable", "critical", "redis",
-                                   f"the model registry's Redis does not answer ({exc}): training waits for it; "
+                    kind = "registry_unwritable" if refuses_writes(exc) else "registry_unreachable"
+                    await rt.alert(kind, "critical", "redis",
+                                   f"the model registry's Redis {trouble(exc)}: training waits for it; "
                                    "scoring goes on with the models in service")
                     alerted = True
                 attempt = change_again
                 await asyncio.sleep(REDIS_RETRY_S)
+        if alerted:
+            await rt.alert("registry_recovered", "info", "redis", "the model registry's Redis answers and takes writes again")
         if isinstance(req, StatusChange):
             kind, severity, message = req.alert, "warning", f"model version {req.version} is now {req.status}: {req.reason}"
         else:

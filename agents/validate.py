@@ -35,6 +35,7 @@ from agents.runtime import Runtime
 from schemas import DeadLetter, encode
 from streams.core.features import expired
 from streams.core.scoring import Where
+from streams.state.redis_trouble import refuses_writes, trouble
 from streams.state.seen_store import SeenStore
 from streams.worker import metrics
 from streams.worker.outbox import key_hash
@@ -89,7 +90,7 @@ def register(rt: Runtime) -> None:
             admitted = await asyncio.to_thread(
                 seen.admit, [(o.event_id, f"{w.partition}:{w.offset}") for _, w, o in checked]) if checked else []
             if seen.available != was_available:
-                await dedup_alert(rt, seen.available)
+                await dedup_alert(rt, seen.available, seen.error)
             for (event, where, outcome), new in zip(checked, admitted, strict=True):
                 message = event.message
                 if not new:  # another record brought this event id within the horizon
@@ -149,14 +150,17 @@ def origin(headers: Any, where: Where, raw_name: str) -> Where:
     return where
 
 
-async def dedup_alert(rt: Runtime, available: bool) -> None:
-    """Say when the memory of event ids goes away (Redis does not answer) and when it is back."""
+async def dedup_alert(rt: Runtime, available: bool, error: BaseException | None = None) -> None:
+    """Say when the memory of event ids goes away (Redis does not answer, or refuses writes) and
+    when it is back."""
     metrics.STATE_STORE_UP.set(1 if available else 0)
     if available:
-        await rt.alert("state_store_recovered", "info", "redis", "Redis answers again: duplicate events are caught again")
+        await rt.alert("state_store_recovered", "info", "redis", "Redis takes the event ids again: duplicate events are caught again")
     else:
+        what = trouble(error) if error is not None else "does not answer"
         await rt.alert("state_store_unavailable", "critical", "redis",
-                       "Redis does not answer: events are still scored, but duplicates are not caught until it does")
+                       f"Redis {what}: events are still scored, but duplicates are not caught until it takes them again",
+                       writes_refused=error is not None and refuses_writes(error))
 
 
 async def _sweep(rt: Runtime, store: Any, changelog: str, now: float) -> None:

@@ -8,7 +8,7 @@ duplicate). In Redis, the memory survives a restart and is shared by every worke
 duplicate is caught whichever partition it lands in. Expiry is by wall clock here and by event
 time in replay, which has no Redis.
 
-When Redis does not answer, every event is admitted (``available`` turns False): scoring goes on
+When Redis does not answer, or refuses writes, every event is admitted (``available`` turns False): scoring goes on
 and duplicates are not caught until Redis answers again. A lost event would be worse than a
 duplicate, and stopping the scorer for its memory of ids would lose the stream's freshness.
 """
@@ -42,6 +42,7 @@ class SeenStore:
         self.horizon = max(1, int(round(horizon_s)))
         self._check = client.register_script(_CHECK)
         self.available = True  # whether the last call reached Redis
+        self.error: redis.RedisError | None = None  # why it did not
 
     def admit(self, events: list[tuple[str, str]]) -> list[bool]:
         """For each ``(event_id, origin)`` in order: True when it is new or the same record read
@@ -52,8 +53,8 @@ class SeenStore:
         args = [origin for _, origin in events] + [self.horizon]
         try:
             flags = self._check(keys=keys, args=args)
-        except redis.RedisError:
-            self.available = False
+        except redis.RedisError as exc:
+            self.available, self.error = False, exc
             return [True] * len(events)
-        self.available = True
+        self.available, self.error = True, None
         return [bool(flag) for flag in flags]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import redis
 
 from streams import stack
 from streams.kafka.reader import read_topic
@@ -110,6 +111,47 @@ def test_redis_lost_mid_stream_scoring_goes_on_and_the_registry_rebuilds(own_sta
         assert "state_store_unavailable" in alerts and "state_store_recovered" in alerts, alerts
     finally:
         worker.stop()
+
+
+def test_redis_refusing_writes_mid_stream_is_said_and_nothing_is_half_written(own_stack: Settings,
+                                                                            tmp_path: Path) -> None:
+    """Fault 2, the other half: Redis answers but refuses every write (``maxmemory`` with
+    ``noeviction``, as full as it can be) while versions are due. Scoring goes on; the trainer
+    waits with a ``registry_unwritable`` alert; once Redis takes writes again, the registry is
+    whole and level with the topic (I3) and nothing was lost (I1, I2)."""
+    s = own_stack
+    worker = Worker(s, tmp_path / "worker")
+    worker.start()
+    r = redis.Redis.from_url(s.redis_connect_url)
+    try:
+        settled(s, 1)
+        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 4,)).start()
+        feed.wait_hold(timeout=300)
+        r.config_set("maxmemory-policy", "noeviction")
+        r.config_set("maxmemory", 1)  # every write that may take memory is refused from now on
+        feed.go_on()
+        wait_for("a registry_unwritable alert", lambda: "registry_unwritable" in kinds(s), 300)
+        assert worker.running(), "the worker died while Redis refused writes"
+        scored = end_offsets(s, "predictions")
+        wait_for("predictions while Redis refuses writes", lambda: end_offsets(s, "predictions") > scored + RATE, 60)
+        r.config_set("maxmemory", 0)
+        check(s, worker, feed, faults=1)
+        found = kinds(s)
+        for kind in ("state_store_unavailable", "state_store_recovered", "registry_recovered"):
+            assert kind in found, (kind, found)
+        refused = [a for a in alerts(s) if a["kind"] == "registry_unwritable"]
+        assert len(refused) == 1 and "refuses writes" in refused[0]["message"] and "maxmemory" in refused[0]["message"], refused
+    finally:
+        r.config_set("maxmemory", 0)
+        worker.stop()
+
+
+def alerts(s: Settings) -> list[dict]:  # type: ignore[type-arg]
+    return [orjson.loads(r.value) for r in read_topic(s, "alerts", missing_ok=True)]
+
+
+def kinds(s: Settings) -> list[str]:
+    return [a["kind"] for a in alerts(s)]
 
 
 @pytest.mark.parametrize("where", ["registry.number_taken", "registry.logged"])
