@@ -32,12 +32,40 @@ LOOPBACK = DEFAULTS.kafka_host_port[0]  # the local stack listens on the loopbac
 # ---------------------------------------------------------------- helpers
 
 
+#: what a Docker user sets before `docker compose up`
+USER_ENV = {"DRIFTLINE_MODEL_KEY": "ab" * 32, "DRIFTLINE_REDIS_PASSWORD": "cd" * 24}
+
+
+def interpolated(value: str) -> str:
+    """``${NAME}``, ``${NAME:?message}`` and ``${NAME:-default}`` as compose fills them in from
+    ``USER_ENV``; ``$$`` is a ``$``."""
+    def fill(m: re.Match[str]) -> str:
+        name, op, rest = m[1], m[2] or "", m[3] or ""
+        if name in USER_ENV:
+            return USER_ENV[name]
+        assert not op.endswith("?"), f"compose would refuse to start without {name}: {rest}"
+        return rest if op.endswith("-") else ""
+    return re.sub(r"\$\{(\w+)(:?[?-])?([^}]*)\}", fill, value).replace("$$", "$")
+
+
 def env_of(service: str) -> dict[str, str]:
-    """A service's environment as strings, from either the mapping or the list form."""
+    """A service's environment as strings, from either the mapping or the list form, filled in
+    as compose does."""
     env = SERVICES[service].get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+    return {str(k): "" if v is None else interpolated(str(v)) for k, v in env.items()}
+
+
+def redis_argv() -> list[str]:
+    """The redis-server command line of the redis service (after its ``sh -c`` feeding it the
+    password on stdin, when it has one)."""
+    argv = as_argv(SERVICES["redis"]["command"])
+    if argv[:2] == ["sh", "-c"]:
+        feed, _, server = argv[2].partition("|")
+        assert "requirepass" in feed, argv
+        argv = shlex.split(server.strip().removeprefix("exec "))
+    return argv
 
 
 def published(service: str) -> list[tuple[str, int, int]]:
@@ -222,7 +250,7 @@ def test_redis_is_published_on_the_default_url_host_and_port() -> None:
 
 
 def test_redis_persists_like_the_local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    argv = as_argv(SERVICES["redis"]["command"])
+    argv = redis_argv()
     assert argv[0] == "redis-server"
     docker = command_options(argv)
     local_argv = local_redis_argv(tmp_path, monkeypatch)  # redis-server <its owner-only config file>
@@ -267,9 +295,24 @@ def test_worker_reaches_kafka_on_a_listener_kafka_declares() -> None:
 def test_worker_reaches_redis_on_the_port_redis_listens_on() -> None:
     host, port = Settings.from_env(env_of("worker")).redis_host_port
     assert host == "redis" and host in SERVICES
-    redis_port = command_options(as_argv(SERVICES["redis"]["command"])).get("--port")
+    redis_port = command_options(redis_argv()).get("--port")
     listening = {int(redis_port)} if redis_port else {c for _, _, c in published("redis")}
     assert port in listening
+
+
+def test_redis_asks_for_the_users_password_kept_off_command_lines_and_the_worker_sends_it() -> None:
+    argv = as_argv(SERVICES["redis"]["command"])
+    assert argv[:2] == ["sh", "-c"] and redis_argv()[:2] == ["redis-server", "-"]  # its config on stdin
+    assert "$$REDIS_PASSWORD" in argv[2] and USER_ENV["DRIFTLINE_REDIS_PASSWORD"] not in argv[2]
+    redis_env = env_of("redis")
+    assert redis_env["REDIS_PASSWORD"] == USER_ENV["DRIFTLINE_REDIS_PASSWORD"]
+    assert redis_env["REDISCLI_AUTH"] == redis_env["REDIS_PASSWORD"]  # the health check's redis-cli logs in
+    worker = Settings.from_env(env_of("worker"))
+    assert urlsplit(worker.redis_url).password == USER_ENV["DRIFTLINE_REDIS_PASSWORD"]
+    assert USER_ENV["DRIFTLINE_REDIS_PASSWORD"] not in worker.redis_url_shown
+    # without the password set, compose refuses to start rather than run an open Redis
+    raw = SERVICES["redis"]["environment"]["REDIS_PASSWORD"]
+    assert raw.startswith("${DRIFTLINE_REDIS_PASSWORD:?")
 
 
 def test_worker_starts_after_healthy_kafka_and_redis() -> None:
