@@ -6,6 +6,7 @@ a dead letter for a raw record; a label or a dead letter for feedback) and the w
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +125,15 @@ def test_arbitrary_records_each_end_as_one_outcome_and_the_worker_lives(stack_se
     predictions = sum(1 for _ in read_topic(s, "predictions", timeout_s=60))
     raw_letters = sum(1 for d in letters if d["source_topic"] in raw_sources)
     labels = sum(1 for _ in read_topic(s, "labels", timeout_s=60))
-    feedback_letters = sum(1 for d in letters if d["source_topic"] == s.topic("feedback"))
+    # the feedback agent's outcome of each record: a label, or a dead letter; the join's later
+    # outcomes of a label (duplicate_label, unknown_event) name the same feedback record
+    joined = {"duplicate_label", "unknown_event"}
+    feedback_letters = sum(1 for d in letters if d["source_topic"] == s.topic("feedback") and d["reason"] not in joined)
+    labels_letters = Counter((d["partition"], d["offset"]) for d in letters
+                             if d["source_topic"] == s.topic("feedback") and d["reason"] in joined)
     print(f"\n{CASES} cases: {sent['raw']} raw records -> {predictions} predictions + {raw_letters} dead letters; "
           f"{sent['feedback']} feedback records -> {labels} labels + {feedback_letters} dead letters; "
           f"caught up in {took:.1f}s")
     assert predictions + raw_letters == sent["raw"]
     assert labels + feedback_letters == sent["feedback"]
+    assert all(n == 1 for n in labels_letters.values()), "a label with two outcomes from the join"
