@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-unit test-reliability bench setup system-deps kafka-jars stack-up stack-down lint clean
+.PHONY: demo test test-unit test-reliability test-containers images container-deps bench setup system-deps kafka-jars stack-up stack-down lint clean
 
 demo: setup
 	$(BIN)/driftline demo
@@ -24,6 +24,15 @@ test: setup lint
 # against processes of its own
 test-reliability: setup
 	$(BIN)/pytest -m reliability tests/reliability
+
+# docker-compose.yml run for real under podman-compose, with the images built here (issue 14);
+# .ci/run runs it after make test. Needs root (podman's storage and networks).
+test-containers: setup container-deps
+	$(BIN)/pytest -m containers tests/containers
+
+# The worker, Kafka, Redis and Prometheus images, from a Debian base made here with mmdebstrap
+images: setup container-deps
+	$(BIN)/python -m streams.stack.images
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -n 2 --dist worksteal $(UNIT)
@@ -54,6 +63,21 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing:$$missing - install them (Debian: sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
+
+# The container engine (podman with runc and netavark, podman-compose) and mmdebstrap for the
+# local Debian base: Debian packages, when missing and we may install them.
+container-deps:
+	@missing=""; \
+	for cmd in podman podman-compose runc mmdebstrap; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	[ -x /usr/lib/podman/netavark ] || command -v netavark >/dev/null || missing="$$missing netavark aardvark-dns"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -72,6 +72,7 @@ def published(service: str) -> list[tuple[str, int, int]]:
     """(host ip, host port, container port) for each port a service publishes."""
     out = []
     for entry in SERVICES[service].get("ports", []):
+        entry = entry if isinstance(entry, dict) else interpolated(str(entry))
         if isinstance(entry, dict):  # long syntax
             out.append((str(entry.get("host_ip", "")), int(entry["published"]), int(entry["target"])))
             continue
@@ -192,7 +193,7 @@ def test_kafka_advertises_the_default_bootstrap_address_to_the_host() -> None:
 
 
 def test_kafka_image_is_the_version_the_local_stack_runs() -> None:
-    assert SERVICES["kafka"]["image"] == f"apache/kafka:{DEFAULTS.kafka_version}"
+    assert interpolated(SERVICES["kafka"]["image"]) == f"apache/kafka:{DEFAULTS.kafka_version}"
 
 
 def test_kafka_is_a_one_node_kraft_broker_and_controller() -> None:
@@ -330,6 +331,17 @@ def test_worker_is_built_from_the_dockerfile_and_runs_the_worker_command() -> No
     assert as_argv(SERVICES["worker"]["command"]) == ["worker"]
 
 
+def test_every_image_but_grafanas_can_be_named_by_a_variable_and_defaults_to_upstreams() -> None:
+    from streams.stack.images import images
+
+    named = {service: re.fullmatch(r"\$\{(\w+):-([^}]+)\}", str(SERVICES[service].get("image", "")))
+             for service in ("kafka", "redis", "prometheus", "worker")}
+    assert all(named.values()), {k: SERVICES[k].get("image") for k, v in named.items() if not v}
+    variables = {m[1] for m in named.values() if m}
+    assert variables == set(images(DEFAULTS)), "make images names what compose reads"
+    assert "${" not in str(SERVICES["grafana"]["image"])  # no local Grafana: it stays upstream's
+
+
 # ---------------------------------------------------------------- the Dockerfile
 
 
@@ -355,7 +367,9 @@ def test_dockerfile_health_check_asks_the_worker_health_page_with_python() -> No
 
 
 def test_dockerfile_runs_driftline_as_a_non_root_user() -> None:
-    assert instructions("FROM")[0] == "python:3.11-slim"
+    assert instructions("FROM")[0] == "${BASE}" and instructions("ARG")[0] == "BASE=python:3.11-slim"
+    # compose builds on the same default, which make images overrides with its local Debian base
+    assert interpolated(SERVICES["worker"]["build"]["args"]["BASE"]) == "python:3.11-slim"
     users = instructions("USER")
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert instructions("ENTRYPOINT") == ['["driftline"]']
