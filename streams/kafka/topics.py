@@ -47,7 +47,20 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     n = settings.partitions
     one = {"alerts": 1, "models": 1, "examples": 1}
     configs = {"models": (("cleanup.policy", "compact"), ("max.message.bytes", str(MODELS_MAX_BYTES)))}
+    durable = durability(settings.replication_factor)
     return [
-        TopicSpec(settings.topic(name), one.get(name, n), configs.get(name, ()), settings.replication_factor)
+        TopicSpec(settings.topic(name), one.get(name, n), configs.get(name, ()) + durable, settings.replication_factor)
         for name in NAMES
     ]
+
+
+def durability(replication_factor: int) -> tuple[tuple[str, str], ...]:
+    """With three copies or more, a write (``acks=all``) counts once all but one have it, so one
+    broker may be down and no acknowledged record is lost; with fewer, the broker's default.
+
+    >>> durability(1), durability(3), durability(5)
+    ((), (('min.insync.replicas', '2'),), (('min.insync.replicas', '4'),))
+    """
+    if replication_factor < 3:
+        return ()
+    return (("min.insync.replicas", str(replication_factor - 1)),)

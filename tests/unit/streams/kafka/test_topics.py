@@ -21,5 +21,6 @@ def test_topics_and_faust_changelogs_get_the_replication_factor_from_settings(tm
     settings = Settings.from_env({"DRIFTLINE_REPLICATION_FACTOR": "3", "DRIFTLINE_TOPIC_PREFIX": "p",
                                   "DRIFTLINE_STATE_DIR": str(tmp_path)})
     assert {s.replication_factor for s in topic_specs(settings)} == {3}
+    assert all(dict(s.config)["min.insync.replicas"] == "2" for s in topic_specs(settings))  # one broker may be down
     assert create_app(settings).conf.topic_replication_factor == 3
     assert {s.replication_factor for s in topic_specs(Settings.from_env({}))} == {1}  # the local single-node stack
