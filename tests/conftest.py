@@ -2,7 +2,8 @@
 
 Where they come from, in this order: the contract's environment variables when set (an outside
 stack); else the local stack's own processes on free ports in a temporary folder; else
-testcontainers' Kafka and Redis when a Docker engine answers. With CI=true a missing broker
+(or with DRIFTLINE_TEST_STACK=containers) Kafka and Redis containers through testcontainers when
+a Docker-compatible engine answers. With CI=true a missing broker
 fails the run; it never skips.
 """
 
@@ -53,29 +54,73 @@ def _local_stack(tmp: Path) -> tuple[Settings, object] | None:
 
 
 def _containers() -> tuple[Settings, object] | None:
+    """Kafka and Redis through testcontainers, where a Docker-compatible engine answers (here:
+    podman's service, with DOCKER_HOST pointing at its socket and Ryuk off). The images are
+    DRIFTLINE_KAFKA_IMAGE and DRIFTLINE_REDIS_IMAGE when set (`make images` builds them), else
+    upstream's; Redis asks for a password."""
+    import secrets
+
     from streams.stack.docker import engine_answers
+    from streams.stack.ports import free_port
 
     if not engine_answers():
         return None
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.redis import RedisContainer
+    from testcontainers.core.container import DockerContainer
 
     base = Settings.from_env({})
-    kafka = KafkaContainer(f"apache/kafka:{base.kafka_version}").with_kraft()
+    kafka_port, redis_port = free_port(), free_port()
+    # the broker advertises the host's port: the test's clients and workers reach it there
+    kafka = (DockerContainer(os.environ.get("DRIFTLINE_KAFKA_IMAGE") or f"apache/kafka:{base.kafka_version}")
+             .with_bind_ports(9092, kafka_port)
+             .with_env("CLUSTER_ID", "jIenu77KScORhPLwn3MIng").with_env("KAFKA_NODE_ID", "1")
+             .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
+             .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
+             .with_env("KAFKA_LISTENERS", "PLAINTEXT://0.0.0.0:9092,CONTROLLER://localhost:9093")
+             .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{kafka_port}")
+             .with_env("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT")
+             .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
+             .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1").with_env("KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS", "1")
+             .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+             .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+             .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+             .with_env("KAFKA_NUM_PARTITIONS", str(base.partitions)))
+    password = secrets.token_hex(16)
+    redis = (DockerContainer(os.environ.get("DRIFTLINE_REDIS_IMAGE") or "redis:7")
+             .with_bind_ports(6379, redis_port).with_env("REDIS_PASSWORD", password)
+             .with_command(["sh", "-c", 'printf "requirepass %s\\n" "$REDIS_PASSWORD" | exec redis-server -']))
     kafka.start()
-    redis = RedisContainer("redis:7")
     redis.start()
-    settings = replace(
-        base,
-        kafka_bootstrap=kafka.get_bootstrap_server(),
-        redis_url=f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0",
-    )
+    settings = replace(base, kafka_bootstrap=f"127.0.0.1:{kafka_port}",
+                       redis_url=f"redis://:{password}@127.0.0.1:{redis_port}/0")
+    _wait_for_containers(settings)
 
     def stop() -> None:
         kafka.stop()
         redis.stop()
 
     return settings, stop
+
+
+def _wait_for_containers(settings: Settings, timeout_s: float = 180) -> None:
+    import time
+
+    import redis as redis_client
+
+    from streams.kafka import admin
+
+    deadline = time.monotonic() + timeout_s
+    while admin.cluster_info(settings, timeout_ms=3000) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the Kafka container did not answer at {settings.kafka_bootstrap} in {timeout_s:.0f}s")
+        time.sleep(1)
+    while True:
+        try:
+            redis_client.Redis.from_url(settings.redis_url, socket_timeout=3).ping()
+            return
+        except redis_client.RedisError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 @pytest.fixture(scope="session")
@@ -88,11 +133,14 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     settings = _from_env()
     origin = "environment"
     if settings is None:
-        started = _local_stack(tmp_path_factory.mktemp("stack"))
+        # DRIFTLINE_TEST_STACK=containers: straight to testcontainers (make test-containers runs
+        # integration tests that way, on podman)
+        wanted = os.environ.get("DRIFTLINE_TEST_STACK", "")
+        started = None if wanted == "containers" else _local_stack(tmp_path_factory.mktemp("stack"))
         origin = "local stack"
         if started is None:
             started = _containers()
-            origin = "testcontainers"
+            origin = "containers started by testcontainers"
         if started is None:
             message = "no Kafka broker: no redis-server/Java/Maven for the local stack and no Docker engine"
             if os.environ.get("CI") == "true":

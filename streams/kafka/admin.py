@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,9 +102,25 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicSpec], timeout_ms: in
                     created.append(spec.name)
                 except TopicAlreadyExistsError:
                     pass
+            if created:  # the controller has them; the broker's metadata may follow a moment later
+                _until_listed(admin, [spec.name for spec in specs], timeout_ms)
         finally:
             admin.close()
     return created
+
+
+def _until_listed(admin: KafkaAdminClient, names: list[str], timeout_ms: int) -> None:
+    """Wait until the broker lists every one of ``names`` (a client that asks right after a
+    create may otherwise not find a topic yet)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        missing = sorted(set(names) - set(admin.list_topics()))
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise EnvironmentProblem(f"topics created but not listed by the broker after {timeout_ms / 1000:.0f}s: "
+                                     f"{', '.join(missing)}")
+        time.sleep(0.2)
 
 
 _VERSION_LINE = re.compile(r"Kafka version: (\S+)")

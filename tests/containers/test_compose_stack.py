@@ -16,8 +16,7 @@ import orjson
 import pytest
 import redis
 
-from streams.settings import Settings
-from streams.stack.images import Image, build_all
+from streams.stack.images import Image
 from tests.support.compose import SERVICES_HERE, ComposeStack, until
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]  # the first build of the images
@@ -25,14 +24,6 @@ pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]  # the first bu
 EVENTS = 50
 DATA = {"salary": 50000.0, "commission": 0.0, "age": 40, "elevel": 1, "car": 3, "zipcode": 2,
         "hvalue": 100000.0, "hyears": 10, "loan": 20000.0}
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> list[Image]:
-    log = tmp_path_factory.mktemp("images") / "images.log"
-    images = build_all(Settings.from_env(), log)
-    print("\n" + "\n".join(f"{i.name:<40} {i.size_bytes / 1e6:6.0f} MB" for i in images))
-    return images
 
 
 @pytest.fixture
