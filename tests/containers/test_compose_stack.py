@@ -16,7 +16,7 @@ import orjson
 import pytest
 import redis
 
-from streams.stack.images import Image
+from streams.stack.images import Image, podman
 from tests.support.compose import SERVICES_HERE, ComposeStack, until
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]  # the first build of the images
@@ -88,3 +88,11 @@ def test_the_compose_stack_scores_events_from_the_host_restarts_and_leaves_nothi
     running = subprocess.run(["podman", "ps", "--format", "{{.Names}}"], env=s.env, capture_output=True, text=True,
                              check=True).stdout.split()
     assert {s.container(x) for x in SERVICES_HERE} <= set(running)
+
+
+def test_every_image_runs_as_a_user_that_is_not_root(built: list[Image]) -> None:
+    for image in built:
+        user = podman("image", "inspect", "--format", "{{.Config.User}}", image.name).stdout.strip()
+        assert user and user.split(":")[0] not in ("root", "0"), f"{image.name} runs as {user!r}"
+        uid = podman("run", "--rm", "--entrypoint", "id", image.name, "-u").stdout.strip()
+        assert uid != "0", f"{image.name} runs as uid 0"
