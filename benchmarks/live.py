@@ -25,7 +25,7 @@ from streams.worker.process import WorkerProcess
 from tests.support.feed import Feed
 from tests.support.pipeline import committed, end_offsets
 
-LAGGED = ("raw", "feedback", "features", "labels", "examples")
+LAGGED = ("raw", "rekeyed", "feedback", "features", "labels", "examples")
 WINDOW = 3_000  # events: served accuracy before the change, and 3,000 after it
 SCORING = "validate,feedback,models"  # the split: what reads the users' topics and answers them
 LEARNING = "join,train,models"  # and what learns from their labels (the join's own reading with it)
