@@ -88,27 +88,158 @@ def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResul
     for n, (name, result) in enumerate(results, 1):
         summary = result.summary()
         images = []
-        plots = [("metric", metric_plot(name, result)), ("deadletters", deadletter_plot(name, result)),
-                 ("label-delay", label_delay_plot(name, result))]
+        plots = [("metric", metric_plot(name, result))]
+        if result.deadletters:  # nothing dead-lettered: one line says so, no empty chart
+            plots.append(("deadletters", deadletter_plot(name, result)))
+        if result.label_delays:
+            plots.append(("label-delay", label_delay_plot(name, result)))
         plots += [(f"feature-{k}", distribution_plot(name, snap)) for k, snap in enumerate(result.distributions, 1)]
         for kind, png in plots:
             (folder / f"{kind}-{n}.png").write_bytes(png)
             images.append(f'<img alt="{kind}" src="data:image/png;base64,{base64.b64encode(png).decode()}">')
-        rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_show(v))}</td></tr>"
-                       for k, v in summary.items() if k not in ("timeline", "versions", "alerts"))
-        alerts = "".join(f"<li>{html.escape(a['kind'])} at {a.get('at_event', a.get('at_example'))}</li>" for a in result.alerts)
-        sections.append(f"<section><h2>{html.escape(name)}</h2><table>{rows}</table>{''.join(images)}"
-                        f"<h3>alerts</h3><ul>{alerts or '<li>none</li>'}</ul></section>")
+        rows = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(text)}</td></tr>"
+                       for label, text in summary_rows(summary))
+        story = "".join(f"<li>{html.escape(line)}</li>" for line in narrative(result))
+        empty = "" if result.deadletters else "<p class='none'>Dead letters: none.</p>"
+        sections.append(f"<section><h2>{html.escape(name)}</h2><h3>What happened</h3><ul class='story'>{story}</ul>"
+                        f"<table class='summary'>{rows}</table>{''.join(images)}{empty}"
+                        f"<h3>Alerts</h3>{alerts_table(result.alerts)}</section>")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>driftline backtest: {html.escape(source)}</title>"
-            "<style>body{font-family:sans-serif;margin:2em}img{max-width:100%;display:block;margin:1em 0}"
-            "th{text-align:left;padding-right:2em}</style></head>"
+            "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}img{max-width:100%;display:block;margin:1em 0}"
+            "th{text-align:left;padding-right:2em}table{border-collapse:collapse;margin:1em 0}"
+            "td,th{padding:2px 8px;border-bottom:1px solid #ddd;vertical-align:top}.none{color:#555}"
+            "@media print{img{page-break-inside:avoid}section{page-break-before:always}}</style></head>"
             f"<body><h1>driftline backtest of {html.escape(source)}</h1>{''.join(sections)}</body></html>")
     path = folder / "report.html"
     path.write_text(page)
     return path
 
 
+def _count(n: int) -> str:
+    """
+    >>> _count(24000)
+    '24,000'
+    """
+    return f"{n:,}"
+
+
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The summary table's rows, as words and numbers (never a raw dict).
+
+    >>> rows = summary_rows({"events": 24000, "metric": "accuracy", "prequential_accuracy": 0.91234,
+    ...                      "deadletters": {}, "label_delay_events": {"median": 500, "p95": 500, "max": 500},
+    ...                      "reproduced": {"predictions": 24000, "differ": 0}, "data_drift_distributions": []})
+    >>> for row in rows: print(row)
+    ('events', '24,000')
+    ('metric', 'accuracy')
+    ('prequential accuracy', '0.9123')
+    ('dead letters', 'none')
+    ('label delay (events)', 'median 500, p95 500, max 500')
+    ('reproduced live predictions', '24,000 compared, 0 differ')
+    ('data drift, feature means', 'none')
+    """
+    out = []
+    for key, value in summary.items():
+        if key in ("timeline", "versions", "alerts", "source", "spec"):
+            continue
+        label = key.replace("_", " ")
+        if key == "deadletters":
+            label = "dead letters"
+            text = ", ".join(f"{reason} {_count(n)}" for reason, n in sorted(value.items())) or "none"
+        elif key == "label_delay_events":
+            label = "label delay (events)"
+            text = "none" if not value else f"median {value['median']}, p95 {value['p95']}, max {value['max']}"
+        elif key == "reproduced":
+            label = "reproduced live predictions"
+            text = f"{_count(value.get('predictions', 0))} compared, {_count(value.get('differ', 0))} differ"
+        elif key == "data_drift_distributions":
+            label = "data drift, feature means"
+            text = "; ".join(f"{d['feature']} at event {_count(d['at_event'])}: {_show(d['mean_before'])} before, "
+                             f"{_show(d['mean_after'])} after" for d in value) or "none"
+        else:
+            text = "none" if value is None else _count(value) if isinstance(value, int) and not isinstance(value, bool) else _show(value)
+        out.append((label, text))
+    return out
+
+
+def _served_near(timeline: list[Any], at: int, after: bool) -> float | None:
+    """The served accuracy at the last point before ``at`` (or the first one after it)."""
+    points = [(x, served) for x, _, served in timeline if served is not None]
+    if after:
+        later = [v for x, v in points if x >= at]
+        return later[0] if later else None
+    earlier = [v for x, v in points if x < at]
+    return earlier[-1] if earlier else None
+
+
+def narrative(result: ReplayResult) -> list[str]:
+    """What happened, in sentences for a person: the stream, each drift and what followed, the
+    versions, and where accuracy ended."""
+    lines = [f"{_count(result.events)} events, {_count(result.examples)} labelled examples: prequential "
+             f"{result.metric} {_show(result.prequential)}, served accuracy {_show(result.served_accuracy)}."]
+    drifts = [a for a in result.alerts if a["kind"] == "concept_drift"]
+    served = [t for t in result.timeline if t[2] is not None]
+    for d in drifts:
+        at = d["at_event"]
+        before = _served_near(result.timeline, at - ROLLING, after=False)
+        during = [v for x, _, v in served if at - ROLLING <= x <= at + 2 * ROLLING]
+        after = [a for a in result.alerts if a["kind"] in ("model_promoted", "model_rolled_back") and a.get("at_example", 0) >= at]
+        line = (f"Concept drift caught at event {_count(at)} ({d.get('detector', '?')} on {d.get('subject', '?')}): "
+                f"served accuracy {_show(before)} before")
+        if during:
+            line += f", {_show(min(during))} at its lowest"
+        if after:
+            first = after[0]
+            verb = "promoted" if first["kind"] == "model_promoted" else "rolled back to"
+            line += (f"; version {first.get('version')} {verb} at example {_count(first['at_example'])}, "
+                     f"{_count(first['at_example'] - at)} examples later")
+            recovered = _served_near(result.timeline, first["at_example"] + ROLLING, after=True)
+            if recovered is not None:
+                line += f", served accuracy {_show(recovered)} a window after"
+        lines.append(line + ".")
+    if not drifts:
+        lines.append("No concept drift was detected.")
+    others = [a for a in result.alerts if a["kind"] in ("data_drift", "prediction_drift")]
+    if others:
+        kinds = sorted({a["kind"].replace("_", " ") for a in others})
+        lines.append(f"{len(others)} other drift alert(s): {', '.join(kinds)} (see the alerts).")
+    champions = [v for v in result.versions if v["status"] == "champion"]
+    promoted = sum(1 for a in result.alerts if a["kind"] == "model_promoted")
+    rolled = sum(1 for a in result.alerts if a["kind"] == "model_rolled_back")
+    lines.append(f"{len(result.versions)} versions published ({len(champions)} as champion), {promoted} promoted, "
+                 f"{rolled} rolled back.")
+    if served:
+        lines.append(f"At the end, served accuracy over the last {ROLLING} examples: {_show(served[-1][2])}.")
+    return lines
+
+
+def alerts_table(alerts: list[dict[str, Any]]) -> str:
+    """The alerts as an HTML table (where in the stream, kind, severity, detail), or one line.
+
+    >>> alerts_table([])
+    "<p class='none'>None.</p>"
+    >>> "<td>concept_drift</td><td>critical</td>" in alerts_table([{"kind": "concept_drift", "at_event": 9,
+    ...     "detector": "HDDM_A", "subject": "model errors", "before": 0.01, "statistic": 0.2}])
+    True
+    """
+    if not alerts:
+        return "<p class='none'>None.</p>"
+    rows = []
+    for a in alerts:
+        where = f"event {_count(a['at_event'])}" if "at_event" in a else f"example {_count(a.get('at_example', 0))}"
+        severity = a.get("severity") or ("critical" if a["kind"] == "concept_drift" else
+                                         "warning" if a["kind"].endswith("drift") or a["kind"] == "model_rolled_back" else "info")
+        detail = "; ".join(f"{k} {_show(v)}" for k, v in a.items()
+                           if k not in ("kind", "at_event", "at_example", "severity") and not isinstance(v, (dict, list)))
+        rows.append(f"<tr><td>{html.escape(where)}</td><td>{html.escape(a['kind'])}</td><td>{severity}</td>"
+                    f"<td>{html.escape(detail)}</td></tr>")
+    return ("<table class='alerts'><tr><th>where</th><th>kind</th><th>severity</th><th>detail</th></tr>"
+            + "".join(rows) + "</table>")
+
+
 def _show(value: Any) -> str:
+    if value is None:
+        return "none"
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)

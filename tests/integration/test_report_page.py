@@ -4,6 +4,7 @@ built-in stream replayed)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,7 +22,13 @@ LABEL_DELAY_CYAN = (0x17, 0xBE, 0xCF)
 def test_the_report_renders_its_metric_plot_with_the_drift_marked(tmp_path: Path, chromium: str) -> None:
     out = tmp_path / "report"
     assert main(["replay", "agrawal-drift", "--limit", "14000", "--label-delay", "200", "--out", str(out)]) == 0
-    assert {p.name for p in out.iterdir()} >= {"report.html", "metrics.json", "metric-1.png", "deadletters-1.png", "label-delay-1.png"}
+    assert {p.name for p in out.iterdir()} >= {"report.html", "metrics.json", "metric-1.png", "label-delay-1.png"}
+    assert not (out / "deadletters-1.png").exists()  # nothing dead-lettered: a line says so, no empty chart
+    page = (out / "report.html").read_text()
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<img[^>]*>", "", page.split("</head>")[1]))
+    assert "{" not in text and "Dead letters: none." in text  # no raw dicts
+    assert re.search(r"Concept drift caught at event [\d,]+ \(HDDM_A on model errors\)", text), text[:3000]
+    assert "median 200, p95 200, max 200" in text and "<table class='alerts'>" in page
     assert orjson.loads((out / "metrics.json").read_bytes())["label_delay_events"] == {"median": 200, "p95": 200, "max": 200}
     shot = tmp_path / "shot.png"
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
