@@ -38,3 +38,21 @@ def test_a_file_without_labels_is_bad_input(tmp_path: Path, capsys: pytest.Captu
     sample.write_text("x\n1\n2\n")
     assert main(["spec", "init", str(sample)]) == 2
     assert "no label column" in capsys.readouterr().err
+
+
+def test_the_spec_covers_the_whole_file_so_a_replay_of_it_dead_letters_nothing(tmp_path: Path) -> None:
+    # regression: ranges came from the first 10,000 rows; a later, larger value of the same file
+    # was dead-lettered as out_of_range, and the replay no longer matched the file's own metric
+    from streams.core.replay import replay
+    from streams.kafka.sources import from_file
+
+    sample = tmp_path / "grows.jsonl"
+    rows = [{"data": {"x": float(i % 100), "size": "S" if i < 15_000 else "XL"}, "label": i % 2 == 0} for i in range(20_000)]
+    rows[-1]["data"]["x"] = 1e6  # the largest value is the last row
+    sample.write_bytes(b"\n".join(orjson.dumps(r) for r in rows))
+    spec = parse_spec(infer(sample))
+    fields = {f.name: f for f in spec.fields}
+    assert fields["x"].max == 1e6 and fields["size"].categories == frozenset({"S", "XL"})
+    assert "from all 20000 rows" in infer(sample)
+    result = replay(spec, from_file(sample))
+    assert result.events == 20_000 and dict(result.deadletters) == {}
