@@ -125,7 +125,20 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return cmd_replay.run(args.source, args.spec, label_delay=args.label_delay, limit=args.limit, seed=args.seed,
                           drift_at=args.drift_at, out=args.out, gates=gates, mode=args.mode, settings=settings,
                           start=args.start, end=args.end, as_live=args.as_live,
-                          speed=args.speed, keep=args.keep)
+                          speed=args.speed, keep=args.keep, name=args.name or "", tags=args.tag, record=not args.no_record,
+                          baseline=args.fail_under_baseline or "", margin=args.baseline_margin)
+
+
+def _experiments(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli import experiments as cmd
+
+    if args.action == "list":
+        return cmd.list_runs(settings, tag=args.tag, spec=args.spec, source=args.source, as_json=args.json)
+    if args.action == "show":
+        return cmd.show(settings, args.id, as_json=args.json)
+    if args.action == "compare":
+        return cmd.compare_runs(settings, args.ids)
+    return cmd.report(settings, args.ids, args.out)
 
 
 def _spec(args: argparse.Namespace, settings: Settings) -> int:
@@ -255,7 +268,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, help="stop after this many events")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--drift-at", type=_positive_int, default=10_000, help="event where the built-in concept changes")
+    p.add_argument("--name", help="a name for this run's experiment record")
+    p.add_argument("--tag", action="append", default=[], help="a tag for this run's experiment record (repeatable)")
+    p.add_argument("--no-record", action="store_true", help="keep no experiment record of this run")
+    p.add_argument("--fail-under-baseline", metavar="ID",
+                   help="exit 1 when a spec's prequential metric is worse than this recorded experiment's by more than the margin")
+    p.add_argument("--baseline-margin", type=float, default=0.0, help="with --fail-under-baseline: how much worse is allowed")
     p.set_defaults(run=_replay)
+
+    p = sub.add_parser("experiments", help="the recorded backtests: list, show, compare, report")
+    ex = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    q = ex.add_parser("list", help="every recorded run: when, name, tags, spec, source, headline metric")
+    q.add_argument("--tag", help="only runs with this tag")
+    q.add_argument("--spec", help="only runs of this spec (its file name or a sha256 prefix)")
+    q.add_argument("--source", help="only runs on this source (or part of its name)")
+    q.add_argument("--json", action="store_true", help="as JSON, for scripts")
+    q = ex.add_parser("show", help="everything about one run")
+    q.add_argument("id", help="an experiment id (or a unique prefix, or its --name)")
+    q.add_argument("--json", action="store_true", help="as JSON, for scripts")
+    q = ex.add_parser("compare", help="runs side by side: metrics, differences, the spec diff")
+    q.add_argument("ids", nargs="+", metavar="ID")
+    q = ex.add_parser("report", help="one HTML report of these runs, with their comparison")
+    q.add_argument("ids", nargs="+", metavar="ID")
+    q.add_argument("--out", type=Path, required=True, help="the report's folder")
+    p.set_defaults(run=_experiments)
 
     p = sub.add_parser("spec", help="pipeline specs: infer one from a sample file")
     p.add_argument("action", choices=["init"])

@@ -89,7 +89,7 @@ def lineage(registry: Registry, record: ModelVersion) -> list[int]:
 def show(settings: Settings, version: int, *, as_json: bool) -> int:
     registry = _registry(settings)
     record = _record(registry, version)
-    data = {**_public(record), "lineage": lineage(registry, record)}
+    data = {**_public(record), "lineage": lineage(registry, record), "experiments": _experiments_of(settings, record.spec_sha256)}
     if as_json:
         print(orjson.dumps(data).decode())
         return 0
@@ -99,6 +99,21 @@ def show(settings: Settings, version: int, *, as_json: bool) -> int:
             value = f"{_when(value)} UTC"
         console.print(f"[bold]{key:>18}[/bold]  {value}")
     return 0
+
+
+def _experiments_of(settings: Settings, spec_sha256: str) -> list[str]:
+    """The recorded backtests that ran the spec this version was trained under (what justified
+    it), newest first: "<id> (<name>, <headline metric>)"."""
+    from streams.experiments import log
+
+    found = [r for r in log.read_all(settings) if r["spec"]["sha256"] == spec_sha256]
+    out = []
+    for r in reversed(found):
+        metric = r.get("metric") or "accuracy"
+        value = r["metrics"].get(f"prequential_{metric}")
+        label = ", ".join(x for x in (r.get("name") or "", f"{metric} {value:.4f}" if isinstance(value, float) else "") if x)
+        out.append(f"{r['id']} ({label})" if label else r["id"])
+    return out
 
 
 def diff(settings: Settings, v: int, w: int) -> int:

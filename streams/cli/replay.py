@@ -9,8 +9,11 @@ exit code 1, so a backtest can gate a CI pipeline.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 from rich.console import Console
@@ -24,6 +27,44 @@ from streams.kafka.sources import open_source
 from streams.replay.recorded import read_range, read_schedule
 from streams.settings import Settings
 from streams.specs.load import load_spec
+
+
+@dataclass
+class Recorder:
+    """Keeps each run of a replay as an experiment (:mod:`streams.experiments`), when a broker
+    answers; says where it is, or why it is not kept."""
+
+    settings: Settings | None
+    source: dict[str, Any]
+    label_delay: str
+    name: str = ""
+    tags: list[str] = field(default_factory=list)
+    enabled: bool = True
+    specs: dict[str, PipelineSpec] = field(default_factory=dict)
+    walls: dict[str, float] = field(default_factory=dict)
+    baseline: str = ""  # an experiment id: each run must not be worse than it by more than the margin
+    margin: float = 0.0
+
+    def save(self, results: list[tuple[str, ReplayResult]], say: Any) -> list[dict[str, Any]]:
+        from streams.experiments import log
+        from streams.experiments.record import make_record
+        from streams.state.registry import libraries
+
+        records = [make_record(spec_name=name, spec_text=self.specs[name].source_text, spec_sha256=self.specs[name].digest,
+                               source=self.source, label_delay=self.label_delay, summary=result.summary(),
+                               wall_s=self.walls.get(name, 0.0), libraries=libraries(), name=self.name, tags=self.tags)
+                   for name, result in results]
+        if not self.enabled:
+            return records
+        settings = self.settings or Settings.from_env()
+        if not log.broker_answers(settings):
+            say(f"experiment not recorded: no broker answers at {settings.kafka_bootstrap} "
+                "(start the stack to keep a record; --no-record not to try)")
+            return records
+        for record in records:
+            log.append(settings, record)
+            say(f"experiment {record['id']} recorded ({record['spec']['name']}): driftline experiments show {record['id']}")
+        return records
 
 
 @dataclass(frozen=True)
@@ -60,12 +101,18 @@ def gate_failures(summary: dict[str, object], gates: list[Gate]) -> list[str]:
 def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, seed: int, drift_at: int,
         out: Path | None, gates: list[Gate], mode: str, settings: Settings | None = None,
         start: str | None = None, end: str | None = None, as_live: bool = False, speed: float = 1.0,
-        keep: bool = False) -> int:
+        keep: bool = False, name: str = "", tags: list[str] | None = None, record: bool = True,
+        baseline: str = "", margin: float = 0.0) -> int:
     parsed = [(path or "built-in", load_spec(path or None)) for path in (specs or [""])]
+    recorder = Recorder(settings, _source(source, seed=seed, drift_at=drift_at, limit=limit, start=start, end=end,
+                                          settings=settings),
+                        "as recorded" if source == "topic" else f"{label_delay} events late", name, list(tags or []),
+                        record, dict(parsed), baseline=baseline, margin=margin)
     if as_live:
         if source != "topic" or mode != "fast":
             raise UsageError("--as-live replays a recorded live run in fast mode: use it with SOURCE `topic`")
-        return _as_live(settings or Settings.from_env(), parsed, start, end, out, gates)
+        recorder.label_delay = "as live"
+        return _as_live(settings or Settings.from_env(), parsed, start, end, out, gates, recorder)
     if source == "topic":
         settings = settings or Settings.from_env()
         records = read_range(settings, start, end)
@@ -90,22 +137,63 @@ def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, s
         with Progress(console=console, transient=True) as bar:
             for name, spec in parsed:
                 task = bar.add_task(f"producing live with {name}", total=events)
+                began = time.monotonic()
                 run_ = run_live(settings, spec, records, speed=speed, keep=keep, say=console.print,
                                 progress=lambda n, t=task: bar.update(t, completed=n) if n % 100 == 0 else None)
                 results.append((name, run_.result))
+                recorder.walls[name] = time.monotonic() - began
                 if keep:
                     console.print(f"kept: DRIFTLINE_TOPIC_PREFIX={run_.namespace} names its topics and registry")
-        return _finish(source, f"{events} events, labels {delay}, live at {speed:g}x", results, out, gates)
+        return _finish(source, f"{events} events, labels {delay}, live at {speed:g}x", results, out, gates, recorder)
     with Progress(console=console, transient=True) as bar:
         for name, spec in parsed:
             task = bar.add_task(f"replaying with {name}", total=events)
+            began = time.monotonic()
             results.append((name, replay_records(spec, records,
                                                  progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
-    return _finish(source, f"{events} events, labels {delay}", results, out, gates)
+            recorder.walls[name] = time.monotonic() - began
+    return _finish(source, f"{events} events, labels {delay}", results, out, gates, recorder)
+
+
+def baseline_failures(recorder: Recorder, results: list[tuple[str, ReplayResult]]) -> list[str]:
+    """One line per run worse than the recorded baseline's prequential metric by more than the margin."""
+    from streams.experiments import log
+
+    settings = recorder.settings or Settings.from_env()
+    base = log.find(log.read_all(settings), recorder.baseline)
+    if base is None:
+        raise UsageError(f"--fail-under-baseline {recorder.baseline}: no such experiment (driftline experiments list)")
+    metric = base.get("metric") or "accuracy"
+    key = f"prequential_{metric}"
+    reference = base["metrics"].get(key)
+    lower = metric in ("mae", "rmse", "mse", "logloss")
+    out = []
+    for name, result in results:
+        if result.metric != metric or not isinstance(reference, int | float):
+            raise UsageError(f"--fail-under-baseline {recorder.baseline}: it measured {metric}, this run {result.metric}")
+        worse = (result.prequential - reference) if lower else (reference - result.prequential)
+        if worse > recorder.margin:
+            out.append(f"{name}: {key} {result.prequential:.4f} is worse than experiment {base['id']}'s "
+                       f"{reference:.4f} by {worse:.4f} (margin {recorder.margin:g})")
+    return out
+
+
+def _source(source: str, *, seed: int, drift_at: int, limit: int | None, start: str | None, end: str | None,
+            settings: Settings | None) -> dict[str, Any]:
+    """What a replay ran on, for its experiment record."""
+    if source == "topic":
+        topic = (settings or Settings.from_env()).topic("raw")
+        return {"kind": "topic", "name": topic, "from": start, "to": end, "limit": limit}
+    path = Path(source)
+    if path.suffix in (".csv", ".jsonl") and path.is_file():
+        from streams.experiments.record import file_sha256
+
+        return {"kind": "file", "name": str(path), "sha256": file_sha256(path), "limit": limit}
+    return {"kind": "built-in", "name": source, "seed": seed, "drift_at": drift_at, "limit": limit}
 
 
 def _as_live(settings: Settings, parsed: list[tuple[str, PipelineSpec]], start: str | None, end: str | None,
-             out: Path | None, gates: list[Gate]) -> int:
+             out: Path | None, gates: list[Gate], recorder: Recorder) -> int:
     """The recorded range on the live run's schedule: the live numbers, recomputed exactly."""
     from streams.state.models_log import load_models
 
@@ -120,7 +208,7 @@ def _as_live(settings: Settings, parsed: list[tuple[str, PipelineSpec]], start: 
             task = bar.add_task(f"replaying with {name}", total=len(schedule.scored))
             results.append((name, replay_as_live(spec, records, schedule, models,
                                                  progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
-    code = _finish(settings.topic("raw"), f"{events} events on the live run's schedule", results, out, gates)
+    code = _finish(settings.topic("raw"), f"{events} events on the live run's schedule", results, out, gates, recorder)
     differ = sum(r.reproduced["differ"] for _, r in results)
     if differ:
         Console(stderr=True).print(f"driftline: {differ} recomputed predictions differ from the recorded ones "
@@ -129,8 +217,9 @@ def _as_live(settings: Settings, parsed: list[tuple[str, PipelineSpec]], start: 
     return code
 
 
-def _finish(source: str, what: str, results: list[tuple[str, ReplayResult]], out: Path | None, parsed_gates: list[Gate]) -> int:
-    """Print the side-by-side summary, write the report, apply the gates."""
+def _finish(source: str, what: str, results: list[tuple[str, ReplayResult]], out: Path | None, parsed_gates: list[Gate],
+            recorder: Recorder | None = None) -> int:
+    """Print the side-by-side summary, keep the experiments, write the report, apply the gates."""
     console = Console(stderr=True)
     table = Table(title=f"replay of {source} ({what})")
     table.add_column("")
@@ -148,10 +237,13 @@ def _finish(source: str, what: str, results: list[tuple[str, ReplayResult]], out
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "metrics.json").write_bytes(orjson.dumps({"source": source, "spec": name, **summary}, option=orjson.OPT_INDENT_2))
         failed += [f"{name}: {line}" for line in gate_failures(summary, parsed_gates)]
+    if recorder is not None and recorder.baseline:
+        failed += baseline_failures(recorder, results)
+    kept = recorder.save(results, lambda line: print(line, file=sys.stderr)) if recorder is not None else None
     if out is not None:
         from streams.replay.report import write_report
 
-        console.print(f"report: {write_report(out, source, results)}")
+        console.print(f"report: {write_report(out, source, results, records=kept)}")
     for line in failed:
         console.print(f"driftline: gate missed: {line}")
     return EXIT_FAILED if failed else 0

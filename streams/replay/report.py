@@ -81,10 +81,53 @@ def distribution_plot(name: str, snap: dict[str, Any]) -> bytes:
     return _figure_png(draw)
 
 
-def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResult]]) -> Path:
-    """Write the report folder; return the path of ``report.html``."""
+def comparison_plot(results: list[tuple[str, ReplayResult]]) -> bytes:
+    def draw(ax: Any) -> None:
+        for name, result in results:
+            ax.plot([t[0] for t in result.timeline], [t[1] for t in result.timeline], label=name)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("labelled examples")
+        ax.set_title(f"prequential {results[0][1].metric} over time, every run")
+        ax.legend(loc="lower right")
+    return _figure_png(draw)
+
+
+def comparison_section(results: list[tuple[str, ReplayResult]], records: list[dict[str, Any]] | None) -> tuple[str, bytes]:
+    """For two runs or more: every run's metric on one chart, the final metrics with the best
+    marked, and the spec diffs (with the records' specs)."""
+    from streams.experiments.record import spec_diff
+
+    png = comparison_plot(results)
+    metric = results[0][1].metric
+    lower = metric in ("mae", "rmse", "mse", "logloss")
+    finals = [r.prequential for _, r in results]
+    top = finals.index(min(finals) if lower else max(finals))
+    rows = "".join(f"<tr><td>{html.escape(name)}{' (best)' if n == top else ''}</td><td>{r.prequential:.4f}</td>"
+                   f"<td>{r.served_accuracy:.4f}</td><td>{_count(r.events)}</td>"
+                   f"<td>{', '.join(_count(a['at_event']) for a in r.alerts if a['kind'] == 'concept_drift') or 'none'}</td></tr>"
+                   for n, (name, r) in enumerate(results))
+    table = (f"<table class='compare'><tr><th>run</th><th>prequential {html.escape(metric)}</th><th>served accuracy</th>"
+             f"<th>events</th><th>concept drift at</th></tr>{rows}</table>")
+    diffs = ""
+    if records and len(records) == len(results):
+        for other in records[1:]:
+            diff = spec_diff(records[0], other)
+            diffs += (f"<h3>spec diff: {html.escape(records[0]['id'])} → {html.escape(other['id'])}</h3>"
+                      + (f"<pre>{html.escape(diff)}</pre>" if diff else "<p class='none'>The same spec text.</p>"))
+    image = f'<img alt="comparison" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+    return f"<section><h2>Comparison</h2>{image}{table}{diffs}</section>", png
+
+
+def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResult]],
+                 records: list[dict[str, Any]] | None = None) -> Path:
+    """Write the report folder; return the path of ``report.html``. Two runs or more get a
+    comparison first (``records``, the experiments' records, add the spec diffs)."""
     folder.mkdir(parents=True, exist_ok=True)
     sections = []
+    if len(results) > 1:
+        section, png = comparison_section(results, records)
+        (folder / "comparison.png").write_bytes(png)
+        sections.append(section)
     for n, (name, result) in enumerate(results, 1):
         summary = result.summary()
         images = []
@@ -108,6 +151,7 @@ def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResul
             "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}img{max-width:100%;display:block;margin:1em 0}"
             "th{text-align:left;padding-right:2em}table{border-collapse:collapse;margin:1em 0}"
             "td,th{padding:2px 8px;border-bottom:1px solid #ddd;vertical-align:top}.none{color:#555}"
+            "pre{background:#f6f6f6;padding:1em;overflow-x:auto;white-space:pre-wrap}"
             "@media print{img{page-break-inside:avoid}section{page-break-before:always}}</style></head>"
             f"<body><h1>driftline backtest of {html.escape(source)}</h1>{''.join(sections)}</body></html>")
     path = folder / "report.html"

@@ -10,7 +10,7 @@ import pytest
 from streams.cli.main import main
 from streams.specs.load import DEFAULT_SPEC_PATH
 
-ARGS = ["replay", "agrawal-drift", "--limit", "2000"]
+ARGS = ["replay", "agrawal-drift", "--limit", "2000", "--no-record"]  # records go to a broker: test_experiments
 
 
 def test_a_gate_that_holds_exits_0_and_one_that_is_missed_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,6 +49,6 @@ def test_bad_usage_is_one_line_and_exit_2(args: list[str], message: str, capsys:
 def test_an_unreadable_or_empty_source_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    assert main(["replay", str(empty)]) == 2
+    assert main(["replay", str(empty), "--no-record"]) == 2
     assert "no events to replay" in capsys.readouterr().err
-    assert main(["replay", str(tmp_path / "missing.csv")]) == 2
+    assert main(["replay", str(tmp_path / "missing.csv"), "--no-record"]) == 2
