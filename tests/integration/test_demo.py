@@ -87,6 +87,11 @@ def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(s
     assert metrics["events"] == EVENTS and metrics["examples"] == EVENTS
     # the report's numbers are the live run's: every prediction the worker served recomputed alike
     assert metrics["reproduced"] == {"predictions": EVENTS, "differ": 0}
+    # the report says what happened in words, and its tables hold no raw dict
+    body = (report / "report.html").read_text().split("</head>")[1]
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<img[^>]*>", "", body))
+    assert "What happened" in text and "Concept drift caught at event" in text and "{" not in text
+    assert f"{EVENTS:,} compared, 0 differ" in text
     demo = metrics["demo"]
     assert demo["drift_at_event"] == EVENTS // 2
     assert demo["drift_detected_at_example"] >= demo["first_post_drift_example"]
