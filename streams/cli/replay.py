@@ -243,7 +243,8 @@ def _finish(source: str, what: str, results: list[tuple[str, ReplayResult]], out
     if out is not None:
         from streams.replay.report import write_report
 
-        console.print(f"report: {write_report(out, source, results, records=kept)}")
+        change = recorder.source.get("drift_at") if recorder is not None and recorder.source.get("kind") == "built-in" else None
+        console.print(f"report: {write_report(out, source, results, records=kept, change_at=change)}")
     for line in failed:
         console.print(f"driftline: gate missed: {line}")
     return EXIT_FAILED if failed else 0

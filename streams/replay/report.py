@@ -119,7 +119,7 @@ def comparison_section(results: list[tuple[str, ReplayResult]], records: list[di
 
 
 def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResult]],
-                 records: list[dict[str, Any]] | None = None) -> Path:
+                 records: list[dict[str, Any]] | None = None, change_at: int | None = None) -> Path:
     """Write the report folder; return the path of ``report.html``. Two runs or more get a
     comparison first (``records``, the experiments' records, add the spec diffs)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -142,7 +142,7 @@ def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResul
             images.append(f'<img alt="{kind}" src="data:image/png;base64,{base64.b64encode(png).decode()}">')
         rows = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(text)}</td></tr>"
                        for label, text in summary_rows(summary))
-        story = "".join(f"<li>{html.escape(line)}</li>" for line in narrative(result))
+        story = "".join(f"<li>{html.escape(line)}</li>" for line in narrative(result, change_at))
         empty = "" if result.deadletters else "<p class='none'>Dead letters: none.</p>"
         sections.append(f"<section><h2>{html.escape(name)}</h2><h3>What happened</h3><ul class='story'>{story}</ul>"
                         f"<table class='summary'>{rows}</table>{''.join(images)}{empty}"
@@ -216,9 +216,10 @@ def _served_near(timeline: list[Any], at: int, after: bool) -> float | None:
     return earlier[-1] if earlier else None
 
 
-def narrative(result: ReplayResult) -> list[str]:
-    """What happened, in sentences for a person: the stream, each drift and what followed, the
-    versions, and where accuracy ended."""
+def narrative(result: ReplayResult, change_at: int | None = None) -> list[str]:
+    """What happened, in sentences for a person: the stream, each drift and what followed (with
+    the detection delay when the stream's change point ``change_at`` is known), the versions,
+    and where accuracy ended."""
     lines = [f"{_count(result.events)} events, {_count(result.examples)} labelled examples: prequential "
              f"{result.metric} {_show(result.prequential)}, served accuracy {_show(result.served_accuracy)}."]
     drifts = [a for a in result.alerts if a["kind"] == "concept_drift"]
@@ -228,7 +229,9 @@ def narrative(result: ReplayResult) -> list[str]:
         before = _served_near(result.timeline, at - ROLLING, after=False)
         during = [v for x, _, v in served if at - ROLLING <= x <= at + 2 * ROLLING]
         after = [a for a in result.alerts if a["kind"] in ("model_promoted", "model_rolled_back") and a.get("at_example", 0) >= at]
-        line = (f"Concept drift caught at event {_count(at)} ({d.get('detector', '?')} on {d.get('subject', '?')}): "
+        delay = f", {_count(at - change_at)} events after the change at event {_count(change_at)}" \
+            if change_at is not None and at >= change_at else ""
+        line = (f"Concept drift caught at event {_count(at)}{delay} ({d.get('detector', '?')} on {d.get('subject', '?')}): "
                 f"served accuracy {_show(before)} before")
         if during:
             line += f", {_show(min(during))} at its lowest"

@@ -70,3 +70,25 @@ def test_an_empty_range_or_a_missing_topic_is_one_line_and_exit_2(recorded, caps
     monkeypatch.setenv("DRIFTLINE_TOPIC_PREFIX", "nosuch" + uuid.uuid4().hex[:6])
     assert main(["replay", "topic"]) == 2
     assert "no topic" in capsys.readouterr().err
+
+
+def test_two_specs_on_one_recorded_range_are_compared_as_experiments_and_in_one_report(recorded, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.experiments import log
+    from streams.specs.load import DEFAULT_SPEC_PATH
+
+    settings, _ = recorded
+    other = tmp_path / "logreg.toml"
+    other.write_text(DEFAULT_SPEC_PATH.read_text().replace('estimator = "river.tree.HoeffdingTreeClassifier"',
+                                                           'estimator = "river.linear_model.LogisticRegression"'))
+    assert main(["replay", "topic", "--from", "0", "--to", "2000", "--spec", str(DEFAULT_SPEC_PATH), "--spec", str(other),
+                 "--tag", "range"]) == 0
+    a, b = log.read_all(settings)
+    assert a["source"] == b["source"] == {"kind": "topic", "name": settings.topic("raw"), "from": "0", "to": "2000", "limit": None}
+    capsys.readouterr()
+    assert main(["experiments", "compare", a["id"], b["id"]]) == 0
+    compared = capsys.readouterr().out
+    assert "prequential_accuracy" in compared and '+estimator = "river.linear_model.LogisticRegression"' in compared
+    assert main(["experiments", "report", a["id"], b["id"], "--out", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert page.count("<section>") == 3 and "<h2>Comparison</h2>" in page and "(best)" in page

@@ -183,4 +183,4 @@ def _write_report(folder: Path, source: str, name: str, result: ReplayResult, fo
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_bytes(orjson.dumps({"source": source, "spec": name, **result.summary(),
                                                         "demo": found.as_json()}, option=orjson.OPT_INDENT_2))
-    return write_report(folder, source, [(name, result)]).resolve()
+    return write_report(folder, source, [(name, result)], change_at=found.drift_at).resolve()
