@@ -51,6 +51,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# The Debian packages a recipe put in $$missing: installed when we may (root, apt-get), else named
+APT_INSTALL = if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing:$$missing - install them (Debian: sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
+
 # Redis, kcat (a Kafka client that is not ours, for tests), Java/Maven and Chromium (the report
 # and dashboard tests open pages in it, headless): Debian packages when
 # missing and we may install them; otherwise a clear message.
@@ -63,14 +73,7 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else \
-	    echo "missing:$$missing - install them (Debian: sudo apt-get install$$missing)"; exit 1; \
-	  fi; \
-	fi
+	$(APT_INSTALL)
 
 # The container engine (podman with runc and netavark, podman-compose) and mmdebstrap for the
 # local Debian base: Debian packages, when missing and we may install them.
@@ -78,14 +81,7 @@ container-deps:
 	@missing=""; \
 	for cmd in podman podman-compose runc mmdebstrap; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
 	[ -x /usr/lib/podman/netavark ] || command -v netavark >/dev/null || missing="$$missing netavark aardvark-dns"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else \
-	    echo "missing:$$missing - install them (Debian: sudo apt-get install$$missing)"; exit 1; \
-	  fi; \
-	fi
+	$(APT_INSTALL)
 
 # Apache Kafka's jars, resolved by Maven once per machine into ~/.cache/driftline.
 kafka-jars: $(STAMP)
