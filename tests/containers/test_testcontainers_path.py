@@ -2,7 +2,8 @@
 compatible service on a unix socket (DOCKER_HOST; Ryuk off, its image cannot be pulled), and the
 session fixtures' container path (DRIFTLINE_TEST_STACK=containers) starting Kafka and Redis from
 the images `make images` builds. A part of the integration tests runs on them, in a pytest of its
-own; the whole suite was run that way too (see the README)."""
+own (the whole suite does not pass that way yet: the Kafka container stopped answering midway in
+the one run tried)."""
 
 from __future__ import annotations
 
