@@ -56,9 +56,18 @@ def read_all(settings: Settings) -> list[dict[str, Any]]:
 
 
 def find(records: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
-    """The record with this id, or the only one whose id starts with it, or whose name it is."""
-    exact = [r for r in records if r["id"] == wanted]
-    if exact:
-        return exact[0]
-    found = [r for r in records if r["id"].startswith(wanted) or r.get("name") == wanted]
-    return found[-1] if len(found) >= 1 and (len(found) == 1 or all(r.get("name") == wanted for r in found)) else None
+    """The record with this id; else the only one whose id starts with it; else the newest one
+    of that ``--name`` (records are oldest first). None when there is none, or the prefix is ambiguous.
+
+    >>> rs = [{"id": "ab1", "name": "w"}, {"id": "ab2", "name": "w"}, {"id": "cd3", "name": ""}]
+    >>> [find(rs, x)["id"] if find(rs, x) else None for x in ("ab2", "cd", "w", "ab", "zz")]
+    ['ab2', 'cd3', 'ab2', None, None]
+    """
+    for r in records:
+        if r["id"] == wanted:
+            return r
+    prefixed = [r for r in records if r["id"].startswith(wanted)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    named = [r for r in records if r.get("name") == wanted]
+    return named[-1] if named else None

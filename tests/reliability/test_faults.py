@@ -25,7 +25,7 @@ from streams.settings import Settings
 from streams.state.registry import Registry
 from tests.support.faults import cpu_seconds, kill, stack_pid
 from tests.support.feed import Feed
-from tests.support.invariants import Sent, caught_up, registry_problems, stream_problems
+from tests.support.invariants import Sent, alerts, caught_up, registry_problems, stream_problems
 from tests.support.pipeline import Worker, end_offsets, settled, wait_for
 
 pytestmark = pytest.mark.reliability
@@ -144,10 +144,6 @@ def test_redis_refusing_writes_mid_stream_is_said_and_nothing_is_half_written(ow
     finally:
         r.config_set("maxmemory", 0)
         worker.stop()
-
-
-def alerts(s: Settings) -> list[dict]:  # type: ignore[type-arg]
-    return [orjson.loads(r.value) for r in read_topic(s, "alerts", missing_ok=True)]
 
 
 def kinds(s: Settings) -> list[str]:

@@ -13,18 +13,15 @@ import signal
 import subprocess
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 
 from streams.kafka import clients
 from streams.kafka.groups import committed_offsets
-from streams.kafka.reader import read_topic
 from streams.settings import Settings
 from streams.specs.load import DEFAULT_SPEC_PATH
 from tests.support.feed import Feed
-from tests.support.invariants import Sent, caught_up, stream_problems
+from tests.support.invariants import Sent, alerts, caught_up, stream_problems
 from tests.support.pipeline import Worker, end_offsets, settled, wait_for
 
 pytestmark = pytest.mark.reliability
@@ -36,10 +33,6 @@ CAUGHT_UP_S = 240.0
 COMMIT_S, BATCH = 2.8, 1_000
 SPEC = DEFAULT_SPEC_PATH.read_text().replace("publish_every = 2000", "publish_every = 500")  # alerts come often
 WATCHING = {"broker_watch_s": 1, "subscriber_stall_s": 5, "broker_disk_min_free_pct": 20}
-
-
-def alerts(s: Settings, kind: str) -> list[dict[str, Any]]:
-    return [a for r in read_topic(s, "alerts", missing_ok=True) if (a := orjson.loads(r.value))["kind"] == kind]
 
 
 def check(s: Settings, worker: Worker, feed: Feed) -> None:

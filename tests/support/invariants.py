@@ -43,6 +43,12 @@ class Figures:
     learned: int = 0
 
 
+def alerts(settings: Settings, kind: str | None = None) -> list[dict]:  # type: ignore[type-arg]
+    """The alerts on the topic so far (of one kind, when given), in order."""
+    found = [orjson.loads(r.value) for r in read_topic(settings, "alerts", missing_ok=True)]
+    return [a for a in found if kind is None or a["kind"] == kind]
+
+
 def caught_up(settings: Settings, worker: WorkerProcess, timeout_s: float) -> float:
     """I4: seconds until the worker group has committed every record of every topic it reads
     (fails past ``timeout_s``)."""
