@@ -21,7 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from streams.core.replay import ReplayResult, recorded, replay_as_live, replay_records
-from streams.core.spec import PipelineSpec
+from streams.core.spec import PipelineSpec, higher_is_better
 from streams.errors import EXIT_FAILED, UsageError
 from streams.kafka.sources import open_source
 from streams.replay.recorded import read_range, read_schedule
@@ -166,7 +166,7 @@ def baseline_failures(recorder: Recorder, results: list[tuple[str, ReplayResult]
     metric = base.get("metric") or "accuracy"
     key = f"prequential_{metric}"
     reference = base["metrics"].get(key)
-    lower = metric in ("mae", "rmse", "mse", "logloss")
+    lower = not higher_is_better(metric)
     out = []
     for name, result in results:
         if result.metric != metric or not isinstance(reference, int | float):

@@ -332,3 +332,12 @@ METRICS: dict[str, tuple[str, bool]] = {
     "rmse": ("RMSE", False),
     "r2": ("R2", True),
 }
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of this metric is better (an unknown name: yes).
+
+    >>> higher_is_better("accuracy"), higher_is_better("mae")
+    (True, False)
+    """
+    return METRICS.get(metric, ("", True))[1]

@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from streams.core.spec import higher_is_better
+
 SCHEMA_VERSION = 1
 
 
@@ -92,7 +94,7 @@ def best(records: list[dict[str, Any]]) -> int:
     """
     metric = records[0].get("metric") or "accuracy"
     key = f"prequential_{metric}"
-    lower = metric in ("mae", "rmse", "mse", "logloss")
+    lower = not higher_is_better(metric)
     values = [r["metrics"].get(key, float("inf") if lower else float("-inf")) for r in records]
     return values.index(min(values) if lower else max(values))
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.core.replay import ROLLING, ReplayResult
+from streams.core.spec import higher_is_better
 
 
 def _figure_png(draw: Any) -> bytes:
@@ -99,7 +100,7 @@ def comparison_section(results: list[tuple[str, ReplayResult]], records: list[di
 
     png = comparison_plot(results)
     metric = results[0][1].metric
-    lower = metric in ("mae", "rmse", "mse", "logloss")
+    lower = not higher_is_better(metric)
     finals = [r.prequential for _, r in results]
     top = finals.index(min(finals) if lower else max(finals))
     rows = "".join(f"<tr><td>{html.escape(name)}{' (best)' if n == top else ''}</td><td>{r.prequential:.4f}</td>"
