@@ -88,8 +88,10 @@ class Runtime:
                 except Exception:  # noqa: BLE001 - a listener never stops the pipeline
                     log.exception("alert listener %r failed", listener)
 
-    async def drift_alert(self, found: Detection, **where: Any) -> None:
+    async def drift_alert(self, found: Detection, *, counts: str = "at_event", **where: Any) -> None:
+        """A drift alert; its position named by what the detector counts: ``at_event`` (events
+        scored) or ``at_example`` (the trainer's labelled examples)."""
         severity = "critical" if found.kind == "concept_drift" else "warning"
         await self.alert(found.kind, severity, found.subject,
                    f"{found.kind.replace('_', ' ')} in {found.subject} ({found.detector}: {found.before:.4g} -> {found.statistic:.4g})",
-                   detector=found.detector, statistic=found.statistic, before=found.before, at_event=found.position, **where)
+                   detector=found.detector, statistic=found.statistic, before=found.before, **{counts: found.position}, **where)

@@ -212,7 +212,8 @@ def register(rt: Runtime) -> None:
             for example, detections, requests in done:
                 for found in detections:
                     metrics.DRIFT.labels(found.kind).inc()
-                    await rt.drift_alert(found, model_version=t.champion.version, event_id=example.event_id)
+                    await rt.drift_alert(found, counts="at_example", model_version=t.champion.version,
+                                         event_id=example.event_id, event_ts=example.ts)
                 for req in requests:
                     await handle(t, req)
                     changed = True

@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,8 +34,10 @@ READ_S = 300.0  # a benchmark run's whole topic is read back within this
 
 
 def namespace(settings: Settings, tmp: Path, label: str) -> Settings:
+    """A fresh topic prefix and state folder; the stack's generated Redis password and model key
+    spelled out, since they live in the stack's state folder, not the worker's."""
     s = replace(settings, topic_prefix=f"bench-{label}-{uuid.uuid4().hex[:6]}", web_port=free_port(),
-                state_dir=tmp / label)
+                state_dir=tmp / label, redis_url=settings.redis_connect_url, model_key=settings.signing_key().decode())
     admin.ensure_topics(s, topic_specs(s))
     return s
 
@@ -44,9 +47,15 @@ def timestamps(settings: Settings, name: str) -> list[float]:
     return [r.timestamp / 1000.0 for r in read_topic(settings, name, timeout_s=READ_S)]
 
 
-def wait_for(what: str, done, timeout: float = 600.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(what: str, done, timeout: float = 600.0, workers: Sequence[WorkerProcess] = ()) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``done()``; fail at once when one of ``workers`` has exited (a benchmark once
+    waited forever on a worker that had died at start)."""
     deadline = time.monotonic() + timeout
     while not done():
+        for worker in workers:
+            if not worker.running():
+                tail = worker.log.read_text(errors="replace").splitlines()[-5:] if worker.log.exists() else []
+                raise RuntimeError(f"waiting for {what}: the worker exited; see {worker.log}\n" + "\n".join(tail))
         if time.monotonic() > deadline:
             raise TimeoutError(f"gave up waiting for {what}")
         time.sleep(0.2)
@@ -62,7 +71,7 @@ def hot_path(settings: Settings, tmp: Path, events: int, workers: int = 1, label
     try:
         for worker in procs:
             worker.start()
-        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= events)
+        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= events, workers=procs)
     finally:
         for worker in procs:
             worker.stop()
@@ -84,8 +93,9 @@ def full_loop(settings: Settings, tmp: Path, events: int, delay: int = 500) -> t
     worker = WorkerProcess(s, tmp / "full.log")
     worker.start()
     try:
-        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= events)
-        wait_for("every example learned", lambda: (n := end_offsets(s, "examples")) >= events and committed(s, "examples") >= n)
+        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= events, workers=[worker])
+        wait_for("every example learned", lambda: (n := end_offsets(s, "examples")) >= events and committed(s, "examples") >= n,
+                 workers=[worker])
         learned_at = time.time()
     finally:
         worker.stop()
@@ -110,7 +120,7 @@ def restart_gap(settings: Settings, tmp: Path, rate: int = 300, seconds: int = 3
         worker.proc.wait()
         worker.start()
         feeder.join()
-        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= total)
+        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= total, workers=[worker])
     finally:
         worker.stop()
     ts = sorted(timestamps(s, "predictions"))
@@ -149,9 +159,9 @@ def entity_memory(settings: Settings, tmp: Path, entities: int = 100_000, ttl_s:
     worker.start()
     assert worker.proc is not None
     try:
-        wait_for("a tenth of the predictions", lambda: end_offsets(s, "predictions") >= entities // 10)
+        wait_for("a tenth of the predictions", lambda: end_offsets(s, "predictions") >= entities // 10, workers=[worker])
         early = _rss_mb(worker.proc.pid)
-        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= entities)
+        wait_for("every prediction", lambda: end_offsets(s, "predictions") >= entities, workers=[worker])
         time.sleep(2)
         late = _rss_mb(worker.proc.pid)
         dropped = next((int(float(line.split()[-1])) for line in worker.metrics().splitlines()

@@ -113,7 +113,8 @@ def as_result(record: dict[str, Any]) -> ReplayResult:
                         served_correct=round(served * 1_000_000), served_labelled=1_000_000 if served else 0,
                         deadletters=Counter(s.get("deadletters") or {}), alerts=list(s.get("alerts", [])),
                         versions=list(s.get("versions", [])), timeline=[tuple(t) for t in s.get("timeline", [])],  # type: ignore[misc]
-                        prequential=float(s.get(f"prequential_{metric}", 0.0)), metric=metric)
+                        prequential=float(s.get(f"prequential_{metric}", 0.0)), metric=metric,
+                        clock=[(int(p), float(t)) for p, t in s.get("clock", [])])
 
 
 def report(settings: Settings, ids: list[str], out: Path) -> int:

@@ -29,6 +29,7 @@ from streams.core.trainer import PublishRequest, Trainer, make_metric
 
 ROLLING = 500
 SNAPSHOT = 1000
+CLOCK_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,29 @@ class ReplayResult:
     label_delays: list[int] = field(default_factory=list)
     #: replaying a live run's schedule: predictions recomputed, and how many differ from the live ones
     reproduced: Counter[str] = field(default_factory=Counter)
+    #: (event position, the event's time) every ``CLOCK_EVERY`` events: positions to seconds
+    clock: list[tuple[int, float]] = field(default_factory=list)
+
+    def time_at(self, position: int) -> float | None:
+        """The stream's time at an event position, interpolated on :attr:`clock` (None: no clock).
+
+        >>> ReplayResult(clock=[(1, 100.0), (1001, 110.0)]).time_at(501)
+        105.0
+        """
+        marks = sorted(self.clock)
+        if not marks:
+            return None
+        before = [m for m in marks if m[0] <= position] or marks[:1]
+        after = [m for m in marks if m[0] >= position] or marks[-1:]
+        (p0, t0), (p1, t1) = before[-1], after[0]
+        if p1 == p0:
+            return t0
+        return t0 + (t1 - t0) * (position - p0) / (p1 - p0)
+
+    def tick(self, position: int, ts: float | None) -> None:
+        """Mark the stream's time at an event position (kept every ``CLOCK_EVERY`` events)."""
+        if ts is not None and (position == 1 or position % CLOCK_EVERY == 0):
+            self.clock.append((position, float(ts)))
 
     @property
     def served_accuracy(self) -> float:
@@ -78,6 +102,7 @@ class ReplayResult:
             "deadletters": dict(self.deadletters), "alerts": self.alerts, "versions": self.versions,
             "timeline": self.timeline, "label_delay_events": _quantiles(self.label_delays),
             **({"reproduced": dict(self.reproduced)} if self.reproduced else {}),
+            "clock": self.clock,
             "data_drift_distributions": [
                 {"feature": d["feature"], "at_event": d["at_event"], "mean_before": _mean(d["before"]), "mean_after": _mean(d["after"])}
                 for d in self.distributions
@@ -130,7 +155,8 @@ class Learning:
         self.recent: deque[bool] = deque(maxlen=ROLLING)
         self.version = 0
 
-    def learn(self, example: Example, *, count_served: bool) -> None:
+    def learn(self, example: Example, *, count_served: bool, at_event: int) -> None:
+        """Test, then train, one example whose label came at event position ``at_event``."""
         out, trainer = self.out, self.trainer
         out.examples += 1
         if count_served and example.served is not None:
@@ -143,8 +169,8 @@ class Learning:
             metric.update(example.y, y_pred)
         online.learn_one(example.x, example.y)  # type: ignore[attr-defined]
         detections, requests = trainer.learn(example)
-        for d in detections:
-            out.alerts.append(_detection(d))
+        for d in detections:  # the trainer counts examples; the stream's position is where the label came
+            out.alerts.append({**_detection(d, at_event), "at_example": d.position})
         for req in requests:
             if isinstance(req, PublishRequest):
                 self.version += 1
@@ -152,13 +178,15 @@ class Learning:
                 if self.serve is not None:
                     self.serve(self.version, copy.deepcopy(req.model), req.status)
                 out.versions.append({"version": self.version, "status": req.status, "at_example": out.examples,
-                                     "reason": req.reason, "metrics": req.metrics})
+                                     "at_event": at_event, "reason": req.reason, "metrics": req.metrics})
             elif isinstance(req, StatusChange):
                 lane = trainer.champion if req.status == "champion" else None
                 if self.serve is not None and lane is not None and lane.version == req.version:
                     self.serve(req.version, copy.deepcopy(lane.model), "champion")
-                out.alerts.append({"kind": req.alert, "version": req.version, "at_example": out.examples, "reason": req.reason})
-                out.versions.append({"version": req.version, "status": req.status, "at_example": out.examples, "reason": req.reason})
+                out.alerts.append({"kind": req.alert, "version": req.version, "at_example": out.examples, "at_event": at_event,
+                                   "reason": req.reason})
+                out.versions.append({"version": req.version, "status": req.status, "at_example": out.examples,
+                                     "at_event": at_event, "reason": req.reason})
         if out.examples % self.every == 0:
             # nothing served was labelled yet (an untrained model serves no prediction): a gap, not a 0
             rolling = sum(self.recent) / len(self.recent) if self.recent else float("nan")
@@ -250,6 +278,7 @@ def replay_as_live(spec: PipelineSpec, records: Iterable[Recorded], schedule: Sc
         out.reproduced["differ"] += int(prediction.prediction != step.prediction)
         scored[outcome.event_id] = Scored(features.features, features.ts, prediction.prediction, step.version)
         came_at[outcome.event_id] = raw_index[(step.partition, step.offset)]
+        out.tick(came_at[outcome.event_id] + 1, features.ts)
         for d in detections:
             out.alerts.append(_detection(d))
         if progress is not None:
@@ -260,13 +289,17 @@ def replay_as_live(spec: PipelineSpec, records: Iterable[Recorded], schedule: Sc
         event, y = scored.get(event_id), labels.get(event_id)
         if event is not None and y is not None:
             out.label_delays.append(max(0, labelled_at[event_id] - came_at[event_id] - 1))
-            learning.learn(Example(event_id, event.x, y, event.ts, event.served, event.served_version), count_served=True)
+            learning.learn(Example(event_id, event.x, y, event.ts, event.served, event.served_version), count_served=True,
+                           at_event=labelled_at[event_id])
+    out.clock.sort()
     return learning.finish()
 
 
-def _detection(d: Any) -> dict[str, Any]:
-    return {"kind": d.kind, "subject": d.subject, "detector": d.detector, "at_event": d.position,
-            "before": d.before, "statistic": d.statistic}
+def _detection(d: Any, at_event: int | None = None) -> dict[str, Any]:
+    """A detection as a replay's alert; ``at_event`` where the scorer's own count (``d.position``,
+    events scored) is not the stream's position."""
+    return {"kind": d.kind, "subject": d.subject, "detector": d.detector,
+            "at_event": d.position if at_event is None else at_event, "before": d.before, "statistic": d.statistic}
 
 
 def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: int = 100,
@@ -283,7 +316,7 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
 
     def learn(example: Example) -> None:
         out.label_delays.append(max(0, out.events - came_at.get(example.event_id, out.events)))
-        learning.learn(example, count_served=example.event_id in served)
+        learning.learn(example, count_served=example.event_id in served, at_event=out.events)
 
     def deliver(record: Recorded) -> None:
         outcome = decode("feedback", record.value, max_bytes=scorer.max_bytes, source_topic=record.topic,
@@ -338,6 +371,7 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
                 states[key] = state
             served[outcome.event_id] = prediction.prediction
             came_at[outcome.event_id] = out.events
+            out.tick(out.events, features.ts)
             example = joiner.scored(outcome.event_id, Scored(features.features, features.ts, features.prediction, features.model_version))
             if example is not None:  # its label came first
                 learn(example)

@@ -9,6 +9,7 @@ data-drift alert.
 from __future__ import annotations
 
 import base64
+import datetime
 import html
 import io
 from pathlib import Path
@@ -173,7 +174,8 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
     >>> rows = summary_rows({"events": 24000, "metric": "accuracy", "prequential_accuracy": 0.91234,
     ...                      "deadletters": {}, "label_delay_events": {"median": 500, "p95": 500, "max": 500},
-    ...                      "reproduced": {"predictions": 24000, "differ": 0}, "data_drift_distributions": []})
+    ...                      "reproduced": {"predictions": 24000, "differ": 0}, "data_drift_distributions": [],
+    ...                      "clock": [[1, 1700000000.0], [24000, 1700000240.0]]})
     >>> for row in rows: print(row)
     ('events', '24,000')
     ('metric', 'accuracy')
@@ -182,6 +184,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     ('label delay (events)', 'median 500, p95 500, max 500')
     ('reproduced live predictions', '24,000 compared, 0 differ')
     ('data drift, feature means', 'none')
+    ('event times', 'from 2023-11-14 22:13:20 UTC, over 4.0 min')
     """
     out = []
     for key, value in summary.items():
@@ -194,6 +197,13 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         elif key == "label_delay_events":
             label = "label delay (events)"
             text = "none" if not value else f"median {value['median']}, p95 {value['p95']}, max {value['max']}"
+        elif key == "clock":
+            if not value:
+                continue
+            label = "event times"
+            (_, first), (_, last) = value[0], value[-1]
+            began = datetime.datetime.fromtimestamp(first, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            text = f"from {began}, over {_span(last - first)}"
         elif key == "reproduced":
             label = "reproduced live predictions"
             text = f"{_count(value.get('predictions', 0))} compared, {_count(value.get('differ', 0))} differ"
@@ -217,6 +227,22 @@ def _served_near(timeline: list[Any], at: int, after: bool) -> float | None:
     return earlier[-1] if earlier else None
 
 
+def _seconds(result: ReplayResult, start: int, end: int) -> str:
+    """`` (N s)``: the stream's own time between two event positions, when its events carry times.
+
+    >>> _seconds(ReplayResult(clock=[(1, 0.0), (1001, 10.0)]), 101, 601)
+    ' (5.0 s)'
+    >>> _seconds(ReplayResult(), 1, 2)
+    ''
+    """
+    t0, t1 = result.time_at(start), result.time_at(end)
+    return "" if t0 is None or t1 is None else f" ({_span(t1 - t0)})"
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds:,.1f} s" if seconds < 120 else f"{seconds / 60:,.1f} min" if seconds < 7200 else f"{seconds / 3600:,.1f} h"
+
+
 def narrative(result: ReplayResult, change_at: int | None = None) -> list[str]:
     """What happened, in sentences for a person: the stream, each drift and what followed (with
     the detection delay when the stream's change point ``change_at`` is known), the versions,
@@ -226,21 +252,22 @@ def narrative(result: ReplayResult, change_at: int | None = None) -> list[str]:
     drifts = [a for a in result.alerts if a["kind"] == "concept_drift"]
     served = [t for t in result.timeline if t[2] is not None]
     for d in drifts:
-        at = d["at_event"]
-        before = _served_near(result.timeline, at - ROLLING, after=False)
-        during = [v for x, _, v in served if at - ROLLING <= x <= at + 2 * ROLLING]
-        after = [a for a in result.alerts if a["kind"] in ("model_promoted", "model_rolled_back") and a.get("at_example", 0) >= at]
-        delay = f", {_count(at - change_at)} events after the change at event {_count(change_at)}" \
-            if change_at is not None and at >= change_at else ""
-        line = (f"Concept drift caught at event {_count(at)}{delay} ({d.get('detector', '?')} on {d.get('subject', '?')}): "
-                f"served accuracy {_show(before)} before")
+        at = d["at_event"]  # where in the stream (the label that tipped the detector came there)
+        ex = d.get("at_example", at)  # the trainer's labelled examples so far: the timeline's axis
+        before = _served_near(result.timeline, ex - ROLLING, after=False)
+        during = [v for x, _, v in served if ex - ROLLING <= x <= ex + 2 * ROLLING]
+        after = [a for a in result.alerts if a["kind"] in ("model_promoted", "model_rolled_back") and a.get("at_example", 0) >= ex]
+        line = f"Concept drift caught at event {_count(at)} (labelled example {_count(ex)})"
+        if change_at is not None and at >= change_at:
+            line += f", {_count(at - change_at)} events{_seconds(result, change_at, at)} after the change at event {_count(change_at)}"
+        line += f" ({d.get('detector', '?')} on {d.get('subject', '?')}): served accuracy {_show(before)} before"
         if during:
             line += f", {_show(min(during))} at its lowest"
         if after:
             first = after[0]
             verb = "promoted" if first["kind"] == "model_promoted" else "rolled back to"
             line += (f"; version {first.get('version')} {verb} at example {_count(first['at_example'])}, "
-                     f"{_count(first['at_example'] - at)} examples later")
+                     f"{_count(first['at_example'] - ex)} examples later")
             recovered = _served_near(result.timeline, first["at_example"] + ROLLING, after=True)
             if recovered is not None:
                 line += f", served accuracy {_show(recovered)} a window after"
@@ -274,7 +301,7 @@ def alerts_table(alerts: list[dict[str, Any]]) -> str:
         return "<p class='none'>None.</p>"
     rows = []
     for a in alerts:
-        where = f"event {_count(a['at_event'])}" if "at_event" in a else f"example {_count(a.get('at_example', 0))}"
+        where = " / ".join(f"{unit} {_count(a[key])}" for unit, key in (("event", "at_event"), ("example", "at_example")) if key in a)
         severity = a.get("severity") or ("critical" if a["kind"] == "concept_drift" else
                                          "warning" if a["kind"].endswith("drift") or a["kind"] == "model_rolled_back" else "info")
         detail = "; ".join(f"{k} {_show(v)}" for k, v in a.items()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import urllib.request
 from html.parser import HTMLParser
@@ -15,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from tests.support.browser import browse
 from tests.support.feed import Feed
 from tests.support.pipeline import Worker
 from tests.support.pixels import count_near
@@ -27,16 +27,6 @@ LABEL_DELAY = 200
 # versions the trainer publishes come into service while the stream still runs
 RATE = 150
 BLUE = (0x1F, 0x77, 0xB4)  # the dashboard's throughput, p50 and served-accuracy lines
-
-
-def browse(chromium: str, url: str, profile: Path, *extra: str) -> str:
-    """Run headless Chromium on the page for a few seconds of the page's own (virtual) time: the
-    page polls its JSON once a second, so it has rendered several rounds when Chromium is done."""
-    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                           "--hide-scrollbars", f"--user-data-dir={profile}", "--virtual-time-budget=6000", *extra, url],
-                          capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 class Page(HTMLParser):

@@ -21,7 +21,9 @@ import redis
 
 from streams.kafka import admin
 from streams.settings import Settings
+from tests.support.browser import browse, visible_text
 from tests.support.pipeline import DRIFTLINE
+from tests.support.pixels import DRIFT_RED, PREQUENTIAL_BLUE, count_near
 
 # a run that reliably gets through drift detection and the promotion gate (500 examples): 4,000
 # examples before the change train a champion whose errors jump at it. With 2,000 the champion
@@ -68,7 +70,7 @@ def namespace_in(stderr: str) -> str:
 
 @pytest.mark.timeout(900)
 def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(stack_settings: Settings,
-                                                                              tmp_path: Path) -> None:
+                                                                              tmp_path: Path, chromium: str) -> None:
     done = subprocess.run([DRIFTLINE, "demo", "--events", str(EVENTS), "--rate", str(RATE)], env=stack_settings.as_env(),
                           cwd=tmp_path, capture_output=True, text=True, timeout=800, check=False)
     print(done.stdout)
@@ -87,11 +89,17 @@ def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(s
     assert metrics["events"] == EVENTS and metrics["examples"] == EVENTS
     # the report's numbers are the live run's: every prediction the worker served recomputed alike
     assert metrics["reproduced"] == {"predictions": EVENTS, "differ": 0}
-    # the report says what happened in words, and its tables hold no raw dict
-    body = (report / "report.html").read_text().split("</head>")[1]
-    text = re.sub(r"<[^>]+>", " ", re.sub(r"<img[^>]*>", "", body))
-    assert "What happened" in text and "Concept drift caught at event" in text and "{" not in text
+    # the report, as Chromium renders it, says what happened in words (the delay in events and
+    # seconds), its tables hold no raw dict, and its plot is drawn
+    page = (report / "report.html").as_uri()
+    text = visible_text(browse(chromium, page, tmp_path / "chrome", "--dump-dom"))
+    assert "What happened" in text and "{" not in text, text[:3000]
+    assert re.search(r"Concept drift caught at event [\d,]+ \(labelled example [\d,]+\), [\d,]+ events \([\d.,]+ (s|min)\) "
+                     rf"after the change at event {EVENTS // 2:,}", text), text[:3000]
     assert f"{EVENTS:,} compared, 0 differ" in text
+    shot = tmp_path / "report.png"
+    browse(chromium, page, tmp_path / "chrome", f"--screenshot={shot}", "--window-size=1100,2200")
+    assert count_near(shot, PREQUENTIAL_BLUE) > 500 and count_near(shot, DRIFT_RED) > 100
     demo = metrics["demo"]
     assert demo["drift_at_event"] == EVENTS // 2
     assert demo["drift_detected_at_example"] >= demo["first_post_drift_example"]

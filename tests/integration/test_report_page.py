@@ -12,11 +12,7 @@ from pathlib import Path
 import orjson
 
 from streams.cli.main import main
-from tests.support.pixels import count_near
-
-DRIFT_RED = (0xD6, 0x27, 0x28)
-PREQUENTIAL_BLUE = (0x1F, 0x77, 0xB4)
-LABEL_DELAY_CYAN = (0x17, 0xBE, 0xCF)
+from tests.support.pixels import DRIFT_RED, LABEL_DELAY_CYAN, PREQUENTIAL_BLUE, count_near
 
 
 def test_the_report_renders_its_metric_plot_with_the_drift_marked(tmp_path: Path, chromium: str) -> None:
@@ -27,9 +23,15 @@ def test_the_report_renders_its_metric_plot_with_the_drift_marked(tmp_path: Path
     page = (out / "report.html").read_text()
     text = re.sub(r"<[^>]+>", " ", re.sub(r"<img[^>]*>", "", page.split("</head>")[1]))
     assert "{" not in text and "Dead letters: none." in text  # no raw dicts
-    # the built-in stream's change point is known (event 10,000 by default): the delay is said
-    assert re.search(r"Concept drift caught at event [\d,]+, [\d,]+ events after the change at event 10,000 "
-                     r"\(HDDM_A on model errors\)", text), text[:3000]
+    # the built-in stream's change point is known (event 10,000 by default): the delay is said in
+    # events and in the stream's own seconds (its events are 0.01 s apart), on the events' axis
+    # with the labelled example (the label delay apart) beside it
+    found = re.search(r"Concept drift caught at event ([\d,]+) \(labelled example ([\d,]+)\), ([\d,]+) events "
+                      r"\(([\d.]+) s\) after the change at event 10,000 \(HDDM_A on model errors\)", text)
+    assert found, text[:3000]
+    at, example, delay, seconds = (float(g.replace(",", "")) for g in found.groups())
+    assert at - example == 200 and delay == at - 10_000 and abs(seconds - delay / 100) <= 0.1, found.groups()
+    assert re.search(r"event [\d,]+ / example [\d,]+\s+concept_drift\s+critical", text)  # the alert names both
     assert "median 200, p95 200, max 200" in text and "<table class='alerts'>" in page
     assert orjson.loads((out / "metrics.json").read_bytes())["label_delay_events"] == {"median": 200, "p95": 200, "max": 200}
     shot = tmp_path / "shot.png"

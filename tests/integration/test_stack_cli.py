@@ -81,6 +81,14 @@ def test_up_twice_gives_one_broker_and_one_redis_then_down_leaves_nothing(own_st
     assert not any(password in cmd for cmd in our_processes(own_stack))
     assert password not in first.stdout + first.stderr
 
+    # a worker whose settings lack that password says so in one line (it crashed with a traceback,
+    # and a benchmark waited on it forever)
+    elsewhere = {**own_stack, "DRIFTLINE_STATE_DIR": str(Path(own_stack["DRIFTLINE_STATE_DIR"]).parent / "elsewhere")}
+    refused = run(elsewhere, "worker", timeout=120)
+    assert refused.returncode == 1 and "Traceback" not in refused.stdout + refused.stderr
+    said = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(said) == 1 and "Redis at" in said[0] and "DRIFTLINE_REDIS_URL" in said[0], refused.stderr
+
     second = run(own_stack, "stack", "up")
     assert second.returncode == 0, second.stderr
     assert "already running" in second.stdout

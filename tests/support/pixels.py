@@ -7,6 +7,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+# the backtest report's colours (matplotlib's tab10): its prequential metric, its drift markers,
+# its label delay
+PREQUENTIAL_BLUE = (0x1F, 0x77, 0xB4)
+DRIFT_RED = (0xD6, 0x27, 0x28)
+LABEL_DELAY_CYAN = (0x17, 0xBE, 0xCF)
+
 
 def count_near(shot: Path, color: tuple[int, int, int], tolerance: int = 24) -> int:
     """Pixels of the PNG at ``shot`` within ``tolerance`` of ``color`` on each channel.

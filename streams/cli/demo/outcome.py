@@ -44,12 +44,12 @@ class Outcome:
         """The first concept-drift detection at or after the changed concept reached the trainer."""
         if self.first_after is None:
             return None
-        return next((d for d in self.detections if d.get("at_event", 0) >= self.first_after), None)
+        return next((d for d in self.detections if d.get("at_example", 0) >= self.first_after), None)
 
     @property
     def false_alarms(self) -> list[dict[str, Any]]:
         """Concept-drift detections before the changed concept reached the trainer."""
-        return [d for d in self.detections if self.first_after is None or d.get("at_event", 0) < self.first_after]
+        return [d for d in self.detections if self.first_after is None or d.get("at_example", 0) < self.first_after]
 
     @property
     def took_over(self) -> bool:
@@ -60,8 +60,8 @@ class Outcome:
     def as_json(self) -> dict[str, Any]:
         detected = self.detected
         return {"events": self.events, "drift_at_event": self.drift_at, "first_post_drift_example": self.first_after,
-                "drift_detected_at_example": detected["at_event"] if detected else None,
-                "false_alarms_at_example": [d["at_event"] for d in self.false_alarms],
+                "drift_detected_at_example": detected["at_example"] if detected else None,
+                "false_alarms_at_example": [d["at_example"] for d in self.false_alarms],
                 "versions_published": self.published, "promoted": [p.get("version") for p in self.promoted],
                 "rolled_back": [p.get("version") for p in self.rolled_back],
                 "served_accuracy": {w.name: {"from_event": w.lo, "to_event": w.hi, "served": w.served,
@@ -124,13 +124,13 @@ def summary_lines(out: Outcome, prefix: str) -> list[str]:
     if detected is not None and out.first_after is not None:
         where = event_position(str(detected.get("event_id", "")), prefix)
         event = f" (the label of event {where:,})" if where is not None else ""
-        lines.append(f"drift detected at example {detected['at_event']:,}{event}: "
-                     f"{detected['at_event'] - out.first_after:,} labelled examples after the first one of the changed "
+        lines.append(f"drift detected at example {detected['at_example']:,}{event}: "
+                     f"{detected['at_example'] - out.first_after:,} labelled examples after the first one of the changed "
                      f"concept (example {out.first_after:,}); the concept changed at event {out.drift_at:,}")
     else:
         lines.append(f"drift NOT detected (the concept changed at event {out.drift_at:,})")
     for alarm in out.false_alarms:
-        lines.append(f"  a concept-drift alert before the change, at example {alarm['at_event']:,}")
+        lines.append(f"  a concept-drift alert before the change, at example {alarm['at_example']:,}")
     versions = f"{len(out.published)} (v{out.published[0]} .. v{out.published[-1]})" if out.published else "none"
     lines.append(f"versions published: {versions}")
     for p in out.promoted:

@@ -42,7 +42,7 @@ def alerts(*found: tuple[str, int, float]) -> list[dict]:  # type: ignore[type-a
     out = []
     for kind, n, ts in found:
         if kind == "concept_drift":
-            out.append({"kind": kind, "at_event": n, "ts": ts, "event_id": f"{PREFIX}{n + 40}"})
+            out.append({"kind": kind, "at_example": n, "ts": ts, "event_id": f"{PREFIX}{n + 40}"})
         else:
             out.append({"kind": kind, "version": n, "ts": ts, "message": f"model version {n} ..."})
     return out
@@ -58,8 +58,8 @@ def test_a_detection_after_the_change_and_a_promotion_after_it_is_a_success() ->
     out = run(alerts(("model_published", 1, 1.0), ("concept_drift", 30, 2.0), ("concept_drift", 60, 3.0),
                      ("model_published", 2, 3.5), ("model_promoted", 2, 4.0)))
     assert out.first_after == 51
-    assert out.detected is not None and out.detected["at_event"] == 60
-    assert [a["at_event"] for a in out.false_alarms] == [30]
+    assert out.detected is not None and out.detected["at_example"] == 60
+    assert [a["at_example"] for a in out.false_alarms] == [30]
     assert out.took_over and out.published == [1, 2]
     assert [w.accuracy for w in out.windows] == [1.0, 0.0, 0.0]
     lines = summary_lines(out, PREFIX)
