@@ -154,7 +154,8 @@ def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResul
             "th{text-align:left;padding-right:2em}table{border-collapse:collapse;margin:1em 0}"
             "td,th{padding:2px 8px;border-bottom:1px solid #ddd;vertical-align:top}.none{color:#555}"
             "pre{background:#f6f6f6;padding:1em;overflow-x:auto;white-space:pre-wrap}"
-            "@media print{img{page-break-inside:avoid}section{page-break-before:always}}</style></head>"
+            "@media print{body{margin:0}img{break-inside:avoid}h2,h3{break-after:avoid}tr{break-inside:avoid}"
+            "section+section{break-before:page}}</style></head>"
             f"<body><h1>driftline backtest of {html.escape(source)}</h1>{''.join(sections)}</body></html>")
     path = folder / "report.html"
     path.write_text(page)

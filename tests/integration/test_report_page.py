@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import orjson
+from pypdf import PdfReader
 
 from streams.cli.main import main
 from tests.support.pixels import DRIFT_RED, LABEL_DELAY_CYAN, PREQUENTIAL_BLUE, count_near
@@ -44,3 +45,20 @@ def test_the_report_renders_its_metric_plot_with_the_drift_marked(tmp_path: Path
     kept = Path(os.environ.get("DRIFTLINE_TEST_ARTIFACTS", tmp_path)) / "report-screenshot.png"
     kept.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, kept)
+
+
+def test_the_report_prints_every_plot_and_starts_with_its_summary(tmp_path: Path, chromium: str) -> None:
+    """Printed (Chromium's PDF): the first page carries the title and the summary, not a title
+    alone; every plot of the page is in the print, none dropped; no page is empty."""
+    out = tmp_path / "report"
+    assert main(["replay", "agrawal-drift", "--limit", "12000", "--label-delay", "100", "--no-record", "--out", str(out)]) == 0
+    pdf = tmp_path / "report.pdf"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (out / "report.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    pages = PdfReader(pdf).pages
+    texts = [page.extract_text() for page in pages]
+    assert "What happened" in texts[0] and "Concept drift caught at event" in " ".join(texts[0].split()), texts[0]
+    assert all(t.strip() for t in texts), [len(t) for t in texts]
+    plots = (out / "report.html").read_text().count("<img")
+    assert plots >= 2 and sum(len(page.images) for page in pages) == plots
