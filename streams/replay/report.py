@@ -218,14 +218,25 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _served_near(timeline: list[Any], at: int, after: bool) -> float | None:
-    """The served accuracy at the last point before ``at`` (or the first one after it)."""
-    points = [(x, served) for x, _, served in timeline if served is not None]
+def _near(timeline: list[Any], at: int, after: bool) -> tuple[float, float | None] | None:
+    """(prequential, served accuracy) at the last timeline point before ``at`` (or the first
+    one at or after it); served is None while nothing served was labelled.
+
+    >>> _near([(100, 0.9, None), (200, 0.8, 0.75)], 150, after=True), _near([(100, 0.9, None)], 50, after=False)
+    ((0.8, 0.75), None)
+    """
     if after:
-        later = [v for x, v in points if x >= at]
-        return later[0] if later else None
-    earlier = [v for x, v in points if x < at]
+        return next(((p, v) for x, p, v in timeline if x >= at), None)
+    earlier = [(p, v) for x, p, v in timeline if x < at]
     return earlier[-1] if earlier else None
+
+
+def _both(point: tuple[float, float | None] | None) -> str:
+    """Served accuracy with the prequential metric beside it, as the summary says them."""
+    if point is None:
+        return "none"
+    prequential, served = point
+    return f"{_show(served)} (cumulative prequential {_show(prequential)})"
 
 
 def _seconds(result: ReplayResult, start: int, end: int) -> str:
@@ -255,23 +266,24 @@ def narrative(result: ReplayResult, change_at: int | None = None) -> list[str]:
     for d in drifts:
         at = d["at_event"]  # where in the stream (the label that tipped the detector came there)
         ex = d.get("at_example", at)  # the trainer's labelled examples so far: the timeline's axis
-        before = _served_near(result.timeline, ex - ROLLING, after=False)
-        during = [v for x, _, v in served if ex - ROLLING <= x <= ex + 2 * ROLLING]
+        before = _near(result.timeline, ex - ROLLING, after=False)
+        during = [(v, p) for x, p, v in served if ex - ROLLING <= x <= ex + 2 * ROLLING]
         after = [a for a in result.alerts if a["kind"] in ("model_promoted", "model_rolled_back") and a.get("at_example", 0) >= ex]
         line = f"Concept drift caught at event {_count(at)} (labelled example {_count(ex)})"
         if change_at is not None and at >= change_at:
             line += f", {_count(at - change_at)} events{_seconds(result, change_at, at)} after the change at event {_count(change_at)}"
-        line += f" ({d.get('detector', '?')} on {d.get('subject', '?')}): served accuracy {_show(before)} before"
+        line += f" ({d.get('detector', '?')} on {d.get('subject', '?')}): served accuracy {_both(before)} before"
         if during:
-            line += f", {_show(min(during))} at its lowest"
+            lowest = min(during)
+            line += f", {_both((lowest[1], lowest[0]))} at its lowest"
         if after:
             first = after[0]
             verb = "promoted" if first["kind"] == "model_promoted" else "rolled back to"
             line += (f"; version {first.get('version')} {verb} at example {_count(first['at_example'])}, "
                      f"{_count(first['at_example'] - ex)} examples later")
-            recovered = _served_near(result.timeline, first["at_example"] + ROLLING, after=True)
+            recovered = _near(result.timeline, first["at_example"] + ROLLING, after=True)
             if recovered is not None:
-                line += f", served accuracy {_show(recovered)} a window after"
+                line += f", served accuracy {_both(recovered)} a window after"
         lines.append(line + ".")
     if not drifts:
         lines.append("No concept drift was detected.")
