@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-unit test-reliability test-containers images container-deps bench setup system-deps kafka-jars stack-up stack-down lint clean
+.PHONY: demo test test-unit test-reliability test-containers images container-deps bench bench-drift setup system-deps kafka-jars stack-up stack-down lint clean
 
 demo: setup
 	$(BIN)/driftline demo
@@ -42,6 +42,11 @@ lint: $(STAMP)
 
 bench: setup
 	@if [ -d benchmarks ]; then $(BIN)/python -m benchmarks; else echo "no benchmarks yet (the performance issue adds them)"; fi
+
+# Drift alerts on streams that never change and on streams with a known change, in process
+# (no broker): false alarms, detection rate and delay beside the bare River detector (issue 16)
+bench-drift: $(STAMP)
+	$(BIN)/python -m benchmarks.drift
 
 setup: system-deps $(STAMP) kafka-jars
 

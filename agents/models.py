@@ -38,7 +38,8 @@ def load_current(rt: Runtime) -> list[tuple[int, str]]:
         if version is None:
             continue
         try:
-            rt.scorer.serve(version, rt.registry.load(version), status)  # type: ignore[arg-type]
+            model = rt.registry.load(version)
+            rt.scorer.serve(version, model, status, rt.registry.record(version).trained_examples)  # type: ignore[arg-type]
         except (UnknownVersion, ArtifactRefused) as exc:
             refused.append((version, str(exc)))
             continue
@@ -120,7 +121,7 @@ def register(rt: Runtime) -> None:
         except (UnknownVersion, ArtifactRefused) as exc:
             await refuse(mv.version, str(exc))
             return
-        rt.scorer.serve(mv.version, model, mv.status)  # type: ignore[arg-type]
+        rt.scorer.serve(mv.version, model, mv.status, mv.trained_examples)  # type: ignore[arg-type]
         show_serving(rt)
         if promoted_by_hand(mv.status, mv.changed_by):
             rt.promoted_by_hand = (mv.version, copy.deepcopy(model))  # the trainer's own copy, to learn

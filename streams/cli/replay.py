@@ -195,18 +195,18 @@ def _source(source: str, *, seed: int, drift_at: int, limit: int | None, start: 
 def _as_live(settings: Settings, parsed: list[tuple[str, PipelineSpec]], start: str | None, end: str | None,
              out: Path | None, gates: list[Gate], recorder: Recorder) -> int:
     """The recorded range on the live run's schedule: the live numbers, recomputed exactly."""
-    from streams.state.models_log import load_models
+    from streams.state.models_log import load_models, trained_examples
 
     records = read_range(settings, start, end)
     events = sum(1 for r in records if r.kind == "raw")
     if not events:
         raise UsageError(f"{settings.topic('raw')}: no events to replay in that range")
-    schedule, models = read_schedule(settings), load_models(settings)
+    schedule, models, trained = read_schedule(settings), load_models(settings), trained_examples(settings)
     results = []
     with Progress(console=Console(stderr=True), transient=True) as bar:
         for name, spec in parsed:
             task = bar.add_task(f"replaying with {name}", total=len(schedule.scored))
-            results.append((name, replay_as_live(spec, records, schedule, models,
+            results.append((name, replay_as_live(spec, records, schedule, models, trained=trained,
                                                  progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
     code = _finish(settings.topic("raw"), f"{events} events on the live run's schedule", results, out, gates, recorder)
     differ = sum(r.reproduced["differ"] for _, r in results)

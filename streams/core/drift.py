@@ -154,10 +154,15 @@ class DriftMonitor:
         params = dict(spec.params)
         self.min_increase = float(params.pop("min_increase", MIN_INCREASE)) if spec.signal == "error" else 0.0
         self.detector = make_detector(spec.signal, spec.detector, params)
+        #: when a list, every ``(position, value)`` fed, in order: the drift evaluation feeds the
+        #: same signal to a bare River detector as its reference
+        self.trace: list[tuple[int, Any]] | None = None
 
     def update(self, value: Any, position: int) -> Detection | None:
         """Feed one value (an error 0/1, a prediction, a feature value); maybe a detection."""
         self.updates += 1
+        if self.trace is not None:
+            self.trace.append((position, value))
         before = float(getattr(self.detector, "estimation", self.mean))
         if isinstance(value, bool):
             value = float(value)

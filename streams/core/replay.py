@@ -145,7 +145,7 @@ class Learning:
     """The trainer's side of a replay: test-then-train each joined example, publish versions
     (numbered 1, 2, … as a fresh registry numbers them), record what the trainer decided."""
 
-    def __init__(self, spec: PipelineSpec, out: ReplayResult, serve: Callable[[int, Any, str], None] | None, every: int) -> None:
+    def __init__(self, spec: PipelineSpec, out: ReplayResult, serve: Callable[[int, Any, str, int | None], None] | None, every: int) -> None:
         self.trainer = Trainer(spec)
         # the spec's online model learning on every example, whatever gets promoted: its prequential
         # metric is what ``river.evaluate.progressive_val_score`` gives on the same ordered examples
@@ -176,13 +176,13 @@ class Learning:
                 self.version += 1
                 trainer.published(req.lane, self.version)
                 if self.serve is not None:
-                    self.serve(self.version, copy.deepcopy(req.model), req.status)
+                    self.serve(self.version, copy.deepcopy(req.model), req.status, req.trained_examples)
                 out.versions.append({"version": self.version, "status": req.status, "at_example": out.examples,
                                      "at_event": at_event, "reason": req.reason, "metrics": req.metrics})
             elif isinstance(req, StatusChange):
                 lane = trainer.champion if req.status == "champion" else None
                 if self.serve is not None and lane is not None and lane.version == req.version:
-                    self.serve(req.version, copy.deepcopy(lane.model), "champion")
+                    self.serve(req.version, copy.deepcopy(lane.model), "champion", lane.examples)
                 out.alerts.append({"kind": req.alert, "version": req.version, "at_example": out.examples, "at_event": at_event,
                                    "reason": req.reason})
                 out.versions.append({"version": req.version, "status": req.status, "at_example": out.examples,
@@ -220,11 +220,14 @@ class Schedule:
 
 
 def replay_as_live(spec: PipelineSpec, records: Iterable[Recorded], schedule: Schedule, models: dict[int, Any], *,
-                   every: int = 100, progress: Callable[[int], None] | None = None) -> ReplayResult:
+                   every: int = 100, progress: Callable[[int], None] | None = None,
+                   trained: dict[int, int] | None = None) -> ReplayResult:
     """Replay a recorded range on a live run's schedule: scored in the live scorer's order by the
     versions it served, learned in the live trainer's order. The live run's served and
     prequential metrics, versions and every drift alert position come out exactly; each
-    recomputed prediction is checked against the recorded one (``out.reproduced``)."""
+    recomputed prediction is checked against the recorded one (``out.reproduced``). ``trained``:
+    each version's trained examples, from its version event (the prediction monitors wait for
+    them as live; a version missing there counts as trained enough)."""
     out = ReplayResult(metric=spec.training.metric)
     raws: dict[tuple[int | None, int | None], Recorded] = {}
     labels: dict[str, Any] = {}
@@ -265,6 +268,7 @@ def replay_as_live(spec: PipelineSpec, records: Iterable[Recorded], schedule: Sc
         if step.version not in served_by:
             served_by[step.version] = Served(step.version, models[step.version])
         scorer.champion = served_by[step.version]
+        scorer.champion_trained = 0 if step.version is None else (trained or {}).get(step.version, 1 << 62)
         where = Where(record.topic, record.partition, record.offset, record.ts)
         outcome = scorer.validate(record.value, where)
         if isinstance(outcome, DeadLetter):

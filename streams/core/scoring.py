@@ -69,6 +69,10 @@ class Scorer:
             for d in spec.drift if d.signal in ("feature", "prediction")
         ]
         self.scored = 0
+        #: the served champion's trained examples (0: the untrained model a pipeline starts with)
+        self.champion_trained = 0
+        #: each prediction monitor's start: (scored position, version served, its trained examples)
+        self.watching_since: dict[str, tuple[int, int | None, int]] = {}
 
     def validate(self, value: bytes | None, where: Where, *, dedup: bool = True) -> RawEvent | DeadLetter:
         """A valid, new raw event, or the dead letter that says why not. With ``dedup=False`` the
@@ -116,6 +120,10 @@ class Scorer:
             value: Any = served.prediction if d.signal == "prediction" else event.data.get(d.feature or "")
             if value is None:
                 continue
+            if d.signal == "prediction":
+                if version is None or self.champion_trained < d.after_examples:
+                    continue  # the model is still learning: its own predictions move
+                self.watching_since.setdefault(monitor.subject, (self.scored, version, self.champion_trained))
             found = monitor.update(value, self.scored)
             if found is not None:
                 detections.append(found)
@@ -128,10 +136,13 @@ class Scorer:
         serving = {self.champion.version, self.challenger.version if self.challenger is not None else None}
         return status in ("champion", "challenger") or version in serving
 
-    def serve(self, version: int, model: base.Estimator, status: str) -> None:
-        """Take a published version into service: the champion, or a challenger in shadow."""
+    def serve(self, version: int, model: base.Estimator, status: str, trained_examples: int | None = None) -> None:
+        """Take a published version into service: the champion, or a challenger in shadow.
+        ``trained_examples`` (from its version event; None: not known, taken as enough) starts
+        the prediction monitors once a champion has learned what they wait for."""
         if status == "champion":
             self.champion = Served(version, model)
+            self.champion_trained = 1 << 62 if trained_examples is None else trained_examples
             if self.challenger is not None and self.challenger.version == version:
                 self.challenger = None
         elif status == "challenger":

@@ -56,6 +56,10 @@ class ModelSpec:
     one_hot: bool = True
 
 
+#: the prediction monitor's default wait: a published model trained on this many examples
+PREDICTION_AFTER_EXAMPLES = 5000
+
+
 @dataclass(frozen=True)
 class DriftSpec:
     signal: str
@@ -64,6 +68,9 @@ class DriftSpec:
     params: tuple[tuple[str, Any], ...] = ()
     warmup: int = 1000
     cooldown: int = 1000
+    #: the prediction signal only: the served model's trained examples before its predictions are
+    #: watched (a model still learning moves its own predictions: not drift in the stream)
+    after_examples: int = 0
 
 
 @dataclass(frozen=True)
@@ -264,7 +271,7 @@ def parse_spec(text: str) -> PipelineSpec:
 
     drifts = []
     for d in doc.get("drift", []):
-        _known(d, {"signal", "detector", "feature", "params", "warmup", "cooldown"}, text, "[[drift]]")
+        _known(d, {"signal", "detector", "feature", "params", "warmup", "cooldown", "after_examples"}, text, "[[drift]]")
         if d.get("signal") not in SIGNALS:
             raise _fail(text, str(d.get("signal")), f"drift signal must be one of {', '.join(SIGNALS)}")
         # HDDM_A reads a 0/1 error; a regression's errors are sizes, for ADWIN
@@ -277,7 +284,10 @@ def parse_spec(text: str) -> PipelineSpec:
         drifts.append(DriftSpec(
             d["signal"], detector, d.get("feature"), tuple(sorted(d.get("params", {}).items())),
             int(d.get("warmup", 1000)), int(d.get("cooldown", 1000)),
+            int(d.get("after_examples", PREDICTION_AFTER_EXAMPLES if d["signal"] == "prediction" else 0)),
         ))
+        if drifts[-1].after_examples and d["signal"] != "prediction":
+            raise _fail(text, "after_examples", "after_examples is for the prediction signal only")
 
     tr = doc.get("training", {})
     _known(tr, {"publish_every", "publish_seconds", "metric", "challenger_on_drift", "promotion_min_examples", "promotion_margin",

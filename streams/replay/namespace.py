@@ -33,7 +33,7 @@ from streams.kafka.topics import topic_specs
 from streams.replay.recorded import read_range, read_schedule
 from streams.settings import Settings
 from streams.stack.ports import free_port
-from streams.state.models_log import load_models
+from streams.state.models_log import load_models, trained_examples
 from streams.worker.process import WorkerProcess
 
 BATCH_S = 0.02  # records due within this many seconds go out together (one wake-up, one batch)
@@ -235,7 +235,7 @@ def replay_namespace(settings: Settings, spec: PipelineSpec) -> tuple[ReplayResu
     each recomputed prediction checked against the served one; and the schedule itself."""
     recorded = read_range(settings, None, None)
     schedule = read_schedule(settings)
-    return replay_as_live(spec, recorded, schedule, load_models(settings)), schedule
+    return replay_as_live(spec, recorded, schedule, load_models(settings), trained=trained_examples(settings)), schedule
 
 
 def clean(settings: Settings) -> None:

@@ -27,6 +27,11 @@ def load_models(settings: Settings, timeout_s: float = 10.0) -> dict[int, Any]:
     return out
 
 
+def trained_examples(settings: Settings, timeout_s: float = 10.0) -> dict[int, int]:
+    """Every published version's trained examples, from its version event."""
+    return {mv.version: mv.trained_examples for mv in read_versions(settings, timeout_s)}
+
+
 def rebuild(settings: Settings, registry: Registry) -> int | None:
     """Rebuild an absent registry from the topic; None if Redis already held one."""
     if registry.is_present():

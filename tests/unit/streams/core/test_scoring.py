@@ -84,3 +84,27 @@ def test_only_a_champion_chosen_by_someone_else_than_the_trainer_is_promoted_by_
     assert promoted_by_hand("champion", "cli")
     assert not promoted_by_hand("champion", "trainer") and not promoted_by_hand("champion", "")
     assert not promoted_by_hand("challenger", "cli")
+
+
+def test_predictions_are_watched_only_once_a_served_champion_has_learned_enough() -> None:
+    """A model still learning moves its own predictions: the prediction monitor waits for a
+    champion trained on ``after_examples`` (5,000 by default) and says where it started."""
+    (watched,) = [d for d in SPEC.drift if d.signal == "prediction"]
+    assert watched.after_examples == 5000
+    scorer = Scorer(SPEC, clock=lambda: 200.0)
+    monitor = next(m for d, m in scorer.monitors if d.signal == "prediction")
+
+    def score(n: int) -> None:
+        for i in range(n):
+            scorer.score(scorer.validate(raw(f"e-{scorer.scored}-{i}", entity=f"c-{i}"), WHERE), None, WHERE)  # type: ignore[arg-type]
+
+    score(10)  # the untrained model
+    scorer.serve(1, Constant(True), "champion", trained_examples=2000)  # type: ignore[arg-type]
+    score(10)
+    assert monitor.updates == 0 and scorer.watching_since == {}
+    scorer.serve(2, Constant(True), "champion", trained_examples=5000)  # type: ignore[arg-type]
+    score(10)
+    assert monitor.updates == 10 and scorer.watching_since == {"predictions": (21, 2, 5000)}
+    scorer.serve(3, Constant(False), "champion")  # type: ignore[arg-type]  # trained examples not known: enough
+    score(1)
+    assert monitor.updates == 11 and scorer.watching_since["predictions"] == (21, 2, 5000)
