@@ -18,9 +18,10 @@ Streams (River's Agrawal generator; the demo pipeline's spec and features):
   model's predictions and keeps the concept: prediction drift), abrupt or ramped in over
   ``WIDTH`` events.
 
-A change counts as caught when an alert of its kind comes within ``HORIZON`` events of the
-change; the delay counts from the change's start (abrupt) or midpoint (gradual). False alarms
-are alerts of a kind before a change of that kind, or anywhere on a stationary stream.
+A change counts as caught when an alert of its kind comes within ``HORIZON`` events of its first
+changed event; the delay counts from there (a gradual change starts ``WIDTH / 2`` before its
+midpoint). False alarms are alerts of a kind before a change of that kind, or anywhere on a
+stationary stream.
 """
 
 from __future__ import annotations
@@ -72,8 +73,10 @@ class Case:
 
     @property
     def start(self) -> int:
-        """The event position (1-based) the delay counts from."""
-        return CHANGE_AT + 1
+        """The first changed event's position (1-based): the delay counts from there, and an
+        alert before it is a false alarm. A gradual change starts ``WIDTH / 2`` before its
+        midpoint (River's sigmoid mix begins a little before that)."""
+        return CHANGE_AT + 1 - (WIDTH // 2 if self.how == "gradual" else 0)
 
 
 @dataclass
@@ -236,17 +239,16 @@ def rows(runs: list[Run]) -> list[Row]:
             false_alarms, with_alarm, delays, bare, caught, events = 0, 0, [], [], 0, 0
             for r in family:
                 at = [n for k, _, n in r.alerts if k == kind]
-                early = [n for n in at if target is None or n < r.case.start - (WIDTH // 2 if r.case.how == "gradual" else 0)]
+                early = [n for n in at if target is None or n < r.case.start]
                 false_alarms += len(early)
                 with_alarm += bool(early)
                 events += r.case.events if target is None else min(r.case.events, r.case.start)
                 if target is None:
                     continue
-                hit = next((n for n in at if r.case.start - (WIDTH // 2 if r.case.how == "gradual" else 0) <= n
-                            <= r.case.start + HORIZON), None)
+                hit = next((n for n in at if r.case.start <= n <= r.case.start + HORIZON), None)
                 if hit is not None:
                     caught += 1
-                    delays.append(max(0, hit - r.case.start))
+                    delays.append(hit - r.case.start)
                 subject = next((s for (k, s) in r.bare if k == kind), None)
                 reference = next((n for n in r.bare.get((kind, subject), []) if r.case.start <= n <= r.case.start + HORIZON), None) \
                     if subject is not None else None

@@ -19,7 +19,7 @@ from streams.core.drift import Detection, DriftMonitor
 from streams.core.features import EntityState, featurize
 from streams.core.model import build_model, is_classifier, score
 from streams.core.seen import SeenEvents
-from streams.core.spec import PipelineSpec
+from streams.core.spec import DriftSpec, PipelineSpec
 
 
 def in_canary(entity_id: str | None, percent: float) -> bool:
@@ -71,8 +71,10 @@ class Scorer:
         self.scored = 0
         #: the served champion's trained examples (0: the untrained model a pipeline starts with)
         self.champion_trained = 0
-        #: each prediction monitor's start: (scored position, version served, its trained examples)
+        #: each prediction monitor's start: (scored position, the version it watches, its trained examples)
         self.watching_since: dict[str, tuple[int, int | None, int]] = {}
+        #: each prediction monitor's pinned model (see :meth:`_probe_prediction`)
+        self.probes: dict[str, Served] = {}
 
     def validate(self, value: bytes | None, where: Where, *, dedup: bool = True) -> RawEvent | DeadLetter:
         """A valid, new raw event, or the dead letter that says why not. With ``dedup=False`` the
@@ -117,17 +119,31 @@ class Scorer:
                                 prediction=served.prediction, proba=served.proba, ts=ts, scored_at=self.clock(), challenger=challenger)
         detections = []
         for d, monitor in self.monitors:
-            value: Any = served.prediction if d.signal == "prediction" else event.data.get(d.feature or "")
+            if d.signal == "prediction":
+                value: Any = self._probe_prediction(d, monitor.subject, x, version, served.prediction)
+            else:
+                value = event.data.get(d.feature or "")
             if value is None:
                 continue
-            if d.signal == "prediction":
-                if version is None or self.champion_trained < d.after_examples:
-                    continue  # the model is still learning: its own predictions move
-                self.watching_since.setdefault(monitor.subject, (self.scored, version, self.champion_trained))
             found = monitor.update(value, self.scored)
             if found is not None:
                 detections.append(found)
         return features, prediction, new_state, detections
+
+    def _probe_prediction(self, d: DriftSpec, subject: str, x: dict[str, Any], version: int | None, served: Any) -> Any:
+        """What the prediction monitor watches: the predictions of one fixed model, the first
+        champion trained on ``after_examples`` (None before one served). A model that goes on
+        learning moves its own predictions, version after version: watching a pinned one, only
+        a change in what comes in moves them."""
+        probe = self.probes.get(subject)
+        if probe is None:
+            if self.champion.version is None or self.champion_trained < d.after_examples:
+                return None  # the model is still learning
+            probe = self.probes[subject] = self.champion
+            self.watching_since[subject] = (self.scored, self.champion.version, self.champion_trained)
+        if probe.version == version:
+            return served
+        return score(probe.model, x, self.classifier).prediction
 
     def concerns(self, version: int, status: str) -> bool:
         """Whether a version event changes what this scorer serves: a new champion or challenger,

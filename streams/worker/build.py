@@ -78,8 +78,10 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
 
     @app.page("/health")
     async def health(web, request):  # type: ignore[no-untyped-def]
+        watching = {subject: {"from_scored": n, "model_version": v, "trained_examples": t}
+                    for subject, (n, v, t) in rt.scorer.watching_since.items()}
         return web.json({"status": "ok", "agents": list(agents), "model_version": rt.scorer.champion.version,
-                         "following_models": rt.following})
+                         "following_models": rt.following, "watching_predictions_since": watching})
 
     return app, rt
 

@@ -102,6 +102,9 @@ def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(s
     assert count_near(shot, PREQUENTIAL_BLUE) > 500 and count_near(shot, DRIFT_RED) > 100
     demo = metrics["demo"]
     assert demo["drift_at_event"] == EVENTS // 2
+    # no drift alert before the change, on the events' axis (the unit tests check more seeds)
+    early = [(a["kind"], a["at_event"]) for a in metrics["alerts"] if a["kind"].endswith("_drift") and a["at_event"] <= EVENTS // 2]
+    assert early == [] and demo["false_alarms_at_example"] == [], early
     assert demo["drift_detected_at_example"] >= demo["first_post_drift_example"]
     assert demo["promoted"] and set(demo["promoted"]) <= set(demo["versions_published"])
     # the change hurt what was served, and the loop recovered: the last champion the trainer

@@ -76,6 +76,10 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
     ids = Counter(orjson.loads(r.value)["event_id"] for r in predictions)
     assert len(ids) == 20_000 and set(ids) == set(labels)
     assert max(ids.values()) == 1  # exactly one prediction per valid event
+    # the predictions were watched only once a champion trained on 5,000 examples served, and
+    # the worker says from where
+    since = worker.health()["watching_predictions_since"]["predictions"]
+    assert since["trained_examples"] >= 5000 and since["from_scored"] > 5000, since
 
     # a label whose event never came is dead-lettered once the join's clock (event time) passes
     # its grace (60 s): move every partition's clock on with events two minutes later

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import orjson
+import pytest
 from river import evaluate, metrics
 
 from streams.core.features import featurize_all
@@ -101,3 +102,17 @@ def test_served_accuracy_is_a_gap_until_something_served_is_labelled() -> None:
     served = [t[2] for t in result.timeline]
     assert math.isnan(served[0]) and not math.isnan(served[-1]) and served[-1] > 0.5
     assert orjson.loads(orjson.dumps(result.summary()))["timeline"][0][2] is None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_demo_stream_raises_no_drift_alert_before_its_change(seed: int) -> None:
+    """The demo's stream and spec (labels 500 events late), up to its change at event 24,000,
+    on several seeds: not one drift alert while the first models learn and nothing changes."""
+    from streams.cli.demo.command import LABEL_DELAY, DemoOptions
+
+    change = DemoOptions().drift_at
+    items = list(itertools.islice(builtin("agrawal-drift", seed=seed, drift_at=change), change))
+    result = replay(SPEC, items, label_delay=LABEL_DELAY)
+    drift = [(a["kind"], a["at_event"]) for a in result.alerts if a["kind"].endswith("_drift")]
+    assert drift == [], drift
+    assert result.versions, "the models did learn meanwhile"

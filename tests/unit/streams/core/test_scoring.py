@@ -105,6 +105,10 @@ def test_predictions_are_watched_only_once_a_served_champion_has_learned_enough(
     scorer.serve(2, Constant(True), "champion", trained_examples=5000)  # type: ignore[arg-type]
     score(10)
     assert monitor.updates == 10 and scorer.watching_since == {"predictions": (21, 2, 5000)}
+    # a newer champion serves; the monitor goes on watching version 2's predictions, pinned: a
+    # model that goes on learning would move its own predictions
+    monitor.trace = []
     scorer.serve(3, Constant(False), "champion")  # type: ignore[arg-type]  # trained examples not known: enough
     score(1)
     assert monitor.updates == 11 and scorer.watching_since["predictions"] == (21, 2, 5000)
+    assert monitor.trace == [(31, True)]
