@@ -14,7 +14,7 @@ import faust
 import orjson
 
 from schemas import Alert, encode
-from streams.core.drift import Detection
+from streams.core.drift import Detection, explained
 from streams.core.scoring import Scorer
 from streams.core.spec import PipelineSpec
 from streams.settings import Settings
@@ -92,6 +92,5 @@ class Runtime:
         """A drift alert; its position named by what the detector counts: ``at_event`` (events
         scored) or ``at_example`` (the trainer's labelled examples)."""
         severity = "critical" if found.kind == "concept_drift" else "warning"
-        await self.alert(found.kind, severity, found.subject,
-                   f"{found.kind.replace('_', ' ')} in {found.subject} ({found.detector}: {found.before:.4g} -> {found.statistic:.4g})",
-                   detector=found.detector, statistic=found.statistic, before=found.before, **{counts: found.position}, **where)
+        await self.alert(found.kind, severity, found.subject, found.sentence(), **explained(found),
+                         **{counts: found.position}, **where)

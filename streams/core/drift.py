@@ -30,6 +30,26 @@ DEFAULT_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("feature", "PageHinkley"): {"threshold": 200.0, "mode": "both"},
 }
 
+#: a watched feature's recent values kept, for the before and after of a data-drift alert
+SUMMARY_VALUES = 2000
+
+
+def describe(values: list[Any]) -> dict[str, Any]:
+    """Numbers: count, mean and quantiles; anything else: each category's share.
+
+    >>> describe([1.0, 2.0, 3.0, 4.0])
+    {'count': 4, 'mean': 2.5, 'p10': 1.0, 'p50': 3.0, 'p90': 4.0}
+    >>> describe(["FR", "FR", "DE", "FR"])
+    {'count': 4, 'shares': {'FR': 0.75, 'DE': 0.25}}
+    """
+    numbers = sorted(float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool))
+    if numbers and len(numbers) == len(values):
+        at = lambda q: round(numbers[min(len(numbers) - 1, int(q * len(numbers)))], 6)  # noqa: E731
+        return {"count": len(numbers), "mean": round(sum(numbers) / len(numbers), 6), "p10": at(0.1), "p50": at(0.5), "p90": at(0.9)}
+    counts = Counter(str(v) for v in values)
+    return {"count": len(values), "shares": {k: round(n / len(values), 4) for k, n in counts.most_common(10)}}
+
+
 #: on the error signal, the smallest rise in the error rate that counts as concept drift
 MIN_INCREASE = 0.01
 
@@ -48,6 +68,40 @@ class Detection:
     statistic: float
     before: float
     position: int
+    #: the detector's parameters, defaults included
+    params: tuple[tuple[str, Any], ...] = ()
+    #: what was compared: ``recent`` values against the ``reference`` ones before them (ADWIN's
+    #: cut), or ``since_reset`` values (detectors that keep no window)
+    window: tuple[tuple[str, int], ...] = ()
+    #: data drift: the feature before and after (mean and quantiles, or category shares)
+    summary: tuple[tuple[str, Any], ...] = ()
+    #: detections within the cool-down since the alert before, merged into this one
+    merged: int = 0
+
+    def sentence(self) -> str:
+        """What happened, for a person.
+
+        >>> Detection("concept_drift", "model errors", "HDDM_A", 0.131, 0.052, 10_208,
+        ...           window=(("since_reset", 1203),)).sentence()
+        'The error rate of the model rose from 5.2% to 13.1% (HDDM_A, over the last 1,203 values).'
+        """
+        what = {"concept_drift": "The error rate of the model", "prediction_drift": "The predictions' mean",
+                "data_drift": f"The mean of {self.subject}"}.get(self.kind, self.subject)
+        moved = "rose" if self.statistic > self.before else "fell"
+        rate = self.kind == "concept_drift" and 0.0 <= self.before <= 1.0 and 0.0 <= self.statistic <= 1.0
+        show = (lambda v: f"{v:.1%}") if rate else (lambda v: f"{v:.4g}")
+        sizes = dict(self.window)
+        over = (f"the last {sizes['recent']:,} values against the {sizes['reference']:,} before them" if "recent" in sizes
+                else f"the last {sizes['since_reset']:,} values" if "since_reset" in sizes else "")
+        return f"{what} {moved} from {show(self.before)} to {show(self.statistic)} ({self.detector}{', over ' + over if over else ''})."
+
+
+def explained(found: Detection) -> dict[str, Any]:
+    """A detection's explanation, as an alert's (or a replay's) fields: the detector and its
+    parameters, the statistic before and after, the window compared, the feature's summary
+    before and after, the detections merged into it."""
+    return {"detector": found.detector, "params": dict(found.params), "before": found.before, "statistic": found.statistic,
+            "window": dict(found.window), **({"summary": dict(found.summary)} if found.summary else {}), "merged": found.merged}
 
 
 class FrequencyShift:
@@ -154,6 +208,11 @@ class DriftMonitor:
         params = dict(spec.params)
         self.min_increase = float(params.pop("min_increase", MIN_INCREASE)) if spec.signal == "error" else 0.0
         self.detector = make_detector(spec.signal, spec.detector, params)
+        self.params = tuple(sorted({**DEFAULT_PARAMS.get((spec.signal, spec.detector), {}), **params}.items()))
+        self.since_reset = 0  # values since the detector last fired (its window, for those that keep none)
+        self.merged = 0  # detections within the cool-down, merged into the next alert
+        #: a feature's recent values, to summarize it before and after a data drift
+        self.values: deque[Any] | None = deque(maxlen=SUMMARY_VALUES) if spec.signal == "feature" else None
         #: when a list, every ``(position, value)`` fed, in order: the drift evaluation feeds the
         #: same signal to a bare River detector as its reference
         self.trace: list[tuple[int, Any]] | None = None
@@ -169,11 +228,35 @@ class DriftMonitor:
         if isinstance(value, int | float):  # long-run and recent levels, for detectors that keep none
             self.mean += (float(value) - self.mean) / min(self.updates, LONG_RUN)
             self.recent += (float(value) - self.recent) / min(self.updates, RECENT)
+        if self.values is not None:
+            self.values.append(value)
+        width = getattr(self.detector, "width", None)
         self.detector.update(value)
-        if not self.detector.drift_detected or self.updates <= self.quiet_until:
+        self.since_reset += 1
+        if not self.detector.drift_detected:
+            return None
+        seen, self.since_reset = self.since_reset, 0
+        if self.updates <= self.spec.warmup:
             return None
         statistic = float(getattr(self.detector, "estimation", getattr(self.detector, "psi", self.recent)))
         if self.spec.signal == "error" and self.spec.detector in TWO_SIDED and statistic - before < self.min_increase:
             return None  # the error rate fell, or rose too little to matter: not concept drift
+        if self.updates <= self.quiet_until:
+            self.merged += 1  # the same cause again, within the cool-down: merged, and counted
+            return None
         self.quiet_until = self.updates + self.spec.cooldown
-        return Detection(KIND[self.spec.signal], self.subject, self.spec.detector, statistic, before, position)
+        recent = getattr(self.detector, "width", None)
+        window = ((("recent", int(recent)), ("reference", int(width) + 1 - int(recent)))
+                  if isinstance(width, int | float) and isinstance(recent, int | float) and width + 1 > recent
+                  else (("since_reset", seen),))
+        merged, self.merged = self.merged, 0
+        return Detection(KIND[self.spec.signal], self.subject, self.spec.detector, statistic, before, position,
+                         params=self.params, window=window, summary=self._summary(dict(window)), merged=merged)
+
+    def _summary(self, window: dict[str, int]) -> tuple[tuple[str, Any], ...]:
+        """A feature before and after: its kept values split where the detector cut them."""
+        if self.values is None or not self.values:
+            return ()
+        values = list(self.values)
+        cut = len(values) - min(window.get("recent", len(values) // 2), len(values) - 1)
+        return (("before", describe(values[:cut])), ("after", describe(values[cut:])))

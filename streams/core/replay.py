@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from schemas import Accepted, DeadLetter, decode
+from streams.core.drift import explained
 from streams.core.example import Example
 from streams.core.features import EntityState
 from streams.core.join import DuplicateLabel, Joiner, Label, Scored
@@ -302,8 +303,8 @@ def replay_as_live(spec: PipelineSpec, records: Iterable[Recorded], schedule: Sc
 def _detection(d: Any, at_event: int | None = None) -> dict[str, Any]:
     """A detection as a replay's alert; ``at_event`` where the scorer's own count (``d.position``,
     events scored) is not the stream's position."""
-    return {"kind": d.kind, "subject": d.subject, "detector": d.detector,
-            "at_event": d.position if at_event is None else at_event, "before": d.before, "statistic": d.statistic}
+    return {"kind": d.kind, "subject": d.subject, "at_event": d.position if at_event is None else at_event,
+            "message": d.sentence(), **explained(d)}
 
 
 def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: int = 100,

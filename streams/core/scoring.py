@@ -75,6 +75,9 @@ class Scorer:
         self.watching_since: dict[str, tuple[int, int | None, int]] = {}
         #: each prediction monitor's pinned model (see :meth:`_probe_prediction`)
         self.probes: dict[str, Served] = {}
+        #: event time for the entity features' time windows to fill once, from the first event
+        self.windows_fill_s = max((e.seconds or 0.0 for e in spec.entity), default=0.0)
+        self.first_ts: float | None = None
 
     def validate(self, value: bytes | None, where: Where, *, dedup: bool = True) -> RawEvent | DeadLetter:
         """A valid, new raw event, or the dead letter that says why not. With ``dedup=False`` the
@@ -120,7 +123,7 @@ class Scorer:
         detections = []
         for d, monitor in self.monitors:
             if d.signal == "prediction":
-                value: Any = self._probe_prediction(d, monitor.subject, x, version, served.prediction)
+                value: Any = self._probe_prediction(d, monitor.subject, x, version, served.prediction, ts)
             else:
                 value = event.data.get(d.feature or "")
             if value is None:
@@ -130,15 +133,22 @@ class Scorer:
                 detections.append(found)
         return features, prediction, new_state, detections
 
-    def _probe_prediction(self, d: DriftSpec, subject: str, x: dict[str, Any], version: int | None, served: Any) -> Any:
+    def _probe_prediction(self, d: DriftSpec, subject: str, x: dict[str, Any], version: int | None, served: Any,
+                          ts: float) -> Any:
         """What the prediction monitor watches: the predictions of one fixed model, the first
-        champion trained on ``after_examples`` (None before one served). A model that goes on
-        learning moves its own predictions, version after version: watching a pinned one, only
-        a change in what comes in moves them."""
+        champion trained on ``after_examples`` (None before one served), once the entity
+        features' time windows have filled. A model that goes on learning moves its own
+        predictions, version after version, and so does a count over the last hour during the
+        stream's first hour: watching a pinned model after that, only a change in what comes in
+        moves them."""
         probe = self.probes.get(subject)
         if probe is None:
+            if self.first_ts is None:
+                self.first_ts = ts
             if self.champion.version is None or self.champion_trained < d.after_examples:
                 return None  # the model is still learning
+            if ts - self.first_ts < self.windows_fill_s:
+                return None  # an entity feature's window is still filling: it grows, by itself
             probe = self.probes[subject] = self.champion
             self.watching_since[subject] = (self.scored, self.champion.version, self.champion_trained)
         if probe.version == version:

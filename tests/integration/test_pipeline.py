@@ -76,10 +76,10 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
     ids = Counter(orjson.loads(r.value)["event_id"] for r in predictions)
     assert len(ids) == 20_000 and set(ids) == set(labels)
     assert max(ids.values()) == 1  # exactly one prediction per valid event
-    # the predictions were watched only once a champion trained on 5,000 examples served, and
-    # the worker says from where
-    since = worker.health()["watching_predictions_since"]["predictions"]
-    assert since["trained_examples"] >= 5000 and since["from_scored"] > 5000, since
+    # the stream spans 200 s of event time, less than the hour the spec's events_last_hour
+    # needs to fill: that count grows all through the stream, so predictions are not watched yet
+    # (the worker says so) and no prediction drift is raised on it
+    assert worker.health()["watching_predictions_since"] == {}
 
     # a label whose event never came is dead-lettered once the join's clock (event time) passes
     # its grace (60 s): move every partition's clock on with events two minutes later
@@ -98,6 +98,7 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
     assert unknown[0]["source_topic"] == s.topic("feedback") and unknown[0]["offset"] is not None
 
     alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 3, timeout=30)]
+    assert not [a for a in alerts if a["kind"] == "prediction_drift"]
     # the trainer learns in the examples topic's order (joins interleave partitions): find where
     # the first post-drift example came, and check the detection against that position
     joined = [orjson.loads(r.value) for r in read_all(s, "examples", 20_000, timeout=60)]

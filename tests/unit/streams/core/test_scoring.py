@@ -27,8 +27,8 @@ class Constant:
         return {self.answer: 0.9, not self.answer: 0.1}
 
 
-def raw(event_id: str, entity: str = "c-1", **data: object) -> bytes:
-    return orjson.dumps({"event_id": event_id, "entity_id": entity, "ts": 100.0, "data": {**DATA, **data}})
+def raw(event_id: str, entity: str = "c-1", ts: float = 100.0, **data: object) -> bytes:
+    return orjson.dumps({"event_id": event_id, "entity_id": entity, "ts": ts, "data": {**DATA, **data}})
 
 
 def test_a_valid_event_is_scored_and_a_bad_or_repeated_one_is_a_dead_letter_with_its_reason() -> None:
@@ -91,7 +91,7 @@ def test_predictions_are_watched_only_once_a_served_champion_has_learned_enough(
     champion trained on ``after_examples`` (5,000 by default) and says where it started."""
     (watched,) = [d for d in SPEC.drift if d.signal == "prediction"]
     assert watched.after_examples == 5000
-    scorer = Scorer(SPEC, clock=lambda: 200.0)
+    scorer = Scorer(replace(SPEC, entity=()), clock=lambda: 200.0)  # no entity feature windows to wait for
     monitor = next(m for d, m in scorer.monitors if d.signal == "prediction")
 
     def score(n: int) -> None:
@@ -112,3 +112,15 @@ def test_predictions_are_watched_only_once_a_served_champion_has_learned_enough(
     score(1)
     assert monitor.updates == 11 and scorer.watching_since["predictions"] == (21, 2, 5000)
     assert monitor.trace == [(31, True)]
+
+
+def test_predictions_are_watched_only_once_the_entity_features_windows_have_filled() -> None:
+    """A count over the last hour grows through a stream's first hour of event time, and moves
+    the predictions with it: the monitor waits that hour out (the demo spec's longest window)."""
+    scorer = Scorer(SPEC, clock=lambda: 200.0)
+    assert scorer.windows_fill_s == 3600.0
+    scorer.serve(1, Constant(True), "champion", trained_examples=9000)  # type: ignore[arg-type]
+    monitor = next(m for d, m in scorer.monitors if d.signal == "prediction")
+    for n, ts in enumerate((1000.0, 2000.0, 4599.0, 4600.0, 4700.0)):
+        scorer.score(scorer.validate(raw(f"e-{n}", ts=ts), WHERE), None, WHERE)  # type: ignore[arg-type]
+    assert monitor.updates == 2 and scorer.watching_since == {"predictions": (4, 1, 9000)}
