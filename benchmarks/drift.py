@@ -211,10 +211,12 @@ class Row:
     caught: int | None = None  # None: a stationary family
     delays: tuple[int, ...] = ()
     bare_delays: tuple[int, ...] = ()
+    bare_false_alarms: int = 0  # the bare River detector's detections where the stream had not changed
 
     def cells(self) -> list[str]:
         per_100k = self.false_alarms / self.events * 100_000 if self.events else 0.0
-        cells = [self.kind, self.streams, f"{self.runs}", f"{self.events:,}", f"{per_100k:.2f}",
+        bare = self.bare_false_alarms / self.events * 100_000 if self.events else 0.0
+        cells = [self.kind, self.streams, f"{self.runs}", f"{self.events:,}", f"{per_100k:.2f} (bare {bare:.2f})",
                  f"{self.runs_with_false_alarm / self.runs:.0%}"]
         if self.caught is None:
             return cells + ["", "", ""]
@@ -223,7 +225,7 @@ class Row:
         return cells + [f"{self.caught / self.runs:.0%}", f"{med:,.0f} / {p90:,.0f}", f"{bmed:,.0f} / {bp90:,.0f}"]
 
 
-HEADER = ["alert kind", "streams", "runs", "events", "false alarms / 100k", "runs with a false alarm",
+HEADER = ["alert kind", "streams", "runs", "events (before a change)", "false alarms / 100k events", "runs with a false alarm",
           "caught", "delay median / p90", "bare River median / p90"]
 
 KINDS = ("data_drift", "prediction_drift", "concept_drift")
@@ -241,13 +243,15 @@ def rows(runs: list[Run]) -> list[Row]:
             target = family[0].case.kind
             if target is not None and target != kind:
                 continue
-            false_alarms, with_alarm, delays, bare, caught, events = 0, 0, [], [], 0, 0
+            false_alarms, with_alarm, delays, bare, caught, events, bare_alarms = 0, 0, [], [], 0, 0, 0
             for r in family:
                 at = [n for k, _, n in r.alerts if k == kind]
                 early = [n for n in at if target is None or n < r.case.start]
                 false_alarms += len(early)
                 with_alarm += bool(early)
                 events += r.case.events if target is None else min(r.case.events, r.case.start)
+                bare_alarms += sum(len([n for n in found if target is None or n < r.case.start])
+                                   for (k, _), found in r.bare.items() if k == kind)
                 if target is None:
                     continue
                 hit = next((n for n in at if r.case.start <= n <= r.case.start + HORIZON), None)
@@ -260,7 +264,7 @@ def rows(runs: list[Run]) -> list[Row]:
                 if reference is not None:
                     bare.append(reference - r.case.start)
             out.append(Row(kind, name, len(family), events, false_alarms, with_alarm,
-                           None if target is None else caught, tuple(delays), tuple(bare)))
+                           None if target is None else caught, tuple(delays), tuple(bare), bare_alarms))
     return out
 
 

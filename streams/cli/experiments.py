@@ -114,7 +114,8 @@ def as_result(record: dict[str, Any]) -> ReplayResult:
                         deadletters=Counter(s.get("deadletters") or {}), alerts=list(s.get("alerts", [])),
                         versions=list(s.get("versions", [])), timeline=[tuple(t) for t in s.get("timeline", [])],  # type: ignore[misc]
                         prequential=float(s.get(f"prequential_{metric}", 0.0)), metric=metric,
-                        clock=[(int(p), float(t)) for p, t in s.get("clock", [])])
+                        clock=[(int(p), float(t)) for p, t in s.get("clock", [])],
+                        timeline_events=[int(n) for n in s.get("timeline_events", [])])
 
 
 def report(settings: Settings, ids: list[str], out: Path) -> int:

@@ -59,6 +59,9 @@ class ReplayResult:
     #: (example position, prequential metric, served accuracy over the last ``ROLLING`` examples,
     #: NaN, null in JSON, while nothing served was labelled), every ``every`` examples
     timeline: list[tuple[int, float, float]] = field(default_factory=list)
+    #: for each timeline point, the event position where its example's label came: the axis
+    #: plots share with the alerts (an example's label comes its label delay after its event)
+    timeline_events: list[int] = field(default_factory=list)
     #: for each data-drift alert, the feature's last ``SNAPSHOT`` values before it and next after
     distributions: list[dict[str, Any]] = field(default_factory=list)
     prequential: float = 0.0
@@ -101,7 +104,8 @@ class ReplayResult:
             "events": self.events, "examples": self.examples, "metric": self.metric,
             f"prequential_{self.metric}": self.prequential, "served_accuracy": self.served_accuracy,
             "deadletters": dict(self.deadletters), "alerts": self.alerts, "versions": self.versions,
-            "timeline": self.timeline, "label_delay_events": _quantiles(self.label_delays),
+            "timeline": self.timeline, "timeline_events": self.timeline_events,
+            "label_delay_events": _quantiles(self.label_delays),
             **({"reproduced": dict(self.reproduced)} if self.reproduced else {}),
             "clock": self.clock,
             "data_drift_distributions": [
@@ -192,6 +196,7 @@ class Learning:
             # nothing served was labelled yet (an untrained model serves no prediction): a gap, not a 0
             rolling = sum(self.recent) / len(self.recent) if self.recent else float("nan")
             out.timeline.append((out.examples, float(metric.get()), rolling))
+            out.timeline_events.append(at_event)
 
     def finish(self) -> ReplayResult:
         self.out.prequential = float(self.online_metric.get())

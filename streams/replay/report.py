@@ -34,26 +34,49 @@ def _figure_png(draw: Any) -> bytes:
     return buffer.getvalue()
 
 
-def metric_plot(name: str, result: ReplayResult) -> bytes:
+def event_axis(result: ReplayResult) -> tuple[list[int], str]:
+    """The timeline's positions on the events' axis the alerts use, when the run kept them (a
+    record from before kept only labelled examples)."""
+    if len(result.timeline_events) == len(result.timeline):
+        return result.timeline_events, "events (each point where its label came)"
+    return [t[0] for t in result.timeline], "labelled examples"
+
+
+def metric_plot(name: str, result: ReplayResult, change_at: int | None = None) -> bytes:
     def draw(ax: Any) -> None:
-        xs = [t[0] for t in result.timeline]
+        xs, unit = event_axis(result)
+        on_events = unit.startswith("events")
         ax.plot(xs, [t[1] for t in result.timeline], color="#1f77b4", label=f"prequential {result.metric}")
         ax.plot(xs, [t[2] for t in result.timeline], color="#2ca02c", label=f"served accuracy (last {ROLLING})")
+        delay = _quantiles_of(result.label_delays)
+        if change_at is not None and on_events:
+            ax.axvline(change_at, color="#7f7f7f", linestyle="-", linewidth=1, label="the change")
+            if delay:  # the labels that show the change come this much later: the gap before a detection
+                ax.axvspan(change_at, change_at + delay, color="#7f7f7f", alpha=0.15,
+                           label=f"its labels on their way (median label delay {delay:,} events)")
         for alert in result.alerts:
+            at = alert.get("at_event" if on_events else "at_example", alert.get("at_event"))
+            if at is None:
+                continue
             if alert["kind"] == "concept_drift":
-                ax.axvline(alert["at_event"], color="#d62728", linestyle="--", label="concept drift")
+                ax.axvline(at, color="#d62728", linestyle="--", label="concept drift")
             elif alert["kind"] in ("model_promoted", "model_rolled_back"):
-                ax.axvline(alert["at_example"], color="#9467bd", linestyle=":", label=alert["kind"].replace("_", " "))
+                ax.axvline(at, color="#9467bd", linestyle=":", label=alert["kind"].replace("_", " "))
         for version in result.versions:
-            if version["status"] == "champion":
-                ax.plot([version["at_example"]], [0.02], marker="^", color="#ff7f0e", linestyle="none")
+            at = version.get("at_event" if on_events else "at_example", version.get("at_example"))
+            if version["status"] == "champion" and at is not None:
+                ax.plot([at], [0.02], marker="^", color="#ff7f0e", linestyle="none")
         ax.set_ylim(0, 1.02)
-        ax.set_xlabel("labelled examples")
+        ax.set_xlabel(unit)
         ax.set_title(f"{name}: {result.metric} over time (triangles: champion versions published)")
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))
-        ax.legend(unique.values(), unique.keys(), loc="lower right")
+        ax.legend(unique.values(), unique.keys(), loc="lower left", fontsize="small")
     return _figure_png(draw)
+
+
+def _quantiles_of(delays: list[int]) -> int | None:
+    return sorted(delays)[len(delays) // 2] if delays else None
 
 
 def deadletter_plot(name: str, result: ReplayResult) -> bytes:
@@ -85,10 +108,13 @@ def distribution_plot(name: str, snap: dict[str, Any]) -> bytes:
 
 def comparison_plot(results: list[tuple[str, ReplayResult]]) -> bytes:
     def draw(ax: Any) -> None:
+        units = set()
         for name, result in results:
-            ax.plot([t[0] for t in result.timeline], [t[1] for t in result.timeline], label=name)
+            xs, unit = event_axis(result)
+            units.add(unit)
+            ax.plot(xs, [t[1] for t in result.timeline], label=name)
         ax.set_ylim(0, 1.02)
-        ax.set_xlabel("labelled examples")
+        ax.set_xlabel(" / ".join(sorted(units)))
         ax.set_title(f"prequential {results[0][1].metric} over time, every run")
         ax.legend(loc="lower right")
     return _figure_png(draw)
@@ -133,7 +159,7 @@ def write_report(folder: Path, source: str, results: list[tuple[str, ReplayResul
     for n, (name, result) in enumerate(results, 1):
         summary = result.summary()
         images = []
-        plots = [("metric", metric_plot(name, result))]
+        plots = [("metric", metric_plot(name, result, change_at))]
         if result.deadletters:  # nothing dead-lettered: one line says so, no empty chart
             plots.append(("deadletters", deadletter_plot(name, result)))
         if result.label_delays:
@@ -189,7 +215,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """
     out = []
     for key, value in summary.items():
-        if key in ("timeline", "versions", "alerts", "source", "spec"):
+        if key in ("timeline", "timeline_events", "versions", "alerts", "source", "spec"):
             continue
         label = key.replace("_", " ")
         if key == "deadletters":
@@ -317,12 +343,40 @@ def alerts_table(alerts: list[dict[str, Any]]) -> str:
         where = " / ".join(f"{unit} {_count(a[key])}" for unit, key in (("event", "at_event"), ("example", "at_example")) if key in a)
         severity = a.get("severity") or ("critical" if a["kind"] == "concept_drift" else
                                          "warning" if a["kind"].endswith("drift") or a["kind"] == "model_rolled_back" else "info")
-        detail = "; ".join(f"{k} {_show(v)}" for k, v in a.items()
-                           if k not in ("kind", "at_event", "at_example", "severity") and not isinstance(v, (dict, list)))
+        detail = _alert_detail(a)
         rows.append(f"<tr><td>{html.escape(where)}</td><td>{html.escape(a['kind'])}</td><td>{severity}</td>"
                     f"<td>{html.escape(detail)}</td></tr>")
     return ("<table class='alerts'><tr><th>where</th><th>kind</th><th>severity</th><th>detail</th></tr>"
             + "".join(rows) + "</table>")
+
+
+def _alert_detail(a: dict[str, Any]) -> str:
+    """An alert's detail for a person: its sentence, the detector's parameters, a feature's
+    summary before and after, what was merged into it; the rest as ``key value``.
+
+    >>> _alert_detail({"kind": "data_drift", "message": "The mean of salary rose.", "params": {"delta": 1e-05},
+    ...     "summary": {"before": {"count": 9, "mean": 1.0, "p10": 0.5, "p50": 1.0, "p90": 1.5},
+    ...                 "after": {"count": 9, "mean": 2.0, "p10": 1.5, "p50": 2.0, "p90": 2.5}}, "merged": 2})
+    'The mean of salary rose. delta=1e-05. before: mean 1, p10-p90 0.5-1.5; after: mean 2, p10-p90 1.5-2.5. 2 more merged into it.'
+    """
+    skip = {"kind", "at_event", "at_example", "severity", "message", "params", "window", "summary", "merged",
+            "detector", "before", "statistic", "subject"} if "message" in a else {"kind", "at_event", "at_example", "severity"}
+    parts = [a["message"]] if "message" in a else []
+    if a.get("params"):
+        parts.append(", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in a["params"].items()) + ".")
+    summary = a.get("summary") or {}
+    if summary:
+        parts.append("; ".join(f"{when}: {_describe(summary[when])}" for when in ("before", "after") if when in summary) + ".")
+    if a.get("merged"):
+        parts.append(f"{a['merged']} more merged into it.")
+    rest = "; ".join(f"{k} {_show(v)}" for k, v in a.items() if k not in skip and not isinstance(v, (dict, list)))
+    return " ".join(parts + ([rest] if rest else []))
+
+
+def _describe(d: dict[str, Any]) -> str:
+    if "shares" in d:
+        return ", ".join(f"{k} {v:.0%}" for k, v in d["shares"].items())
+    return f"mean {d['mean']:,.4g}, p10-p90 {d['p10']:,.4g}-{d['p90']:,.4g}"
 
 
 def _show(value: Any) -> str:

@@ -9,6 +9,7 @@ from benchmarks.drift import CHANGE_AT, HORIZON, WIDTH, Case, Run, rows, run
 def test_false_alarms_catches_and_delays_are_counted_on_the_right_side_of_the_change() -> None:
     quiet = [Run(Case("stationary-f0", "none", s, 100_000)) for s in range(2)]
     quiet[1].alerts = [("prediction_drift", "predictions", 500), ("prediction_drift", "predictions", 90_000)]
+    quiet[0].bare = {("prediction_drift", "predictions"): [700, 800, 900]}
     start = CHANGE_AT + 1
     abrupt = [Run(Case("concept", "abrupt", 100 + s, 20_000)) for s in range(4)]
     abrupt[0].alerts = [("concept_drift", "model errors", start + 300)]
@@ -21,10 +22,10 @@ def test_false_alarms_catches_and_delays_are_counted_on_the_right_side_of_the_ch
     table = {(r.kind, r.streams): r for r in rows(quiet + abrupt + gradual)}
     stationary = table[("prediction_drift", "stationary (f0, f4, f8)")]
     assert (stationary.runs, stationary.events, stationary.false_alarms, stationary.runs_with_false_alarm) == (2, 200_000, 2, 1)
-    assert stationary.cells()[4:6] == ["1.00", "50%"]
+    assert stationary.cells()[4:6] == ["1.00 (bare 1.50)", "50%"]
     concept = table[("concept_drift", "concept change, abrupt")]
     assert (concept.caught, concept.delays, concept.false_alarms, concept.events) == (2, (300, 100), 1, 4 * start)
-    assert sorted(concept.bare_delays) == [10, 50, 200]
+    assert sorted(concept.bare_delays) == [10, 50, 200] and concept.bare_false_alarms == 0
     assert concept.cells()[6] == "50%"
     # a gradual change counts from its first changed event, half its width before its midpoint
     slow = table[("concept_drift", "concept change, gradual")]
