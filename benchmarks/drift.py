@@ -42,7 +42,7 @@ import orjson
 from river.datasets import synth
 
 from schemas import DeadLetter
-from streams.core.drift import KIND, make_detector
+from streams.core.drift import DETECTOR_TYPES, KIND, make_detector
 from streams.core.example import Example
 from streams.core.features import EntityState
 from streams.core.replay import Learning, ReplayResult
@@ -92,6 +92,8 @@ class Run:
     case: Case
     alerts: list[tuple[str, str, int]] = field(default_factory=list)
     bare: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    #: the same, with River's own default parameters for the detector
+    river_defaults: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -170,21 +172,24 @@ def run(case: Case, spec: PipelineSpec | None = None) -> Run:
                                features.model_version), count_served=True, at_event=n)
         out.alerts += [(a["kind"], a["subject"], n) for a in learning.out.alerts[before:] if a["kind"] == "concept_drift"]
     for monitor in monitors:
-        out.bare[(KIND[monitor.spec.signal], monitor.subject)] = bare_detections(monitor.spec.signal, monitor.spec.detector,
-                                                                                 dict(monitor.spec.params), monitor.trace or [])
+        key, trace = (KIND[monitor.spec.signal], monitor.subject), monitor.trace or []
+        out.bare[key] = bare_detections(monitor.spec.signal, monitor.spec.detector, dict(monitor.spec.params), trace)
+        out.river_defaults[key] = bare_detections(monitor.spec.signal, monitor.spec.detector, {}, trace, river_defaults=True)
     out.seconds = time.perf_counter() - began
     return out
 
 
-def bare_detections(signal: str, detector: str, params: dict[str, Any], trace: list[tuple[int, Any]]) -> list[int]:
-    """Where River's detector alone, at the monitor's parameters, fires on the signal the monitor
-    saw (positions as the monitor counts them: events, or labelled examples, one per event here).
+def bare_detections(signal: str, detector: str, params: dict[str, Any], trace: list[tuple[int, Any]], *,
+                    river_defaults: bool = False) -> list[int]:
+    """Where River's detector alone, at the monitor's parameters (or River's own defaults), fires
+    on the signal the monitor saw (positions as the monitor counts them: events, or labelled
+    examples, one per event here).
 
     >>> bare_detections("error", "HDDM_A", {}, [(i, int(i > 3000)) for i in range(1, 4000)])[0] > 3000
     True
     """
     params = {k: v for k, v in params.items() if k != "min_increase"}
-    bare = make_detector(signal, detector, params)
+    bare = DETECTOR_TYPES[detector]() if river_defaults else make_detector(signal, detector, params)
     found = []
     for position, value in trace:
         bare.update(float(value) if isinstance(value, bool) else value)
@@ -212,21 +217,28 @@ class Row:
     delays: tuple[int, ...] = ()
     bare_delays: tuple[int, ...] = ()
     bare_false_alarms: int = 0  # the bare River detector's detections where the stream had not changed
+    defaults_false_alarms: int = 0  # the same detector at River's own defaults
+    defaults_delays: tuple[int, ...] = ()
 
     def cells(self) -> list[str]:
-        per_100k = self.false_alarms / self.events * 100_000 if self.events else 0.0
-        bare = self.bare_false_alarms / self.events * 100_000 if self.events else 0.0
-        cells = [self.kind, self.streams, f"{self.runs}", f"{self.events:,}", f"{per_100k:.2f} (bare {bare:.2f})",
+        def per_100k(n: int) -> str:
+            return f"{n / self.events * 100_000:.2f}" if self.events else "-"
+
+        def spread(delays: tuple[int, ...]) -> str:
+            return f"{_quantile(list(delays), 0.5):,.0f} / {_quantile(list(delays), 0.9):,.0f}" if delays else "-"
+
+        cells = [self.kind, self.streams, f"{self.runs}", f"{self.events:,}",
+                 f"{per_100k(self.false_alarms)} ({per_100k(self.bare_false_alarms)}; {per_100k(self.defaults_false_alarms)})",
                  f"{self.runs_with_false_alarm / self.runs:.0%}"]
         if self.caught is None:
             return cells + ["", "", ""]
-        med, p90 = _quantile(list(self.delays), 0.5), _quantile(list(self.delays), 0.9)
-        bmed, bp90 = _quantile(list(self.bare_delays), 0.5), _quantile(list(self.bare_delays), 0.9)
-        return cells + [f"{self.caught / self.runs:.0%}", f"{med:,.0f} / {p90:,.0f}", f"{bmed:,.0f} / {bp90:,.0f}"]
+        return cells + [f"{self.caught / self.runs:.0%}", f"{spread(self.delays)} ({spread(self.bare_delays)})",
+                        spread(self.defaults_delays)]
 
 
-HEADER = ["alert kind", "streams", "runs", "events (before a change)", "false alarms / 100k events", "runs with a false alarm",
-          "caught", "delay median / p90", "bare River median / p90"]
+HEADER = ["alert kind", "streams", "runs", "events (before a change)",
+          "false alarms / 100k events (bare River, same parameters; River's defaults)", "runs with a false alarm",
+          "caught", "delay median / p90 (bare River, same parameters)", "River's defaults: delay median / p90"]
 
 KINDS = ("data_drift", "prediction_drift", "concept_drift")
 
@@ -243,29 +255,38 @@ def rows(runs: list[Run]) -> list[Row]:
             target = family[0].case.kind
             if target is not None and target != kind:
                 continue
-            false_alarms, with_alarm, delays, bare, caught, events, bare_alarms = 0, 0, [], [], 0, 0, 0
+            false_alarms, with_alarm, delays, caught, events = 0, 0, [], 0, 0
+            bare: list[int] = []
+            defaults: list[int] = []
+            bare_alarms = defaults_alarms = 0
             for r in family:
-                at = [n for k, _, n in r.alerts if k == kind]
-                early = [n for n in at if target is None or n < r.case.start]
-                false_alarms += len(early)
+                early, hit = _judge([n for k, _, n in r.alerts if k == kind], r.case)
+                false_alarms += early
                 with_alarm += bool(early)
                 events += r.case.events if target is None else min(r.case.events, r.case.start)
-                bare_alarms += sum(len([n for n in found if target is None or n < r.case.start])
-                                   for (k, _), found in r.bare.items() if k == kind)
-                if target is None:
-                    continue
-                hit = next((n for n in at if r.case.start <= n <= r.case.start + HORIZON), None)
-                if hit is not None:
-                    caught += 1
-                    delays.append(hit - r.case.start)
-                subject = next((s for (k, s) in r.bare if k == kind), None)
-                reference = next((n for n in r.bare.get((kind, subject), []) if r.case.start <= n <= r.case.start + HORIZON), None) \
-                    if subject is not None else None
-                if reference is not None:
-                    bare.append(reference - r.case.start)
-            out.append(Row(kind, name, len(family), events, false_alarms, with_alarm,
-                           None if target is None else caught, tuple(delays), tuple(bare), bare_alarms))
+                caught += hit is not None
+                delays += [hit] if hit is not None else []
+                for found, alarms, spread in ((r.bare, "bare", bare), (r.river_defaults, "defaults", defaults)):
+                    positions = next((v for (k, _), v in found.items() if k == kind), [])
+                    early, hit = _judge(positions, r.case)
+                    bare_alarms += early if alarms == "bare" else 0
+                    defaults_alarms += early if alarms == "defaults" else 0
+                    spread += [hit] if hit is not None else []
+            if target is None:
+                delays, bare, defaults = [], [], []
+            out.append(Row(kind, name, len(family), events, false_alarms, with_alarm, None if target is None else caught,
+                           tuple(delays), tuple(bare), bare_alarms, defaults_alarms, tuple(defaults)))
     return out
+
+
+def _judge(positions: list[int], case: Case) -> tuple[int, int | None]:
+    """Detections before the change (false alarms), and the delay of the first one within
+    ``HORIZON`` of it (None: missed, or a stationary stream)."""
+    if case.kind is None:
+        return len(positions), None
+    early = sum(1 for n in positions if n < case.start)
+    hit = next((n - case.start for n in positions if case.start <= n <= case.start + HORIZON), None)
+    return early, hit
 
 
 def cases(seeds: int, stationary_events: int, change_events: int) -> list[Case]:

@@ -22,7 +22,7 @@ def test_false_alarms_catches_and_delays_are_counted_on_the_right_side_of_the_ch
     table = {(r.kind, r.streams): r for r in rows(quiet + abrupt + gradual)}
     stationary = table[("prediction_drift", "stationary (f0, f4, f8)")]
     assert (stationary.runs, stationary.events, stationary.false_alarms, stationary.runs_with_false_alarm) == (2, 200_000, 2, 1)
-    assert stationary.cells()[4:6] == ["1.00 (bare 1.50)", "50%"]
+    assert stationary.cells()[4:6] == ["1.00 (1.50; 0.00)", "50%"]
     concept = table[("concept_drift", "concept change, abrupt")]
     assert (concept.caught, concept.delays, concept.false_alarms, concept.events) == (2, (300, 100), 1, 4 * start)
     assert sorted(concept.bare_delays) == [10, 50, 200] and concept.bare_false_alarms == 0
