@@ -212,6 +212,7 @@ def register(rt: Runtime) -> None:
             for example, detections, requests in done:
                 for found in detections:
                     metrics.DRIFT.labels(found.kind).inc()
+                    metrics.DRIFT_MERGED.labels(found.kind).inc(found.merged)
                     await rt.drift_alert(found, counts="at_example", model_version=t.champion.version,
                                          event_id=example.event_id, event_ts=example.ts)
                 for req in requests:

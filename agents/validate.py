@@ -118,6 +118,7 @@ def register(rt: Runtime) -> None:
                 newest = max(newest, prediction.ts)
                 for found in detections:
                     metrics.DRIFT.labels(found.kind).inc()
+                    metrics.DRIFT_MERGED.labels(found.kind).inc(found.merged)
                     await rt.drift_alert(found, partition=message.partition, offset=message.offset)
             for key, (partition, state) in touched.items():
                 value = orjson.dumps(state)

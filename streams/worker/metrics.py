@@ -22,6 +22,8 @@ DUPLICATES = Counter("driftline_duplicates_total",
                      "Records read again after a restart and not processed twice, by stage", ["stage"])
 JOINS = Counter("driftline_join_total", "Join outcomes", ["outcome"])
 DRIFT = Counter("driftline_drift_detections_total", "Drift detections, by kind", ["kind"])
+DRIFT_MERGED = Counter("driftline_drift_merged_total", "Drift detections within a cool-down, merged into the next alert, by kind",
+                       ["kind"])
 VERSIONS = Counter("driftline_model_versions_total", "Model versions published, by status", ["status"])
 SERVING = Gauge("driftline_model_version_in_service", "Model version the scorer serves", ["role"])
 METRIC = Gauge("driftline_model_metric", "Model metric, by kind (prequential, rolling, served)", ["kind", "metric"])
