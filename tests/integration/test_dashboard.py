@@ -116,6 +116,8 @@ def test_the_dashboard_shows_the_live_pipeline(worker: Worker, tmp_path: Path, c
     third = Page(browse(chromium, url, tmp_path / "chrome", "--dump-dom"))
     assert third.number("events-total") >= EVENTS
     assert third.number("deadletters-total") == EVENTS // 250 + EVENTS // 500
+    # a drift alert names where it was found, as its detector counts: events, or labelled examples
+    assert all(li["data-where"].startswith(("event ", "example ")) for li in third.alerts if li["data-kind"].endswith("_drift"))
     series = api(worker, "/api/series")  # what the charts draw
     assert max(v for v in series["events_per_s"] if v is not None) > 0 and any(v is not None for v in series["served"])
     assert all(p95 >= p50 > 0 for p50, p95 in zip(series["latency_p50"], series["latency_p95"], strict=True) if p50 is not None)
