@@ -82,6 +82,9 @@ class Settings:
     broker_disk_min_free_pct: int = field(default=10, metadata={"env": "DRIFTLINE_BROKER_DISK_MIN_FREE_PCT"})
     #: a subscriber whose committed offsets stand still this long, with records to read, is alerted on
     subscriber_stall_s: int = field(default=300, metadata={"env": "DRIFTLINE_SUBSCRIBER_STALL_S"})
+    #: set by a driftline process that starts a worker (the demo, a live replay, the tests): the
+    #: worker stops when that process is gone (0: it runs on its own)
+    parent_pid: int = field(default=0, metadata={"env": "DRIFTLINE_PARENT_PID"})
 
     def __post_init__(self) -> None:
         if not self.topic_prefix or any(c not in _TOPIC_CHARS for c in self.topic_prefix):

@@ -46,7 +46,7 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
     from agents import feedback, join, models, train, validate, webhook
     from agents.runtime import Runtime
     from streams.core.watch import Finding
-    from streams.worker import broker_watch, dashboard, lag, metrics
+    from streams.worker import broker_watch, dashboard, lag, metrics, orphan
 
     agents = chosen(agents)
     spec = load_spec(settings.pipeline)
@@ -66,6 +66,7 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
         await rt.alert(found.kind, found.severity, found.subject, found.message, **found.detail)
 
     broker_watch.register(app, settings, first, raise_finding)
+    orphan.register(app, settings)  # a worker another driftline process started ends with it
 
     @app.page("/metrics")
     async def metrics_page(web, request):  # type: ignore[no-untyped-def]

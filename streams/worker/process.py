@@ -35,7 +35,7 @@ class WorkerProcess:
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start it and wait until its web server answers; a worker that exits is a failure."""
-        env = {**os.environ, **self.settings.as_env()}
+        env = {**os.environ, **self.settings.as_env(), "DRIFTLINE_PARENT_PID": str(os.getpid())}  # it stops when we are gone
         self.log.parent.mkdir(parents=True, exist_ok=True)
         command = [DRIFTLINE, "worker"] + (["--agents", self.agents] if self.agents else []) \
             + (["--loglevel", self.loglevel] if self.loglevel else [])
