@@ -359,7 +359,7 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
                         snap["after"].append(float(value))
         for d in detections:
             if d.kind == "data_drift" and d.subject in recent_values:
-                snap = {"feature": d.subject, "at_event": d.position, "before": list(recent_values[d.subject]), "after": []}
+                snap = {"feature": d.subject, "at_event": out.events, "before": list(recent_values[d.subject]), "after": []}
                 out.distributions.append(snap)
                 collecting.append(snap)
 
@@ -385,8 +385,9 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
             example = joiner.scored(outcome.event_id, Scored(features.features, features.ts, features.prediction, features.model_version))
             if example is not None:  # its label came first
                 learn(example)
-            for d in detections:
-                out.alerts.append(_detection(d))
+            for d in detections:  # where in the stream (dead letters counted, as for every alert here), and
+                # how many labelled examples had come by then
+                out.alerts.append({**_detection(d, out.events), "at_example": out.examples})
             watch(outcome.data, detections)
         if progress is not None:
             progress(events)
