@@ -86,6 +86,7 @@ container-deps:
 	@missing=""; \
 	for cmd in podman podman-compose runc mmdebstrap; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
 	[ -x /usr/lib/podman/netavark ] || command -v netavark >/dev/null || missing="$$missing netavark aardvark-dns"; \
+	[ -x /usr/sbin/iptables ] || command -v iptables >/dev/null || missing="$$missing iptables"; \
 	$(APT_INSTALL)
 
 # Apache Kafka's jars, resolved by Maven once per machine into ~/.cache/driftline.
