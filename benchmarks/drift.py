@@ -27,7 +27,6 @@ stationary stream.
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import platform
 import random
@@ -41,6 +40,7 @@ from typing import Any
 import orjson
 from river.datasets import synth
 
+from benchmarks.live import _quantile
 from schemas import DeadLetter
 from streams.core.drift import DETECTOR_TYPES, KIND, make_detector
 from streams.core.example import Example
@@ -196,11 +196,6 @@ def bare_detections(signal: str, detector: str, params: dict[str, Any], trace: l
         if bare.drift_detected:
             found.append(position)
     return found
-
-
-def _quantile(values: list[int], q: float) -> float:
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))]) if ordered else math.nan
 
 
 @dataclass(frozen=True)

@@ -191,9 +191,14 @@ DETECTOR_TYPES: dict[str, Any] = {
 TWO_SIDED = frozenset({"ADWIN", "PageHinkley", "KSWIN"})
 
 
+def detector_params(signal: str, detector: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A detector's parameters on a signal: the signal's defaults under the given ones."""
+    return {**DEFAULT_PARAMS.get((signal, detector), {}), **params}
+
+
 def make_detector(signal: str, detector: str, params: dict[str, Any]) -> Any:
     """A fresh detector for a signal, with the signal's defaults under the given parameters."""
-    return DETECTOR_TYPES[detector](**{**DEFAULT_PARAMS.get((signal, detector), {}), **params})
+    return DETECTOR_TYPES[detector](**detector_params(signal, detector, params))
 
 
 class DriftMonitor:
@@ -208,7 +213,7 @@ class DriftMonitor:
         params = dict(spec.params)
         self.min_increase = float(params.pop("min_increase", MIN_INCREASE)) if spec.signal == "error" else 0.0
         self.detector = make_detector(spec.signal, spec.detector, params)
-        self.params = tuple(sorted({**DEFAULT_PARAMS.get((spec.signal, spec.detector), {}), **params}.items()))
+        self.params = tuple(sorted(detector_params(spec.signal, spec.detector, params).items()))
         self.since_reset = 0  # values since the detector last fired (its window, for those that keep none)
         self.merged = 0  # detections within the cool-down, merged into the next alert
         #: a feature's recent values, to summarize it before and after a data drift

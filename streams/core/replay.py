@@ -105,7 +105,7 @@ class ReplayResult:
             f"prequential_{self.metric}": self.prequential, "served_accuracy": self.served_accuracy,
             "deadletters": dict(self.deadletters), "alerts": self.alerts, "versions": self.versions,
             "timeline": self.timeline, "timeline_events": self.timeline_events,
-            "label_delay_events": _quantiles(self.label_delays),
+            "label_delay_events": quantiles(self.label_delays),
             **({"reproduced": dict(self.reproduced)} if self.reproduced else {}),
             "clock": self.clock,
             "data_drift_distributions": [
@@ -115,7 +115,8 @@ class ReplayResult:
         }
 
 
-def _quantiles(values: list[int]) -> dict[str, int] | None:
+def quantiles(values: list[int]) -> dict[str, int] | None:
+    """Median, p95 and max of a list of counts (None for none)."""
     if not values:
         return None
     ordered = sorted(values)

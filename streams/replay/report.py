@@ -15,7 +15,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from streams.core.replay import ROLLING, ReplayResult
+from streams.core.replay import ROLLING, ReplayResult, quantiles
 from streams.core.spec import higher_is_better
 
 
@@ -48,7 +48,7 @@ def metric_plot(name: str, result: ReplayResult, change_at: int | None = None) -
         on_events = unit.startswith("events")
         ax.plot(xs, [t[1] for t in result.timeline], color="#1f77b4", label=f"prequential {result.metric}")
         ax.plot(xs, [t[2] for t in result.timeline], color="#2ca02c", label=f"served accuracy (last {ROLLING})")
-        delay = _quantiles_of(result.label_delays)
+        delay = (quantiles(result.label_delays) or {}).get("median")
         if change_at is not None and on_events:
             ax.axvline(change_at, color="#7f7f7f", linestyle="-", linewidth=1, label="the change")
             if delay:  # the labels that show the change come this much later: the gap before a detection
@@ -73,10 +73,6 @@ def metric_plot(name: str, result: ReplayResult, change_at: int | None = None) -
         unique = dict(zip(labels, handles, strict=True))
         ax.legend(unique.values(), unique.keys(), loc="lower left", fontsize="small")
     return _figure_png(draw)
-
-
-def _quantiles_of(delays: list[int]) -> int | None:
-    return sorted(delays)[len(delays) // 2] if delays else None
 
 
 def deadletter_plot(name: str, result: ReplayResult) -> bytes:
