@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="one worker running every agent")
     p.add_argument("--agents", help="comma-separated subset of: validate, feedback, join, train, models")
-    p.add_argument("--loglevel", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--loglevel", default="WARNING", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(run=_worker)
 
     p = sub.add_parser("produce", help="produce raw events and feedback from a built-in stream or a file")

@@ -48,13 +48,23 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
         self._first_read: dict[Any, int] = {}  # by partition: the first offset read since it was assigned
         self._reread: dict[Any, int] = {}  # by partition: an offset to read again from (a record never acked)
         self._reread_once: set[tuple[Any, int]] = set()
+        self._skipped: dict[Any, int] = {}  # by partition: the first record skipped while the flow was stopped
 
     def ack(self, message: Any) -> bool:
         """Count ``message`` as processed, unless it is of an older consumer generation or the
         flow is stopped: a stream skips those records unprocessed, then acks them."""
-        if message.generation_id != self.app.consumer_generation_id or not self.app.flow_control.is_active():
+        if message.generation_id != self.app.consumer_generation_id:
             self._unacked_messages.discard(message)
-            return False  # read again from the commit after the rebalance
+            return False  # read again from the commit: the new assignment's seek goes there
+        if not self.app.flow_control.is_active():
+            self._unacked_messages.discard(message)
+            # of this assignment, handed over while the rebalance's recovery ran: read it again as
+            # soon as the flow runs, not at the next commit (by then the worker may have processed
+            # a whole backlog past it, and would process it all again)
+            tp, offset = message.tp, message.offset
+            if offset < self._skipped.get(tp, offset + 1):
+                self._skipped[tp] = offset
+            return False
         return bool(super().ack(message))
 
     def _new_offset(self, tp: Any) -> int | None:
@@ -109,6 +119,7 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
         for tp in revoked:
             self._first_read.pop(tp, None)
             self._reread.pop(tp, None)
+            self._skipped.pop(tp, None)
         self._reread_once = {(tp, offset) for tp, offset in self._reread_once if tp not in revoked}
         await super().on_partitions_revoked(revoked)
 
@@ -119,6 +130,7 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
         over and then committed past: the first records a new group's worker was given.)"""
         self._first_read.clear()  # read positions go back to the committed offsets
         await super().perform_seek()
+        self._skipped.clear()  # at or past the committed offsets: read again from there
         acks_enabled_for = self.app.topics.acks_enabled_for
         fresh = [tp for tp in self.assignment() if acks_enabled_for(tp.topic) and not self._committed_offset.get(tp)]
         if fresh:
@@ -126,6 +138,8 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
 
     async def seek(self, partition: Any, offset: int) -> None:
         self._first_read.pop(partition, None)
+        if self._skipped.get(partition, -1) >= offset:
+            del self._skipped[partition]  # read again from there anyway
         await super().seek(partition, offset)
 
     async def _seek(self, partition: Any, offset: int) -> None:
@@ -143,6 +157,18 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
             if tp in assigned:
                 await self.seek(tp, offset)
 
+    async def _read_skipped(self) -> None:
+        """Seek back to the first record skipped while the flow was stopped (see :meth:`ack`), on
+        partitions still held whose reading went past it: only ever backwards."""
+        skipped, self._skipped = self._skipped, {}
+        assigned = self.assignment()
+        for tp, offset in skipped.items():
+            last = self._read_offset.get(tp)
+            if tp in assigned and last is not None and last >= offset:
+                log.info("%s[%d]: reading again from %d, skipped during the rebalance (read to %d)",
+                         tp.topic, tp.partition, offset, last)
+                await self.seek(tp, offset)
+
     async def _drain_messages(self, fetcher: Any) -> None:
         """Read fetched records into the streams until the consumer or the fetcher stops."""
         app = self.app
@@ -158,6 +184,8 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
                 self.diag.set_flag(CONSUMER_FETCHING)
                 if self._reread:
                     await self._read_again()
+                if self._skipped and not suspended() and app.flow_control.is_active():
+                    await self._read_skipped()
                 records = self.getmany(timeout=1.0)
                 await self.sleep(0)
                 if self.should_stop:

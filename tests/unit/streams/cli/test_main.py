@@ -37,3 +37,9 @@ def test_the_stack_refuses_a_remote_address(monkeypatch: pytest.MonkeyPatch, cap
     monkeypatch.setenv("DRIFTLINE_KAFKA_BOOTSTRAP", "10.1.2.3:9092")
     assert main(["stack", "up"]) == 1
     assert "runs only on 127.0.0.1" in capsys.readouterr().err
+
+
+def test_a_log_level_is_taken_in_any_case() -> None:
+    from streams.cli.main import build_parser
+
+    assert build_parser().parse_args(["worker", "--loglevel", "info"]).loglevel == "INFO"

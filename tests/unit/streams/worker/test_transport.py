@@ -23,7 +23,8 @@ class Loop:
 
     def __init__(self, offsets: list[int], read_offset: int | None = None, suspended: bool = False) -> None:
         self.fetch = [SimpleNamespace(offset=o, topic="t", generation_id=1) for o in offsets]
-        self.app = SimpleNamespace(consumer_generation_id=1, topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
+        self.app = SimpleNamespace(consumer_generation_id=1, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+                                   flow_control=SimpleNamespace(is_active=lambda: not suspended))
         self._read_offset = {"tp": read_offset}
         self.suspend_flow = asyncio.Event()
         if suspended:
@@ -39,6 +40,12 @@ class Loop:
         self.on_deliver = lambda message: None
         self._first_read: dict[str, int] = {}
         self._reread: dict[str, int] = {}
+        self._skipped: dict[str, int] = {}
+        self.read_skipped = 0
+
+    async def _read_skipped(self) -> None:
+        self.read_skipped += 1
+        self._skipped = {}
 
     async def callback(self, message: Any) -> None:
         self.delivered.append(message.offset)
@@ -184,6 +191,7 @@ class Acks:
         self.app = SimpleNamespace(consumer_generation_id=generation,
                                    flow_control=SimpleNamespace(is_active=lambda: flowing))
         self._unacked_messages = Unacked()  # a set in Faust: only discard is used
+        self._skipped: dict[Any, int] = {}
 
 
 class Unacked(list):  # type: ignore[type-arg]
@@ -197,8 +205,27 @@ def test_a_record_a_stream_skipped_during_a_rebalance_is_not_counted_as_acked() 
     c = Acks(generation=2, flowing=True)  # a rebalance passed since it was fetched
     c._unacked_messages.append(stale)
     assert c.ack(stale) is False and c._unacked_messages == []
+    assert c._skipped == {}  # the new assignment's seek to the commit reads it again
     # the flow stopped: a rebalance began; the stream skips what it holds and acks it
     assert Acks(generation=1, flowing=False).ack(SimpleNamespace(tp=TP, offset=41, generation_id=1)) is False
+
+
+def test_records_of_this_assignment_skipped_while_the_flow_is_stopped_are_marked_from_the_first() -> None:
+    """Records handed over while the recovery ran, after the seek to the commit: the reading
+    goes past them, so they must be read again as soon as the flow runs (fault 1: not at the
+    next commit, by when a worker had processed a 4,000-event backlog past the hole)."""
+    c, other = Acks(generation=3, flowing=False), TopicPartition("raw", 1)
+    for offset in (52, 50, 51):
+        assert c.ack(SimpleNamespace(tp=TP, offset=offset, generation_id=3)) is False
+    c.ack(SimpleNamespace(tp=other, offset=9, generation_id=3))
+    c.ack(SimpleNamespace(tp=other, offset=2, generation_id=2))  # stale: the seek to the commit covers it
+    assert c._skipped == {TP: 50, other: 9}
+
+
+def test_the_loop_reads_skipped_records_again_once_the_flow_runs_and_not_while_it_is_stopped() -> None:
+    running, stopped = Loop([5], read_offset=4), Loop([5], read_offset=4, suspended=True)
+    running._skipped = stopped._skipped = {"tp": 2}
+    assert drain(running).read_skipped == 1 and drain(stopped).read_skipped == 0
 
 
 def test_resuming_the_flow_keeps_what_the_streams_queues_hold_and_a_revoke_still_clears_them() -> None:
@@ -224,6 +251,8 @@ class Seeks(Consumer):  # type: ignore[misc]
         self.committed = committed
         self._committed_offset: dict[Any, int | None] = {}
         self._first_read = {tp: 7 for tp in committed}
+        self._skipped: dict[Any, int] = {}
+        self._read_offset: dict[Any, int | None] = {}
         self.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: topic != "changelog"))
         self.sought: dict[Any, int] = {}
 
@@ -246,9 +275,28 @@ def test_a_stream_partition_with_nothing_committed_goes_back_to_its_first_record
     fresh, zero, done, changelog = TopicPartition("raw", 0), TopicPartition("raw", 1), TopicPartition("raw", 2), TopicPartition("changelog", 0)
     seeks = Seeks({fresh: None, zero: 0, done: 40, changelog: None})
     monkeypatch.setattr("faust.transport.drivers.aiokafka.Consumer.perform_seek", Seeks._faust_perform_seek)
+    seeks._skipped = {done: 41}
     asyncio.run(seeks.perform_seek())
     assert seeks.sought == {fresh: 0, zero: 0}  # the one with a commit went back to it; tables recover their own
-    assert seeks._first_read == {}
+    assert seeks._first_read == {} and seeks._skipped == {}  # read again from the commit anyway
+
+
+def test_skipped_records_are_read_again_only_backwards_from_where_the_reading_got_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    past, behind, revoked, sought_lower = (TopicPartition("raw", p) for p in range(4))
+    consumer = Seeks({past: 5, behind: 5, sought_lower: 5})  # revoked is no longer assigned
+    consumer._skipped = {past: 30, behind: 30, revoked: 30, sought_lower: 30}
+    consumer._read_offset = {past: 90, behind: 29, revoked: 90, sought_lower: 90}
+
+    async def faust_seek(self: Any, tp: Any, offset: int) -> None:
+        self._read_offset[tp] = offset
+        self.sought[tp] = offset
+
+    monkeypatch.setattr("faust.transport.drivers.aiokafka.Consumer.seek", faust_seek)
+    asyncio.run(consumer.seek(sought_lower, 12))  # a seek below the skipped record reads it again anyway
+    assert sought_lower not in consumer._skipped
+    consumer.sought.clear()
+    asyncio.run(consumer._read_skipped())
+    assert consumer.sought == {past: 30} and consumer._skipped == {}
 
 
 def test_a_revoked_partition_forgets_what_it_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -256,13 +304,14 @@ def test_a_revoked_partition_forgets_what_it_read_again(monkeypatch: pytest.Monk
     consumer = Seeks({kept: 5, revoked: 5})
     consumer._reread = {kept: 3, revoked: 4}
     consumer._reread_once = {(kept, 3), (revoked, 4)}
+    consumer._skipped = {kept: 3, revoked: 4}
 
     async def faust_revoked(self: Any, tps: Any) -> None:
         pass
 
     monkeypatch.setattr("faust.transport.drivers.aiokafka.Consumer.on_partitions_revoked", faust_revoked)
     asyncio.run(consumer.on_partitions_revoked({revoked}))
-    assert consumer._reread == {kept: 3} and consumer._reread_once == {(kept, 3)}
+    assert consumer._reread == {kept: 3} and consumer._reread_once == {(kept, 3)} and consumer._skipped == {kept: 3}
     assert consumer._first_read == {kept: 7}
 
 
