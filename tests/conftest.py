@@ -69,9 +69,9 @@ def _containers() -> tuple[Settings, object] | None:
 
     base = Settings.from_env({})
     kafka_port, redis_port = free_port(), free_port()
-    # the broker advertises the host's port: the test's clients and workers reach it there
+    # the broker advertises the host's port: the test's clients and workers reach it there, on
+    # the loopback interface only (Docker's default binds every interface)
     kafka = (DockerContainer(os.environ.get("DRIFTLINE_KAFKA_IMAGE") or f"apache/kafka:{base.kafka_version}")
-             .with_bind_ports(9092, kafka_port)
              .with_env("CLUSTER_ID", "jIenu77KScORhPLwn3MIng").with_env("KAFKA_NODE_ID", "1")
              .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
              .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
@@ -83,22 +83,55 @@ def _containers() -> tuple[Settings, object] | None:
              .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
              .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
              .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
-             .with_env("KAFKA_NUM_PARTITIONS", str(base.partitions)))
+             .with_env("KAFKA_NUM_PARTITIONS", str(base.partitions))
+             .with_env("KAFKA_TRANSACTION_STATE_LOG_NUM_PARTITIONS", "1")
+             .with_env("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR", "1")
+             # a file per partition's segment and more: the integration tests make thousands of
+             # partitions, and at 1,024 files the broker stopped answering midway through them
+             .with_kwargs(ulimits=_ulimits(nofile=16_384)))
     password = secrets.token_hex(16)
     redis = (DockerContainer(os.environ.get("DRIFTLINE_REDIS_IMAGE") or "redis:7")
-             .with_bind_ports(6379, redis_port).with_env("REDIS_PASSWORD", password)
+             .with_env("REDIS_PASSWORD", password)
              .with_command(["sh", "-c", 'printf "requirepass %s\\n" "$REDIS_PASSWORD" | exec redis-server -']))
-    kafka.start()
-    redis.start()
-    settings = replace(base, kafka_bootstrap=f"127.0.0.1:{kafka_port}",
-                       redis_url=f"redis://:{password}@127.0.0.1:{redis_port}/0")
-    _wait_for_containers(settings)
+    kafka.ports["9092/tcp"] = ("127.0.0.1", kafka_port)  # as docker-py takes it (with_bind_ports takes no address)
+    redis.ports["6379/tcp"] = ("127.0.0.1", redis_port)
+    # named, so that one created and then refused a start can be found and removed too (Ryuk is
+    # off: nothing else would); a failed start once left a Kafka container behind
+    run = secrets.token_hex(4)
+    kafka.with_name(f"driftline-test-kafka-{run}")
+    redis.with_name(f"driftline-test-redis-{run}")
 
     def stop() -> None:
-        kafka.stop()
-        redis.stop()
+        for container in (redis, kafka):
+            try:
+                container.get_docker_client().client.containers.get(container._name).remove(force=True, v=True)
+            except Exception as exc:  # not created, or gone: the others still go
+                if "404" not in str(exc) and "no such container" not in str(exc).lower():
+                    print(f"could not remove test container {container._name}: {exc!r}")
 
+    try:
+        for container in (kafka, redis):
+            container.start()
+        settings = replace(base, kafka_bootstrap=f"127.0.0.1:{kafka_port}",
+                           redis_url=f"redis://:{password}@127.0.0.1:{redis_port}/0")
+        _wait_for_containers(settings)
+    except BaseException:
+        stop()  # a failed start leaves no container behind
+        raise
     return settings, stop
+
+
+def _ulimits(nofile: int) -> list[object]:
+    """The Kafka container's limits: ``nofile`` open files (at most this process's own hard limit,
+    which an engine started from here inherits), and the processes the project's containers.conf
+    gives every container (naming one limit replaces those defaults)."""
+    import resource
+
+    from docker.types import Ulimit
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    files = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
+    return [Ulimit(name="nofile", soft=files, hard=files), Ulimit(name="nproc", soft=1024, hard=1024)]
 
 
 def _wait_for_containers(settings: Settings, timeout_s: float = 180) -> None:

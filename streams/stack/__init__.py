@@ -1,7 +1,9 @@
 """The local stack: a real single-node Apache Kafka (KRaft) and a real Redis on 127.0.0.1.
 
-``up`` is idempotent and leaves nothing half-started; ``down`` stops only what ``up`` started
-(gracefully, then by force); stale pid files after a crash are noticed and removed.
+``up`` is idempotent and leaves nothing half-started; a Kafka or Redis that answers at the
+configured address but was started by something else (a container, a service) is used, not
+started again; ``down`` stops only what ``up`` started (gracefully, then by force); stale pid
+files after a crash are noticed and removed.
 """
 
 from __future__ import annotations
@@ -93,36 +95,43 @@ def up(settings: Settings, say: Callable[[str], None] = lambda _: None) -> UpRep
         host, port = settings.redis_host_port
         if pids.read("redis") is None:
             if is_listening(host, port):
-                raise _port_taken("Redis", host, port, "DRIFTLINE_REDIS_URL")
-            say(f"starting Redis on {host}:{port}")
-            record = redis.start(settings, logs / "redis.log")
-            pids.write(record)
-            started.append(record)
+                if not _redis_answers(settings):
+                    raise _port_taken("Redis", host, port, "DRIFTLINE_REDIS_URL")
+                say(f"Redis on {host}:{port} is running already, not started by driftline: using it")
+            else:
+                say(f"starting Redis on {host}:{port}")
+                record = redis.start(settings, logs / "redis.log")
+                pids.write(record)
+                started.append(record)
 
         host, port = settings.kafka_host_port
         if pids.read("kafka") is None and not _docker_marker(settings).exists():
             if is_listening(host, port):
-                raise _port_taken("Kafka", host, port, "DRIFTLINE_KAFKA_BOOTSTRAP")
-            jars = kafka.cached_jars(settings)
-            if jars is None and _can_fetch():
-                jars = kafka.ensure_jars(settings, logs / "maven.log", say)
-            if jars is not None:
-                say(f"starting Kafka {settings.kafka_version} (KRaft) on {host}:{port} from {jars.source}")
-                record = kafka.start(settings, jars, logs / "kafka.log")
-                pids.write(record)
-                started.append(record)
-                source = jars.source
-            elif docker.engine_answers():
-                say("starting Kafka with Docker compose")
-                docker.compose("up", "-d", "--wait", "kafka")
-                _docker_marker(settings).write_text(json.dumps({"services": ["kafka"]}))
-                kafka.wait_ready(settings, None, logs / "kafka.log")
-                source = "docker compose"
+                if admin.cluster_info(settings, timeout_ms=5000) is None:
+                    raise _port_taken("Kafka", host, port, "DRIFTLINE_KAFKA_BOOTSTRAP")
+                say(f"Kafka on {host}:{port} is running already, not started by driftline: using it")
+                source = "running already, not started by driftline"
             else:
-                raise EnvironmentProblem(
-                    "no way to run Kafka: set KAFKA_HOME to an unpacked Apache Kafka, or install "
-                    "Java 17 and Maven to fetch its jars, or start a Docker engine for docker compose"
-                )
+                jars = kafka.cached_jars(settings)
+                if jars is None and _can_fetch():
+                    jars = kafka.ensure_jars(settings, logs / "maven.log", say)
+                if jars is not None:
+                    say(f"starting Kafka {settings.kafka_version} (KRaft) on {host}:{port} from {jars.source}")
+                    record = kafka.start(settings, jars, logs / "kafka.log")
+                    pids.write(record)
+                    started.append(record)
+                    source = jars.source
+                elif docker.engine_answers():
+                    say("starting Kafka with Docker compose")
+                    docker.compose("up", "-d", "--wait", "kafka")
+                    _docker_marker(settings).write_text(json.dumps({"services": ["kafka"]}))
+                    kafka.wait_ready(settings, None, logs / "kafka.log")
+                    source = "docker compose"
+                else:
+                    raise EnvironmentProblem(
+                        "no way to run Kafka: set KAFKA_HOME to an unpacked Apache Kafka, or install "
+                        "Java 17 and Maven to fetch its jars, or start a Docker engine for docker compose"
+                    )
         created = admin.ensure_topics(settings, topic_specs(settings))
     except BaseException:
         for record in reversed(started):  # nothing half-started is left running
@@ -133,6 +142,19 @@ def up(settings: Settings, say: Callable[[str], None] = lambda _: None) -> UpRep
         settings.kafka_bootstrap, settings.redis_url_shown, time.monotonic() - began,
         tuple(r.name for r in started), source, tuple(created),
     )
+
+
+def _redis_answers(settings: Settings) -> bool:
+    """Whether a Redis answers at the configured URL (a password it refuses is said as such)."""
+    import redis as redis_client
+
+    try:
+        return bool(redis_client.Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3).ping())
+    except redis_client.AuthenticationError as exc:
+        host, port = settings.redis_host_port
+        raise EnvironmentProblem(f"the Redis on {host}:{port} refused DRIFTLINE_REDIS_URL's credentials ({exc})") from None
+    except redis_client.RedisError:
+        return False
 
 
 def _can_fetch() -> bool:

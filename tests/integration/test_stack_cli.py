@@ -155,6 +155,28 @@ def test_a_taken_kafka_port_is_one_clear_line_and_nothing_is_left_running(own_st
     assert pids(own_stack) == {}
 
 
+def test_a_kafka_and_redis_running_already_are_used_and_left_running(own_stack: dict[str, str], tmp_path: Path) -> None:
+    """A broker and Redis that answer at the configured addresses but were started by something
+    else (here: another state folder's stack; for users, containers or services) are used: the
+    demo and `stack up` ran into "port taken" on the testcontainers path before."""
+    assert run(own_stack, "stack", "up").returncode == 0
+    theirs = pids(own_stack)
+    password = (Path(own_stack["DRIFTLINE_STATE_DIR"]) / "redis.password").read_text().strip()
+    host_port = own_stack["DRIFTLINE_REDIS_URL"].split("//")[1]
+    outside = {**own_stack, "DRIFTLINE_STATE_DIR": str(tmp_path / "elsewhere"),
+               "DRIFTLINE_REDIS_URL": f"redis://:{password}@{host_port}"}
+    up = run(outside, "stack", "up")
+    assert up.returncode == 0, up.stderr
+    assert up.stderr.count("running already, not started by driftline: using it") == 2, up.stderr
+    assert "started nothing" in up.stdout
+    assert pids(outside) == {}
+    assert run(outside, "stack", "down").returncode == 0
+    assert all(is_alive(pid) for pid in theirs.values())  # not ours to stop
+    wrong = run({**outside, "DRIFTLINE_REDIS_URL": f"redis://:wrong@{host_port}"}, "stack", "up")
+    assert wrong.returncode == 1 and "refused DRIFTLINE_REDIS_URL's credentials" in wrong.stderr, wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1 and password not in wrong.stderr + wrong.stdout
+
+
 def test_stale_pid_file_naming_someone_elses_process_is_ignored(own_stack: dict[str, str]) -> None:
     run_dir = Path(own_stack["DRIFTLINE_STATE_DIR"]) / "run"
     run_dir.mkdir(parents=True)
