@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks import live, pipeline
-from benchmarks.relay import bare_relay
+from benchmarks.relay import bare_relay, transactional_relay
 from benchmarks.replay_speed import replay_against_bare, trainer_speed
 from streams import stack
 from streams.kafka import admin
@@ -40,14 +40,16 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
-def references(s: Settings, tmp: Path) -> tuple[float, float, float]:
-    """The bare aiokafka relay, a plain Faust agent, and the same agent with driftline's consumer
-    loop (:mod:`streams.worker.transport`), on the same backlog."""
+def references(s: Settings, tmp: Path) -> tuple[float, tuple[float, float], float, float]:
+    """The bare aiokafka relay, the same relay exactly once (Kafka transactions: events per second
+    and seconds per transaction), a plain Faust agent, and the same agent with driftline's
+    consumer loop (:mod:`streams.worker.transport`), on the same backlog."""
     ns = replace(s, topic_prefix=f"bench-ref-{uuid.uuid4().hex[:6]}")
-    admin.ensure_topics(ns, [TopicSpec(ns.topic(n), ns.partitions) for n in ("raw", "relay", "faust", "ours")])
+    admin.ensure_topics(ns, [TopicSpec(ns.topic(n), ns.partitions) for n in ("raw", "relay", "txn", "faust", "ours")])
     produce(ns, ProduceOptions("agrawal-drift", limit=EVENTS, feedback_fraction=0.0))
     bare = asyncio.run(bare_relay(ns.kafka_bootstrap, ns.topic("raw"), ns.topic("relay"), EVENTS))
-    return bare, faust_relay(ns, tmp, "faust", "plain"), faust_relay(ns, tmp, "ours", "driftline")
+    exactly_once = asyncio.run(transactional_relay(ns.kafka_bootstrap, ns.topic("raw"), ns.topic("txn"), EVENTS))
+    return bare, exactly_once, faust_relay(ns, tmp, "faust", "plain"), faust_relay(ns, tmp, "ours", "driftline")
 
 
 def faust_relay(ns: Settings, tmp: Path, sink: str, flavour: str) -> float:
@@ -91,8 +93,10 @@ def run(s: Settings, tmp: Path) -> list[tuple[str, str, str]]:
         rows.append((name, figure, reference))
         print(f"  {name}: {figure}  {reference}", flush=True)
 
-    bare, faust, ours = references(s, tmp)
+    bare, (txn, txn_s), faust, ours = references(s, tmp)
     row("reference: bare aiokafka relay", f"{bare:,.0f} ev/s", "consume → orjson → River predict+learn → batched produce")
+    row("the bare relay exactly once (Kafka transactions)", f"{txn:,.0f} ev/s",
+        f"{txn / bare:.2f}× bare; a transaction per fetch, {txn_s * 1000:.0f} ms each from first send to commit")
     row("reference: one plain Faust agent", f"{faust:,.0f} ev/s", f"the same work, stream.take(1000), topic.send; {faust / bare:.2f}× bare")
     row("the same agent, driftline's consumer loop", f"{ours:,.0f} ev/s",
         f"streams.worker.transport: no task race per record; {ours / faust:.2f}× plain Faust")

@@ -125,5 +125,5 @@ def report(settings: Settings, ids: list[str], out: Path) -> int:
     results = [(f"{r['id']} {r['spec']['name']}" + (f" ({r['name']})" if r.get("name") else ""), as_result(r)) for r in records]
     sources = sorted({str(r["source"].get("name")) for r in records})
     path = write_report(out, ", ".join(sources), results, records=records)
-    Console(stderr=True).print(f"report: {path}")
+    print(f"report: {path}", file=sys.stderr)
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,12 +139,12 @@ def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, s
             for name, spec in parsed:
                 task = bar.add_task(f"producing live with {name}", total=events)
                 began = time.monotonic()
-                run_ = run_live(settings, spec, records, speed=speed, keep=keep, say=console.print,
+                run_ = run_live(settings, spec, records, speed=speed, keep=keep, say=_line(console),
                                 progress=lambda n, t=task: bar.update(t, completed=n) if n % 100 == 0 else None)
                 results.append((name, run_.result))
                 recorder.walls[name] = time.monotonic() - began
                 if keep:
-                    console.print(f"kept: DRIFTLINE_TOPIC_PREFIX={run_.namespace} names its topics and registry")
+                    _line(console)(f"kept: DRIFTLINE_TOPIC_PREFIX={run_.namespace} names its topics and registry")
         return _finish(source, f"{events} events, labels {delay}, live at {speed:g}x", results, out, gates, recorder)
     with Progress(console=console, transient=True) as bar:
         for name, spec in parsed:
@@ -211,8 +212,8 @@ def _as_live(settings: Settings, parsed: list[tuple[str, PipelineSpec]], start: 
     code = _finish(settings.topic("raw"), f"{events} events on the live run's schedule", results, out, gates, recorder)
     differ = sum(r.reproduced["differ"] for _, r in results)
     if differ:
-        Console(stderr=True).print(f"driftline: {differ} recomputed predictions differ from the recorded ones "
-                                   "(a different spec, or models that are not the ones served)")
+        _line(Console(stderr=True))(f"driftline: {differ} recomputed predictions differ from the recorded ones "
+                                    "(a different spec, or models that are not the ones served)")
         return EXIT_FAILED
     return code
 
@@ -244,10 +245,16 @@ def _finish(source: str, what: str, results: list[tuple[str, ReplayResult]], out
         from streams.replay.report import write_report
 
         change = recorder.source.get("drift_at") if recorder is not None and recorder.source.get("kind") == "built-in" else None
-        console.print(f"report: {write_report(out, source, results, records=kept, change_at=change)}")
+        _line(console)(f"report: {write_report(out, source, results, records=kept, change_at=change)}")
     for line in failed:
-        console.print(f"driftline: gate missed: {line}")
+        _line(console)(f"driftline: gate missed: {line}")
     return EXIT_FAILED if failed else 0
+
+
+def _line(console: Console) -> Callable[[str], None]:
+    """Print a message as one line, as written: never wrapped at the terminal's width (scripts grep
+    these; a long path once split "worse than experiment" over two lines), no markup read in it."""
+    return lambda text: console.print(text, soft_wrap=True, markup=False, highlight=False)
 
 
 def _cell(row: str, r: ReplayResult) -> str:

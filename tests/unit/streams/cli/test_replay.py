@@ -22,6 +22,19 @@ def test_a_gate_that_holds_exits_0_and_one_that_is_missed_exits_1(tmp_path: Path
     assert main([*ARGS, "--fail-under", f"prequential_accuracy={report['prequential_accuracy']}"]) == 0  # equal holds
 
 
+def test_a_missed_gate_is_one_line_however_long_the_specs_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rich wrapped messages at 80 columns: a long spec path split "worse than experiment" over two
+    lines on the testcontainers path's longer temporary folders (and [brackets] were markup)."""
+    deep = tmp_path / ("a-folder-with-a-long-name-[v2]" * 4)
+    deep.mkdir()
+    spec = deep / "spec.toml"
+    spec.write_text(DEFAULT_SPEC_PATH.read_text())
+    assert main([*ARGS, "--spec", str(spec), "--fail-under", "prequential_accuracy=0.9999"]) == 1
+    missed = [line for line in capsys.readouterr().err.splitlines() if "gate missed" in line]
+    assert len(missed) == 1 and missed[0].startswith(f"driftline: gate missed: {spec}: prequential_accuracy ")
+    assert "0.9999" in missed[0]
+
+
 def test_two_specs_are_compared_on_the_same_stream(tmp_path: Path) -> None:
     default = DEFAULT_SPEC_PATH.read_text()
     other = tmp_path / "nb.toml"
