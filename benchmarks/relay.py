@@ -30,6 +30,18 @@ def work(model: Any, value: bytes) -> bytes:
     return orjson.dumps({"event_id": event["event_id"], "proba": proba.get(True, 0.0)})
 
 
+async def _relay(producer: AIOKafkaProducer, model: Any, records: list[Any], sink: str, partition: int) -> None:
+    """Each record's work, produced to ``sink``'s ``partition`` in as few batches as fit."""
+    batch = producer.create_batch()
+    for r in records:
+        value = work(model, r.value)
+        if batch.append(key=r.key, value=value, timestamp=None) is None:
+            await producer.send_batch(batch, sink, partition=partition)
+            batch = producer.create_batch()
+            batch.append(key=r.key, value=value, timestamp=None)
+    await producer.send_batch(batch, sink, partition=partition)
+
+
 async def bare_relay(bootstrap: str, source: str, sink: str, count: int) -> float:
     """Events per second of a bare aiokafka consume → work → batched produce over ``count`` records."""
     model = _model()
@@ -45,14 +57,7 @@ async def bare_relay(bootstrap: str, source: str, sink: str, count: int) -> floa
             for tp, records in batches.items():
                 if began is None:
                     began = time.perf_counter()
-                batch = producer.create_batch()
-                for r in records:
-                    value = work(model, r.value)
-                    if batch.append(key=r.key, value=value, timestamp=None) is None:
-                        await producer.send_batch(batch, sink, partition=tp.partition)
-                        batch = producer.create_batch()
-                        batch.append(key=r.key, value=value, timestamp=None)
-                await producer.send_batch(batch, sink, partition=tp.partition)
+                await _relay(producer, model, records, sink, tp.partition)
                 seen += len(records)
             if batches:
                 await consumer.commit()
@@ -88,14 +93,7 @@ async def transactional_relay(bootstrap: str, source: str, sink: str, count: int
             async with producer.transaction():
                 offsets = {}
                 for tp, records in batches.items():
-                    batch = producer.create_batch()
-                    for r in records:
-                        value = work(model, r.value)
-                        if batch.append(key=r.key, value=value, timestamp=None) is None:
-                            await producer.send_batch(batch, sink, partition=tp.partition)
-                            batch = producer.create_batch()
-                            batch.append(key=r.key, value=value, timestamp=None)
-                    await producer.send_batch(batch, sink, partition=tp.partition)
+                    await _relay(producer, model, records, sink, tp.partition)
                     offsets[tp] = records[-1].offset + 1
                     seen += len(records)
                 await producer.send_offsets_to_transaction(offsets, group)
