@@ -23,6 +23,7 @@ from streams.settings import Settings
 from streams.stack import docker, kafka, redis
 from streams.stack.ports import is_listening
 from streams.stack.procs import PidFiles, ProcessRecord, stop
+from streams.state import redis_trouble
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -95,7 +96,7 @@ def up(settings: Settings, say: Callable[[str], None] = lambda _: None) -> UpRep
         host, port = settings.redis_host_port
         if pids.read("redis") is None:
             if is_listening(host, port):
-                if not _redis_answers(settings):
+                if not redis_trouble.answers(settings):
                     raise _port_taken("Redis", host, port, "DRIFTLINE_REDIS_URL")
                 say(f"Redis on {host}:{port} is running already, not started by driftline: using it")
             else:
@@ -142,19 +143,6 @@ def up(settings: Settings, say: Callable[[str], None] = lambda _: None) -> UpRep
         settings.kafka_bootstrap, settings.redis_url_shown, time.monotonic() - began,
         tuple(r.name for r in started), source, tuple(created),
     )
-
-
-def _redis_answers(settings: Settings) -> bool:
-    """Whether a Redis answers at the configured URL (a password it refuses is said as such)."""
-    import redis as redis_client
-
-    try:
-        return bool(redis_client.Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3).ping())
-    except redis_client.AuthenticationError as exc:
-        host, port = settings.redis_host_port
-        raise EnvironmentProblem(f"the Redis on {host}:{port} refused DRIFTLINE_REDIS_URL's credentials ({exc})") from None
-    except redis_client.RedisError:
-        return False
 
 
 def _can_fetch() -> bool:

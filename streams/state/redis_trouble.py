@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import redis
 
+from streams.errors import EnvironmentProblem
+from streams.settings import Settings
+
 
 def refuses_writes(exc: BaseException) -> bool:
     """Whether Redis answered and refused to write (rather than not answering).
@@ -26,3 +29,23 @@ def trouble(exc: BaseException) -> str:
     if refuses_writes(exc):
         return f"refuses writes ({exc})"
     return f"does not answer ({type(exc).__name__}: {exc})"
+
+
+def answers(settings: Settings) -> bool:
+    """Whether Redis answers at the configured URL. One that answers and refuses the credentials
+    is a setting to mend, raised as one line (:class:`EnvironmentProblem`), never a traceback."""
+    client = redis.Redis.from_url(settings.redis_connect_url, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        return bool(client.ping())
+    except (redis.AuthenticationError, redis.exceptions.AuthenticationWrongNumberOfArgsError) as e:
+        raise EnvironmentProblem(f"Redis at {settings.redis_url_shown} refused the credentials ({e}); "
+                                 "set DRIFTLINE_REDIS_URL with its password") from None
+    except redis.ResponseError as e:
+        if "NOAUTH" not in str(e) and "WRONGPASS" not in str(e):
+            raise
+        raise EnvironmentProblem(f"Redis at {settings.redis_url_shown} wants a password DRIFTLINE_REDIS_URL does not give "
+                                 f"({e})") from None
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()

@@ -105,23 +105,9 @@ def _check_redis_credentials(settings: Settings) -> None:
     """A Redis that answers but refuses the credentials is a setting to mend, said in one line
     (the worker crashed with a traceback). One that does not answer yet is not: the worker
     scores from its cached models meanwhile and says so."""
-    import redis
+    from streams.state.redis_trouble import answers
 
-    client = redis.Redis.from_url(settings.redis_connect_url, socket_timeout=3, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except (redis.AuthenticationError, redis.exceptions.AuthenticationWrongNumberOfArgsError) as e:
-        raise EnvironmentProblem(f"Redis at {settings.redis_url_shown} refused the credentials ({e}); "
-                                 "set DRIFTLINE_REDIS_URL with its password") from None
-    except redis.ResponseError as e:
-        if "NOAUTH" not in str(e) and "WRONGPASS" not in str(e):
-            raise
-        raise EnvironmentProblem(f"Redis at {settings.redis_url_shown} wants a password DRIFTLINE_REDIS_URL does not give "
-                                 f"({e})") from None
-    except redis.RedisError:
-        pass
-    finally:
-        client.close()
+    answers(settings)
 
 
 def run(settings: Settings, agents: Sequence[str], loglevel: str = "WARNING") -> int:
