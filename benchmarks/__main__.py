@@ -76,7 +76,7 @@ def main() -> None:
         s = replace(base, kafka_bootstrap=f"127.0.0.1:{free_port()}", redis_url=f"redis://127.0.0.1:{free_port()}/0",
                     state_dir=tmp / "stack", cache_dir=Settings.from_env().cache_dir)
         stack.up(s)
-        s = replace(s, model_key=s.signing_key().decode())
+        s = s.with_credentials()
         try:
             rows = run(s, tmp)
         finally:

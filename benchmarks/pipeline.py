@@ -11,7 +11,6 @@ import itertools
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from streams.kafka.produce import ProduceOptions, produce
 from streams.kafka.reader import read_topic
 from streams.kafka.sources import builtin
 from streams.kafka.topics import topic_specs
+from streams.replay.namespace import namespace_settings
 from streams.settings import Settings
 from streams.specs.load import DEFAULT_SPEC_PATH
 from streams.stack.ports import free_port
@@ -34,10 +34,8 @@ READ_S = 300.0  # a benchmark run's whole topic is read back within this
 
 
 def namespace(settings: Settings, tmp: Path, label: str) -> Settings:
-    """A fresh topic prefix and state folder; the stack's generated Redis password and model key
-    spelled out, since they live in the stack's state folder, not the worker's."""
-    s = replace(settings, topic_prefix=f"bench-{label}-{uuid.uuid4().hex[:6]}", web_port=free_port(),
-                state_dir=tmp / label, redis_url=settings.redis_connect_url, model_key=settings.signing_key().decode())
+    """A fresh namespace (:func:`streams.replay.namespace.namespace_settings`) with its topics."""
+    s = namespace_settings(settings, tmp / label, kind=f"bench-{label}")
     admin.ensure_topics(s, topic_specs(s))
     return s
 

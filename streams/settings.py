@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -196,6 +196,16 @@ class Settings:
         if not password:
             return self.redis_url
         return parts._replace(netloc=f"{parts.username or ''}:{quote(password, safe='')}@{parts.netloc}").geturl()
+
+    def with_credentials(self) -> Settings:
+        """These settings with the credentials their state folder holds spelled out: the Redis
+        URL as it connects (:attr:`redis_connect_url`) and the model key (:meth:`signing_key`).
+
+        Settings derived from these with a state folder of their own (a namespace's worker, a
+        benchmark's, a test's) then reach the same Redis and sign with the same key: every path
+        that makes such settings goes through here. Raises :class:`SettingsError` when there is
+        no model key anywhere."""
+        return replace(self, redis_url=self.redis_connect_url, model_key=self.signing_key().decode())
 
     @property
     def model_key_file(self) -> Path:

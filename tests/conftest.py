@@ -189,7 +189,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
             key = secrets.token_hex(32)
         settings = replace(settings, model_key=key)
     # the stack's generated Redis password, in the URL: workers run with state folders of their own
-    settings = replace(settings, redis_url=settings.redis_connect_url)
+    settings = settings.with_credentials()
     info = admin.cluster_info(settings, timeout_ms=5000)
     if info is None:
         pytest.fail(f"no broker answers at {settings.kafka_bootstrap}", pytrace=False)

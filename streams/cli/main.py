@@ -331,6 +331,7 @@ _count = _int_at_least(0)
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     debug = os.environ.get("DRIFTLINE_DEBUG") == "1"
+    settings: Settings | None = None
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -350,6 +351,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if debug:
             raise
+        from streams.outside import described
+
+        outside = described(exc, settings)
+        if outside is not None:  # a cause the user can meet and mend: never an internal error
+            _say(f"driftline: {outside}")
+            return EXIT_FAILED
         _say(f"driftline: internal error: {type(exc).__name__}: {exc} (DRIFTLINE_DEBUG=1 shows the traceback)")
         return EXIT_FAILED
 

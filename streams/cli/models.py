@@ -19,6 +19,7 @@ from rich.table import Table
 from schemas import Alert, ModelVersion, encode
 from streams.errors import EnvironmentProblem, UsageError
 from streams.kafka import clients
+from streams.outside import described
 from streams.settings import Settings
 from streams.state import models_log
 from streams.state.registry import Registry, UnknownVersion
@@ -30,8 +31,8 @@ def _registry(settings: Settings) -> Registry:
     registry = Registry.connect(settings)
     try:
         registry.client.ping()
-    except redis.RedisError:
-        raise EnvironmentProblem(f"no Redis answers at {settings.redis_url_shown} (start one with `driftline stack up`)") from None
+    except redis.RedisError as exc:
+        raise EnvironmentProblem(described(exc, settings) or f"Redis at {settings.redis_url_shown}: {exc}") from None
     models_log.rebuild(settings, registry)
     return registry
 

@@ -24,12 +24,14 @@ from pathlib import Path
 import orjson
 import redis
 from kafka import KafkaAdminClient, TopicPartition
+from kafka.errors import KafkaError
 
 from streams.core.replay import Recorded, ReplayResult, Schedule, replay_as_live
 from streams.core.spec import PipelineSpec
 from streams.errors import EnvironmentProblem
 from streams.kafka import admin, clients
 from streams.kafka.topics import topic_specs
+from streams.outside import described
 from streams.replay.recorded import read_range, read_schedule
 from streams.settings import Settings
 from streams.stack.ports import free_port
@@ -53,11 +55,15 @@ class Namespace:
     folder: Path
 
 
-def namespace_settings(settings: Settings, spec_path: Path, state_dir: Path, kind: str = "replay") -> Settings:
-    """Settings for a fresh namespace next to ``settings``' own."""
-    return replace(settings, topic_prefix=f"{settings.topic_prefix}-{kind}-{uuid.uuid4().hex[:8]}",
-                   pipeline=str(spec_path), web_port=free_port(), state_dir=state_dir,
-                   model_key=settings.signing_key().decode())
+def namespace_settings(settings: Settings, state_dir: Path, *, kind: str, spec_path: Path | None = None) -> Settings:
+    """Settings for a fresh namespace next to ``settings``' own: its topic prefix
+    (``<prefix>-<kind>-<8 hex>``), web port, state folder and spec (else the parent's), with the
+    parent's credentials (:meth:`Settings.with_credentials`): the stack's generated Redis password
+    and model key live in the parent's state folder, not the namespace's. The demo, live replay,
+    the benchmarks and the tests all make their namespaces here."""
+    return replace(settings.with_credentials(), topic_prefix=f"{settings.topic_prefix}-{kind}-{uuid.uuid4().hex[:8]}",
+                   pipeline=str(spec_path) if spec_path is not None else settings.pipeline,
+                   web_port=free_port(), state_dir=state_dir)
 
 
 @contextmanager
@@ -88,7 +94,7 @@ def running_worker(settings: Settings, spec: PipelineSpec, *, kind: str, keep: b
     try:
         path = folder / "pipeline.toml"
         path.write_text(spec.source_text)
-        ns = namespace_settings(settings, path, folder / "state", kind)
+        ns = namespace_settings(settings, folder / "state", kind=kind, spec_path=path)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -109,7 +115,7 @@ def running_worker(settings: Settings, spec: PipelineSpec, *, kind: str, keep: b
         with shielded():
             worker.stop()
             if not keep:
-                clean(ns)
+                cleaned(ns, say)
             if not keep_log:
                 shutil.rmtree(folder, ignore_errors=True)
 
@@ -248,3 +254,15 @@ def clean(settings: Settings) -> None:
             client.delete(*keys)
     finally:
         client.close()
+
+
+def cleaned(settings: Settings, say: Callable[[str], None]) -> bool:
+    """:func:`clean`, saying in one line what was left behind when Kafka or Redis would not let it
+    (the run's own outcome stands); whether everything went."""
+    try:
+        clean(settings)
+    except (redis.RedisError, KafkaError, OSError) as exc:
+        say(f"driftline: could not delete namespace {settings.topic_prefix}: {described(exc, settings) or exc}; "
+            f"its topics {settings.topic('*')} and Redis keys {settings.topic_prefix}:* may be left behind")
+        return False
+    return True

@@ -24,11 +24,21 @@ READY_TIMEOUT = 30.0
 
 def ping(url: str, timeout: float = 1.0) -> bool:
     """True when Redis at ``url`` answers PING."""
+    return answer(url, timeout) == "PONG"
+
+
+def answer(url: str, timeout: float = 1.0) -> str:
+    """What Redis at ``url`` answers a PING: ``"PONG"``, else why not, in words for a status
+    line: ``"refused the credentials (...)"`` or ``"no answer to PING"``."""
     client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
-        return bool(client.ping())
+        return "PONG" if client.ping() else "no answer to PING"
+    except (redis.AuthenticationError, redis.exceptions.AuthenticationWrongNumberOfArgsError) as exc:
+        return f"refused the credentials ({exc})"
+    except redis.ResponseError as exc:
+        return f"refused the credentials ({exc})" if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc) else f"answered {exc}"
     except (redis.RedisError, OSError):
-        return False
+        return "no answer to PING"
     finally:
         client.close()
 

@@ -15,6 +15,7 @@ from streams.kafka import admin
 from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from streams.specs.load import load_spec
+from streams.stack.ports import ensure_bindable
 from streams.worker.app import create_app
 
 AGENTS = ("validate", "feedback", "join", "train", "models")
@@ -115,6 +116,8 @@ def run(settings: Settings, agents: Sequence[str], loglevel: str = "WARNING") ->
     if admin.cluster_info(settings, timeout_ms=3000) is None:
         raise EnvironmentProblem(f"no Kafka broker answers at {settings.kafka_bootstrap} (start one with `driftline stack up`)")
     _check_redis_credentials(settings)
+    if settings.web_port:
+        ensure_bindable(settings.web_bind, settings.web_port, "the worker's web server", "DRIFTLINE_WEB_PORT")
     admin.ensure_topics(settings, topic_specs(settings))
     app, _ = build(settings, agents)
     # the worker's few kafka-python clients (the join's rebuild, the models log) raise what

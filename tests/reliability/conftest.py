@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,13 @@ def stack_settings(tmp_path: Path) -> Settings:
                               "DRIFTLINE_CACHE_DIR": str(Settings.from_env().cache_dir)})
 
 
-def spelled_out(base: Settings) -> Settings:
-    """The generated Redis password and model key, spelled out: workers have state folders of their own."""
-    return replace(base, redis_url=base.redis_connect_url, model_key=base.signing_key().decode())
-
-
 @pytest.fixture
 def own_stack(tmp_path: Path) -> Iterator[Settings]:
     """Kafka and Redis of this test's own (ports, state folder), down after it."""
     base = stack_settings(tmp_path)
     try:
         stack.up(base)
-        yield spelled_out(base)
+        yield base.with_credentials()
     finally:
         stack.down(base)
 
@@ -52,7 +46,7 @@ def small_disk_stack(tmp_path: Path) -> Iterator[Settings]:
     assert mounted.returncode == 0, f"a small disk for the broker needs a tmpfs mount (root): {mounted.stderr.strip()}"
     try:
         stack.up(base)
-        yield spelled_out(base)
+        yield base.with_credentials()
     finally:
         try:
             stack.down(base)

@@ -29,8 +29,8 @@ class Worker(WorkerProcess):
         tmp.mkdir(parents=True, exist_ok=True)
         spec = tmp / "pipeline.toml"
         spec.write_text(spec_text or DEFAULT_SPEC_PATH.read_text())
-        super().__init__(replace(settings, web_port=free_port(), pipeline=str(spec), state_dir=tmp / "state",
-                                 model_key=settings.model_key or settings.signing_key().decode()),
+        super().__init__(replace(settings.with_credentials(), web_port=free_port(), pipeline=str(spec),
+                                 state_dir=tmp / "state"),
                          tmp / "worker.log", agents=agents, loglevel=loglevel)
 
 

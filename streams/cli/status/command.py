@@ -58,12 +58,12 @@ def stack_health(settings: Settings) -> list[stack.Component]:
     tried: kafka-python would wait out its 30 s bootstrap timeout first."""
     if any(is_listening(*kafka_address(s), timeout=TIMEOUT_S / 2) for s in _servers(settings)):
         return stack.status(settings)
-    from streams.stack.redis import ping
+    from streams.stack.redis import answer
 
-    ok = ping(settings.redis_connect_url, timeout=TIMEOUT_S / 2)
+    said = answer(settings.redis_connect_url, timeout=TIMEOUT_S / 2)
     return [
         stack.Component("kafka", settings.kafka_bootstrap, None, False, "nothing listens at that address"),
-        stack.Component("redis", settings.redis_url_shown, None, ok, "PONG" if ok else "no answer to PING"),
+        stack.Component("redis", settings.redis_url_shown, None, said == "PONG", said),
     ]
 
 

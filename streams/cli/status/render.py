@@ -18,8 +18,17 @@ if TYPE_CHECKING:
 
 
 def down_line(status: Status) -> str:
-    down = ", ".join(f"{c.name} {c.address} not answering" for c in status.stack if not c.healthy)
+    whys = [(c, _why_down(c.detail)) for c in status.stack if not c.healthy]
+    down = ", ".join(f"{c.name} {c.address} {why}" for c, why in whys)
+    if any(why.startswith("refused the credentials") for _, why in whys):
+        return f"the stack does not let driftline in ({down}): set DRIFTLINE_REDIS_URL with its password"
     return f"the stack is down ({down}): start it with `driftline stack up`"
+
+
+def _why_down(detail: str) -> str:
+    """"not answering", or what the component said when it did answer (Redis refusing the
+    credentials is a setting to mend, not a stack to start)."""
+    return "not answering" if detail.startswith(("no answer", "nothing listens")) else detail
 
 
 def as_json(status: Status) -> str:

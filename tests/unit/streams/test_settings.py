@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, fields
+from dataclasses import FrozenInstanceError, fields, replace
 from pathlib import Path
 
 import pytest
@@ -116,3 +116,34 @@ def test_the_local_stacks_redis_password_is_used_when_the_url_names_none(tmp_pat
     assert s.redis_connect_url == "redis://:p%2Fw%2B1@127.0.0.1:6379/0"
     given = Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path), "DRIFTLINE_REDIS_URL": "redis://:mine@h:1/0"})
     assert given.redis_connect_url == "redis://:mine@h:1/0" and given.redis_url_shown == "redis://:***@h:1/0"
+
+
+def test_with_credentials_spells_out_the_state_folders_redis_password_and_model_key(tmp_path: Path) -> None:
+    s = Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path)})
+    with pytest.raises(SettingsError, match="no model signing key"):
+        s.with_credentials()
+    s.redis_password_file.write_text("pw\n")
+    s.model_key_file.write_text("k3y\n")
+    carried = s.with_credentials()
+    assert carried.redis_url == "redis://:pw@127.0.0.1:6379/0" and carried.model_key == "k3y"
+    # another state folder (a namespace's, a worker's) holds neither, and still connects alike
+    moved = replace(carried, state_dir=tmp_path / "elsewhere")
+    assert moved.redis_connect_url == s.redis_connect_url and moved.signing_key() == b"k3y"
+
+
+def test_a_namespace_connects_to_redis_with_the_parents_generated_password(tmp_path: Path) -> None:
+    """Regression (issue 24): `make demo` for a new user was refused by the stack's Redis, since the
+    namespace's own state folder holds no password."""
+    from streams.replay.namespace import namespace_settings
+
+    parent = Settings.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path / "stack")})
+    parent.redis_password_file.parent.mkdir(parents=True)
+    parent.redis_password_file.write_text("secret\n")
+    parent.model_key_file.write_text("k3y\n")
+    ns = namespace_settings(parent, tmp_path / "ns", kind="demo")
+    assert ns.state_dir == tmp_path / "ns" and ns.topic_prefix.startswith("driftline-demo-")
+    assert ns.redis_connect_url == "redis://:secret@127.0.0.1:6379/0"
+    assert ns.signing_key() == b"k3y"
+    # what the worker process gets: its environment rebuilds the same credentials
+    rebuilt = Settings.from_env(ns.as_env())
+    assert rebuilt.redis_connect_url == ns.redis_connect_url and rebuilt.signing_key() == b"k3y"
