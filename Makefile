@@ -6,10 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-unit test-reliability test-containers images container-deps bench bench-drift setup system-deps kafka-jars stack-up stack-down lint clean
+.PHONY: demo test test-unit test-reliability test-readme test-containers images container-deps bench bench-drift setup system-deps kafka-jars stack-up stack-down lint clean
+
+# DEMO_ARGS passes options on to `driftline demo` (e.g. DEMO_ARGS="--events 8000"); none by default
+DEMO_ARGS ?=
 
 demo: setup
-	$(BIN)/driftline demo
+	$(BIN)/driftline demo $(DEMO_ARGS)
 
 # The unit tests (and doctests) on both cores; then the integration tests, one at a time, against
 # one broker and Redis. Each run ends with its ten slowest tests.
@@ -19,6 +22,12 @@ test: setup lint
 	$(BIN)/pytest -n 2 --dist worksteal $(UNIT)
 	$(BIN)/pytest tests/integration
 	$(BIN)/pytest -m reliability tests/reliability
+	$(BIN)/pytest -m readme tests/readme
+
+# The README's commands as a new user runs them: a fresh clone, an empty HOME, no DRIFTLINE_*
+# variable, the default ports (issue 24)
+test-readme: setup
+	$(BIN)/pytest -m readme tests/readme
 
 # The faults of issue 13 (broker, Redis, trainer crashes, workers joining and leaving), each
 # against processes of its own

@@ -9,19 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
+from streams.cli.console import output_console
 from streams.core.replay import ReplayResult
 from streams.errors import UsageError
 from streams.experiments import log
 from streams.experiments.record import best, compare, matches, spec_diff
 from streams.settings import Settings
-
-
-def _console() -> Console:
-    """A terminal's own width; piped output wide enough that no metric name is cut."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def _when(ts: float) -> str:
@@ -57,7 +52,7 @@ def list_runs(settings: Settings, *, tag: str | None, spec: str | None, source: 
         table.add_row(r["id"], _when(r["created_at"]), r.get("name") or "", ",".join(r.get("tags", [])),
                       f"{r['spec']['name']} {r['spec']['sha256'][:8]}", str(r["source"].get("name", "")),
                       f"{r['metrics'].get('events', 0):,}", _headline(r), r.get("user", ""))
-    _console().print(table)
+    output_console().print(table)
     return 0
 
 
@@ -97,7 +92,7 @@ def compare_runs(settings: Settings, ids: list[str]) -> int:
     table.add_column("difference")
     for name, values, diff in compare(records):
         table.add_row(name, *(f"{v:.4f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else "-" for v in values), diff)
-    _console().print(table)
+    output_console().print(table)
     for other in records[1:]:
         diff = spec_diff(records[0], other)
         print(diff if diff else f"specs of {records[0]['id']} and {other['id']}: the same text")

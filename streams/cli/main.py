@@ -265,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="a folder for metrics.json")
     p.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
                    help="exit 1 when a reported metric is under VALUE (repeatable)")
-    p.add_argument("--limit", type=_positive_int, help="stop after this many events")
+    p.add_argument("--limit", type=_positive_int,
+                   help="stop after this many events (a built-in stream, which never ends: twice --drift-at, 20000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--drift-at", type=_positive_int, default=10_000, help="event where the built-in concept changes")
     p.add_argument("--name", help="a name for this run's experiment record")

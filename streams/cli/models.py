@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
 from schemas import Alert, ModelVersion, encode
+from streams.cli.console import output_console
 from streams.errors import EnvironmentProblem, UsageError
 from streams.kafka import clients
 from streams.outside import described
@@ -70,7 +70,7 @@ def list_versions(settings: Settings, *, as_json: bool) -> int:
     for r in records:
         table.add_row(str(r.version), r.status, r.model, _when(r.created_at), str(r.trained_examples), _metrics(r.metrics),
                       "-" if r.parent is None else str(r.parent), r.reason)
-    Console().print(table if records else "no model versions yet")
+    output_console().print(table if records else "no model versions yet")
     return 0
 
 
@@ -94,7 +94,7 @@ def show(settings: Settings, version: int, *, as_json: bool) -> int:
     if as_json:
         print(orjson.dumps(data).decode())
         return 0
-    console = Console()
+    console = output_console()
     for key, value in data.items():
         if key == "created_at":
             value = f"{_when(value)} UTC"
@@ -134,7 +134,7 @@ def diff(settings: Settings, v: int, w: int) -> int:
         rows.append((name, a.libraries.get(name, "-"), b.libraries.get(name, "-")))
     for name, x, y in rows:
         table.add_row(name, str(x), str(y))
-    Console().print(table)
+    output_console().print(table)
     return 0
 
 

@@ -21,10 +21,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from streams.cli.console import output_console
 from streams.core.replay import ReplayResult, recorded, replay_as_live, replay_records
 from streams.core.spec import PipelineSpec, higher_is_better
 from streams.errors import EXIT_FAILED, UsageError
-from streams.kafka.sources import open_source
+from streams.kafka.sources import BUILTIN, open_source, replay_length
 from streams.replay.recorded import read_range, read_schedule
 from streams.settings import Settings
 from streams.specs.load import load_spec
@@ -105,6 +106,8 @@ def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, s
         keep: bool = False, name: str = "", tags: list[str] | None = None, record: bool = True,
         baseline: str = "", margin: float = 0.0) -> int:
     parsed = [(path or "built-in", load_spec(path or None)) for path in (specs or [""])]
+    if limit is None and source in BUILTIN:  # a built-in stream never ends: a replay of it must
+        limit = replay_length(drift_at)
     recorder = Recorder(settings, _source(source, seed=seed, drift_at=drift_at, limit=limit, start=start, end=end,
                                           settings=settings),
                         "as recorded" if source == "topic" else f"{label_delay} events late", name, list(tags or []),
@@ -229,7 +232,7 @@ def _finish(source: str, what: str, results: list[tuple[str, ReplayResult]], out
     rows = ("events", "examples", "prequential", "served_accuracy", "concept drift at", "versions", "promotions", "dead letters")
     for row in rows:
         table.add_row(row, *(_cell(row, r) for _, r in results))
-    Console().print(table)
+    output_console().print(table)
     failed: list[str] = []
     for n, (name, result) in enumerate(results):
         summary = result.summary()

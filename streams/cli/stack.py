@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from rich.console import Console
 from rich.table import Table
 
+from streams.cli.console import output_console
 from streams.stack import Component, UpReport
 
 
@@ -32,4 +32,4 @@ def print_status(components: list[Component], *, as_json: bool) -> None:
     for c in components:
         pid = str(c.pid) if c.pid else ("not ours" if c.healthy else "not running")
         table.add_row(c.name, c.address, pid, "[green]up[/]" if c.healthy else "[red]down[/]", c.detail)
-    Console().print(table)
+    output_console().print(table)

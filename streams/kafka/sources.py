@@ -20,6 +20,16 @@ Item = tuple[dict[str, Any], Any]
 BUILTIN = ("agrawal-drift", "sea-drift", "hyperplane")
 
 
+def replay_length(drift_at: int) -> int:
+    """How many events a replay takes of a built-in stream when not told (the streams never end):
+    twice the change point, so the change comes halfway.
+
+    >>> replay_length(10_000)
+    20000
+    """
+    return 2 * drift_at
+
+
 def _switch(before: Iterator[tuple[dict[str, Any], Any]], after: Iterator[tuple[dict[str, Any], Any]], at: int) -> Iterator[tuple[dict[str, Any], Any]]:
     """The first stream until position ``at``, then the second: an abrupt, known concept drift."""
     return itertools.chain(itertools.islice(before, at), after)

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from streams.cli.alerts import format_alert
+from streams.cli.console import output_console
 
 if TYPE_CHECKING:
     from streams.cli.status.model import ModelSummary, Status
@@ -51,7 +52,7 @@ def _ms(seconds: float | None) -> str:
 
 
 def render(status: Status, console: Console | None = None) -> None:
-    out = console or Console()
+    out = console or output_console()
     out.print(f"[bold]driftline status[/] (topics {status.prefix}.*)")
     table = Table("component", "address", "health", "detail", box=None)
     for c in status.stack:

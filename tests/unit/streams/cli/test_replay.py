@@ -65,3 +65,11 @@ def test_an_unreadable_or_empty_source_is_exit_2(tmp_path: Path, capsys: pytest.
     assert main(["replay", str(empty), "--no-record"]) == 2
     assert "no events to replay" in capsys.readouterr().err
     assert main(["replay", str(tmp_path / "missing.csv"), "--no-record"]) == 2
+
+
+def test_a_built_in_stream_without_a_limit_replays_twice_its_change_point(tmp_path: Path) -> None:
+    """Regression (issue 24's README test): the built-in streams never end, so the README's
+    `replay agrawal-drift --label-delay 500 ...` ran until memory ran out."""
+    assert main(["replay", "agrawal-drift", "--drift-at", "1500", "--no-record", "--out", str(tmp_path)]) == 0
+    report = orjson.loads((tmp_path / "metrics.json").read_bytes())
+    assert report["events"] == 3_000 and report["examples"] == 3_000
