@@ -27,13 +27,14 @@ RUN if ! python3 -c "import venv, ensurepip" 2>/dev/null; then \
 
 # Only what the package build needs (see .dockerignore); the project installs into its own
 # virtual environment as root, then runs as an unprivileged user with its own home for state and cache.
-COPY pyproject.toml README.md ./
+# requirements.lock (make lock): the versions make and CI install, as constraints here too.
+COPY pyproject.toml README.md requirements.lock ./
 COPY streams ./streams
 COPY agents ./agents
 COPY schemas ./schemas
 RUN --mount=type=secret,id=cabundle \
     if [ -f /run/secrets/cabundle ]; then export PIP_CERT=/run/secrets/cabundle; fi; \
-    python3 -m venv /opt/driftline && /opt/driftline/bin/pip install -q . \
+    python3 -m venv /opt/driftline && /opt/driftline/bin/pip install -q -c requirements.lock . \
     && groupadd --system --gid 10001 driftline \
     && useradd --system --uid 10001 --gid driftline --home-dir /var/lib/driftline --create-home \
        --shell /usr/sbin/nologin driftline

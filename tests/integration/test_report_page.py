@@ -18,7 +18,7 @@ from tests.support.pixels import DRIFT_RED, LABEL_DELAY_CYAN, PREQUENTIAL_BLUE, 
 
 def test_the_report_renders_its_metric_plot_with_the_drift_marked(tmp_path: Path, chromium: str) -> None:
     out = tmp_path / "report"
-    assert main(["replay", "agrawal-drift", "--limit", "14000", "--label-delay", "200", "--out", str(out)]) == 0
+    assert main(["replay", "agrawal-drift", "--limit", "14000", "--label-delay", "200", "--no-record", "--out", str(out)]) == 0
     assert {p.name for p in out.iterdir()} >= {"report.html", "metrics.json", "metric-1.png", "label-delay-1.png"}
     assert not (out / "deadletters-1.png").exists()  # nothing dead-lettered: a line says so, no empty chart
     page = (out / "report.html").read_text()

@@ -14,11 +14,12 @@ from streams.errors import EnvironmentProblem
 from streams.kafka import admin
 from streams.kafka.topics import topic_specs
 from streams.settings import Settings
+from streams.stack.ports import free_port
 from tests.support.pipeline import DRIFTLINE
 
 
 def test_a_labels_topic_with_other_partitions_stops_the_worker_with_one_line(stack_settings: Settings) -> None:
-    s = replace(stack_settings, topic_prefix=f"parts{uuid.uuid4().hex[:8]}")
+    s = replace(stack_settings, topic_prefix=f"parts{uuid.uuid4().hex[:8]}", web_port=free_port())  # not 6066: shared
     client = admin._admin(s, 10_000)
     try:
         client.create_topics([NewTopic(s.topic("labels"), s.partitions + 2, 1)])
