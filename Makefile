@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-unit test-reliability test-readme test-containers images container-deps bench bench-drift setup system-deps kafka-jars stack-up stack-down lint clean
+.PHONY: demo test test-unit test-reliability test-readme test-containers test-containers-all images container-deps bench bench-drift setup system-deps kafka-jars stack-up stack-down lint clean
 
 # DEMO_ARGS passes options on to `driftline demo` (e.g. DEMO_ARGS="--events 8000"); none by default
 DEMO_ARGS ?=
@@ -14,14 +14,19 @@ DEMO_ARGS ?=
 demo: setup
 	$(BIN)/driftline demo $(DEMO_ARGS)
 
-# The unit tests (and doctests) on both cores; then the integration tests, one at a time, against
-# one broker and Redis. Each run ends with its ten slowest tests.
+# The unit tests (and doctests) on both cores; then the integration tests on TEST_WORKERS
+# processes, each with a Kafka and a Redis of its own (most of their time is waiting on the
+# broker, not CPU; tests that must share a worker are grouped: xdist_group); the reliability
+# faults two at a time (each starts its own stack); the README's commands last, alone, on the
+# default ports. Each run ends with its slowest tests. PYTEST_TIMEOUT bounds any one test.
 UNIT := tests/unit tests/support streams agents schemas
+TEST_WORKERS ?= 3
+PYTEST_TIMEOUT ?= 900
 
 test: setup lint
 	$(BIN)/pytest -n 2 --dist worksteal $(UNIT)
-	$(BIN)/pytest tests/integration
-	$(BIN)/pytest -m reliability tests/reliability
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --timeout $(PYTEST_TIMEOUT) tests/integration
+	$(BIN)/pytest -n 2 --dist loadgroup --timeout $(PYTEST_TIMEOUT) -m reliability tests/reliability
 	$(BIN)/pytest -m readme tests/readme
 
 # The README's commands as a new user runs them: a fresh clone, an empty HOME, no DRIFTLINE_*
@@ -32,12 +37,16 @@ test-readme: setup
 # The faults of issue 13 (broker, Redis, trainer crashes, workers joining and leaving), each
 # against processes of its own
 test-reliability: setup
-	$(BIN)/pytest -m reliability tests/reliability
+	$(BIN)/pytest -n 2 --dist loadgroup --timeout $(PYTEST_TIMEOUT) -m reliability tests/reliability
 
 # docker-compose.yml run for real under podman-compose, with the images built here (issue 14);
 # .ci/run runs it after make test. Needs root (podman's storage and networks).
 test-containers: setup container-deps
 	$(BIN)/pytest -m containers tests/containers
+
+# The same, with the whole integration suite (not only its smoke set) on testcontainers' Kafka and Redis
+test-containers-all: setup container-deps
+	TESTCONTAINERS_SUITE=all $(BIN)/pytest -m containers tests/containers
 
 # The worker, Kafka, Redis and Prometheus images, from a Debian base made here with mmdebstrap
 images: setup container-deps

@@ -9,6 +9,9 @@ from streams.kafka.topics import MODELS_MAX_BYTES
 from streams.settings import Settings
 from streams.worker.transport import App
 
+#: seconds between the worker's offset commits: what a crash can make it read, and score, again
+COMMIT_INTERVAL_S = 2.8
+
 
 def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
     """Build the Faust app for these settings.
@@ -33,6 +36,7 @@ def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
         topic_replication_factor=settings.replication_factor,  # Faust's own topics: changelogs
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
+        broker_commit_interval=COMMIT_INTERVAL_S,
         # static membership: a worker restarted under the same name takes its partitions back at
         # once; one that stays away is dropped after the session timeout, and the rest take over
         consumer_group_instance_id=settings.group_instance_id,

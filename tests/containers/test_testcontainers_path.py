@@ -1,7 +1,10 @@
 """testcontainers, the card's choice for test infrastructure, used for real: podman's Docker-
 compatible service on a unix socket (DOCKER_HOST; Ryuk off, its image cannot be pulled), and the
 session fixtures' container path (DRIFTLINE_TEST_STACK=containers) starting Kafka and Redis from
-the images `make images` builds. The whole integration suite runs on them, in a pytest of its own
+the images `make images` builds. In CI a smoke set runs on them, in a pytest of its own: what
+containers change (the pipeline end to end, a worker killed with SIGKILL, the registry rebuilt
+from its topic, Redis with its password, which every one of them uses and one refuses wrongly).
+`make test-containers-all` (TESTCONTAINERS_SUITE=all) runs the whole integration suite there
 (the demo, which starts a stack of its own, uses the containers as a stack already running)."""
 
 from __future__ import annotations
@@ -20,8 +23,15 @@ from streams.stack.images import ROOT, Image, podman_env
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(3600)]
 
-#: the whole integration suite
-THROUGH_CONTAINERS = ["tests/integration"]
+#: what containers change, each a test of the integration suite (they are run there on the local stack too)
+SMOKE = [
+    "tests/integration/test_pipeline.py::test_twenty_thousand_events_with_drift_corruption_and_delayed_labels",
+    "tests/integration/test_kill9.py::test_a_worker_killed_twice_mid_stream_predicts_every_event",
+    "tests/integration/test_registry.py::test_flushall_and_a_restart_keep_versions_statuses_and_metrics_and_scoring_never_stops",
+    "tests/integration/test_outside_causes.py::test_a_redis_that_refuses_the_credentials_is_one_line",
+]
+#: TESTCONTAINERS_SUITE=all (make test-containers-all): the whole integration suite
+THROUGH_CONTAINERS = ["tests/integration"] if os.environ.get("TESTCONTAINERS_SUITE") == "all" else SMOKE
 
 
 @pytest.fixture

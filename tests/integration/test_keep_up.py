@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
+import pytest
 
 from streams.kafka import admin
 from streams.kafka.topics import topic_specs
@@ -31,6 +32,8 @@ WINDOW = 3_000  # events: served accuracy just before the change, and over the l
 HOLD = EVENTS - WINDOW  # the feed waits here until learning has caught up
 
 
+# saturates the cores: never beside the other stream that does, in a parallel run
+@pytest.mark.xdist_group("cpu_heavy")
 def test_at_1000_events_a_second_the_change_is_detected_and_served_accuracy_recovers(
         stack_settings: Settings, tmp_path: Path) -> None:
     s = replace(stack_settings, topic_prefix=f"keep{uuid.uuid4().hex[:8]}")

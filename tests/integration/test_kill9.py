@@ -28,13 +28,13 @@ from streams.kafka.sources import builtin
 from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from streams.state.checkpoint import CheckpointStore
+from streams.worker.app import COMMIT_INTERVAL_S  # the worker's: what a crash can make be scored twice
 from tests.support.feed import Feed
-from tests.support.pipeline import Worker, committed, end_offsets, read_all
+from tests.support.pipeline import Worker, committed, end_offsets, read_all, wait_for
 
 EVENTS = 6_000
 RATE = 300  # events/s: a rate one worker keeps up with on this machine class with room to spare
 LABEL_DELAY = 1_500  # events: 5 s at RATE, longer than the commit interval
-COMMIT_INTERVAL_S = 2.8  # Faust's broker_commit_interval: what a crash can make be scored twice
 
 
 def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: Settings, tmp_path: Path) -> None:
@@ -47,9 +47,7 @@ def test_a_worker_killed_twice_mid_stream_predicts_every_event(stack_settings: S
     kills = 0
     try:
         for at in (EVENTS // 3, 2 * EVENTS // 3):  # kill after a third and two thirds were scored
-            deadline = time.monotonic() + 120
-            while end_offsets(s, "predictions") < at and time.monotonic() < deadline:
-                time.sleep(0.2)
+            wait_for(f"{at} predictions before kill {kills + 1}", lambda: end_offsets(s, "predictions") >= at, 300)
             assert worker.proc is not None
             worker.proc.send_signal(signal.SIGKILL)
             worker.proc.wait()

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 
 import orjson
+import pytest
 from kafka import KafkaProducer
 
 from streams.kafka.sources import builtin
@@ -44,6 +45,8 @@ def corrupted(i: int, base: dict) -> tuple[bytes, str]:  # type: ignore[type-arg
     return b"\xff\xfe\x00binary", "invalid_json"
 
 
+# saturates the cores: never beside the other stream that does, in a parallel run
+@pytest.mark.xdist_group("cpu_heavy")
 def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker: Worker) -> None:
     s = worker.settings
     valid: list[dict] = []  # type: ignore[type-arg]
@@ -170,6 +173,9 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
 
 
 def test_a_new_model_version_comes_into_service_without_a_restart(worker: Worker) -> None:
+    """The same worker process serves the version published after it started. How soon (model
+    freshness, 0.14 s or less here) is a speed: `make bench` measures it; the wait below only
+    bounds a hang."""
     from streams.core.model import build_model
     from streams.specs.load import load_spec
     from streams.state.registry import Registry
@@ -181,12 +187,12 @@ def test_a_new_model_version_comes_into_service_without_a_restart(worker: Worker
     while not worker.health()["following_models"]:  # measure from a worker that is ready
         assert time.monotonic() < deadline, "the models follower never started"
         time.sleep(0.05)
-    sent_at = time.monotonic()  # the registry logs the version to the models topic, then Redis
+    assert worker.proc is not None
+    pid = worker.proc.pid
     record = registry.publish(build_model(load_spec(s.pipeline)), parent=None, status="champion", reason="test",
                               trained_examples=0, metrics={})[0]
-    while worker.health()["model_version"] != record.version:  # how soon: `make bench` (model freshness)
-        assert time.monotonic() - sent_at < 60, "the new version never came into service"
-        time.sleep(0.02)
+    wait_for(f"version {record.version} in service", lambda: worker.health()["model_version"] == record.version, 60)
+    assert worker.running() and worker.proc.pid == pid  # the process that was running: no restart
 
 
 def test_sigkill_mid_stream_loses_no_event_and_entity_features_continue(worker: Worker) -> None:
@@ -198,8 +204,8 @@ def test_sigkill_mid_stream_loses_no_event_and_entity_features_continue(worker: 
         producer.send(s.topic("raw"), key=event["entity_id"].encode(), value=orjson.dumps(event))
         if n == 3000:
             producer.flush()
-            while end_offsets(s, "predictions") < 1000:  # mid-stream: it has scored some of them
-                time.sleep(0.05)
+            wait_for("a thousand predictions before the kill (mid-stream: it has scored some of them)",
+                     lambda: end_offsets(s, "predictions") >= 1000, 300)
             worker.stop(signal.SIGKILL)
     producer.flush()
     worker.start()

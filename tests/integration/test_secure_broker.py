@@ -18,6 +18,9 @@ from kafka.errors import KafkaError, KafkaTimeoutError, TopicAuthorizationFailed
 
 from tests.support.secure_broker import SecureBroker, secure_broker
 
+# one worker of the parallel run starts the module's broker, once
+pytestmark = pytest.mark.xdist_group("secure_broker")
+
 # how long a refused client may try: refusals must come quickly, never hang
 QUICK = {"bootstrap_timeout_ms": 3000, "request_timeout_ms": 3000}
 

@@ -23,6 +23,9 @@ from streams.settings import Settings
 from tests.support.pipeline import DRIFTLINE, Worker
 from tests.support.secure_broker import SecureBroker, secure_broker
 
+# one worker of the parallel run starts the module's broker, once
+pytestmark = pytest.mark.xdist_group("security")
+
 EVENTS = 50
 PRODUCER, PRODUCER_PASSWORD = "shop-frontend", "only-raw-" + uuid.uuid4().hex
 

@@ -23,6 +23,7 @@ from streams import stack
 from streams.kafka.reader import read_topic
 from streams.settings import Settings
 from streams.state.registry import Registry
+from streams.worker.app import COMMIT_INTERVAL_S
 from tests.support.faults import cpu_seconds, kill, stack_pid, threads
 from tests.support.feed import Feed
 from tests.support.invariants import Sent, alerts, caught_up, registry_problems, stream_problems
@@ -35,7 +36,7 @@ RATE = 300.0  # events per second, each with its label
 LABEL_DELAY = 100  # events between an event and its label
 DOWN_S = 8.0  # how long a killed broker or Redis stays down
 CAUGHT_UP_S = 240.0  # I4: the bound on the lag's return to 0 once the feed is done
-COMMIT_S = 2.8  # Faust's commit interval: what a worker re-reads after a fault is at most this much...
+COMMIT_S = COMMIT_INTERVAL_S  # the worker's commit interval: what it re-reads after a fault is at most this much...
 BATCH = 1_000  # ... plus a batch in flight
 
 

@@ -30,17 +30,17 @@ EVENTS = 4_000
 RATE = 300.0
 LABEL_DELAY = 100
 CAUGHT_UP_S = 240.0
-COMMIT_S, BATCH = 2.8, 1_000
 SPEC = DEFAULT_SPEC_PATH.read_text().replace("publish_every = 2000", "publish_every = 500")  # alerts come often
 WATCHING = {"broker_watch_s": 1, "subscriber_stall_s": 5, "broker_disk_min_free_pct": 20}
 
 
 def check(s: Settings, worker: Worker, feed: Feed) -> None:
-    """I1 and I2, once the feed is written and the worker has caught up."""
+    """I1 and I2, once the feed is written and the worker has caught up. Trouble outside the
+    worker (a subscriber stalled, the broker's disk filling) neither crashes it nor moves its
+    partitions, so nothing is read twice: no duplicate prediction at all."""
     feed.join(timeout=600)
     took = caught_up(s, worker, CAUGHT_UP_S)
-    problems, figures = stream_problems(s, Sent(valid=set(feed.labels), labelled=set(feed.labels)),
-                                        int(COMMIT_S * RATE + BATCH))
+    problems, figures = stream_problems(s, Sent(valid=set(feed.labels), labelled=set(feed.labels)), 0)
     print(f"\n{figures} caught up {took:.1f}s after the feed ended")
     assert problems == [], "\n".join(problems)
 
