@@ -12,6 +12,7 @@ import errno
 import sys
 
 from streams.settings import Settings
+from streams.state.redis_trouble import refuses_credentials
 
 STACK_HINT = "start the local stack with `driftline stack up`, or set {var}"
 
@@ -33,8 +34,7 @@ def _redis(exc: BaseException, settings: Settings | None) -> str | None:
         return None
     where = f"Redis at {settings.redis_url_shown}" if settings is not None else "Redis"
     text = str(exc)
-    if isinstance(exc, redis.AuthenticationError | redis.exceptions.AuthenticationWrongNumberOfArgsError) or any(
-            code in text for code in ("NOAUTH", "WRONGPASS", "HELLO must be called")):
+    if refuses_credentials(exc):
         return f"{where} refused the credentials ({_first_line(text)}); set DRIFTLINE_REDIS_URL with its password"
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
         return f"{where} does not answer ({_first_line(text)}): {STACK_HINT.format(var='DRIFTLINE_REDIS_URL')}"

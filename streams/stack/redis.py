@@ -18,6 +18,7 @@ import redis
 from streams.errors import EnvironmentProblem
 from streams.settings import Settings
 from streams.stack.procs import ProcessRecord, is_alive, start_ticks, stop
+from streams.state.redis_trouble import refuses_credentials
 
 READY_TIMEOUT = 30.0
 
@@ -33,11 +34,11 @@ def answer(url: str, timeout: float = 1.0) -> str:
     client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
         return "PONG" if client.ping() else "no answer to PING"
-    except (redis.AuthenticationError, redis.exceptions.AuthenticationWrongNumberOfArgsError) as exc:
-        return f"refused the credentials ({exc})"
-    except redis.ResponseError as exc:
-        return f"refused the credentials ({exc})" if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc) else f"answered {exc}"
-    except (redis.RedisError, OSError):
+    except redis.RedisError as exc:
+        if refuses_credentials(exc):
+            return f"refused the credentials ({exc})"
+        return f"answered {exc}" if isinstance(exc, redis.ResponseError) else "no answer to PING"
+    except OSError:
         return "no answer to PING"
     finally:
         client.close()

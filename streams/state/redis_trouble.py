@@ -18,6 +18,19 @@ def refuses_writes(exc: BaseException) -> bool:
     return isinstance(exc, (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError))
 
 
+def refuses_credentials(exc: BaseException) -> bool:
+    """Whether Redis answered and refused who we said we are: a wrong or missing password, or a
+    HELLO before AUTH (what a URL without the password meets on a Redis that wants one).
+
+    >>> refuses_credentials(redis.ResponseError("NOAUTH Authentication required.")), refuses_credentials(redis.ConnectionError())
+    (True, False)
+    """
+    if isinstance(exc, redis.AuthenticationError | redis.exceptions.AuthenticationWrongNumberOfArgsError):
+        return True
+    return isinstance(exc, redis.ResponseError) and any(
+        code in str(exc) for code in ("NOAUTH", "WRONGPASS", "HELLO must be called"))
+
+
 def trouble(exc: BaseException) -> str:
     """The trouble in words: ``"refuses writes (...)"`` or ``"does not answer (...)"``.
 
@@ -37,15 +50,10 @@ def answers(settings: Settings) -> bool:
     client = redis.Redis.from_url(settings.redis_connect_url, socket_timeout=3, socket_connect_timeout=3)
     try:
         return bool(client.ping())
-    except (redis.AuthenticationError, redis.exceptions.AuthenticationWrongNumberOfArgsError) as e:
+    except redis.RedisError as e:
+        if not refuses_credentials(e):
+            return False
         raise EnvironmentProblem(f"Redis at {settings.redis_url_shown} refused the credentials ({e}); "
                                  "set DRIFTLINE_REDIS_URL with its password") from None
-    except redis.ResponseError as e:
-        if "NOAUTH" not in str(e) and "WRONGPASS" not in str(e):
-            raise
-        raise EnvironmentProblem(f"Redis at {settings.redis_url_shown} wants a password DRIFTLINE_REDIS_URL does not give "
-                                 f"({e})") from None
-    except redis.RedisError:
-        return False
     finally:
         client.close()
