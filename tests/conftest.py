@@ -21,6 +21,7 @@ from streams.settings import Settings
 collect_ignore = ["integration/apps"]  # worker programs the tests run, not tests
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+LOG_TAIL = 40  # lines of each worker's log shown when a test fails, after its warnings and errors
 _broker_line: list[str] = []
 
 
@@ -223,3 +224,21 @@ def chromium() -> str:
             pytest.fail("chromium is missing (make system-deps installs Debian's package)", pytrace=False)
         pytest.skip("chromium is missing")
     return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test (integration, reliability, the README's) shows what its workers and
+    commands logged (their warnings and errors, then the end): their folders are gone by the
+    time anyone reads a CI log."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.when != "call" or not report.failed or tmp is None:
+        return
+    for log in sorted(Path(tmp).rglob("*.log")):
+        lines = [line for line in log.read_text(errors="replace").splitlines()
+                 if line.strip() and not line.startswith(("|", "+", "┌", "│", "└", "├"))]
+        loud = [line for line in lines if any(w in line for w in ("WARNING", "ERROR", "CRITICAL", "Traceback", "error:"))]
+        report.sections.append((f"{log.relative_to(tmp)}: warnings and errors, then its last {LOG_TAIL} lines",
+                                "\n".join([*loud[-100:], "...", *lines[-LOG_TAIL:]])))

@@ -71,6 +71,8 @@ def namespace_in(stderr: str) -> str:
 @pytest.mark.timeout(900)
 def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(stack_settings: Settings,
                                                                               tmp_path: Path, chromium: str) -> None:
+    """Over 60 s: 8,000 events at the demo's 400/s are 20 s of stream, the least that reliably
+    gets through drift detection and the promotion gate; then the replay for the report."""
     done = subprocess.run([DRIFTLINE, "demo", "--events", str(EVENTS), "--rate", str(RATE)], env=stack_settings.as_env(),
                           cwd=tmp_path, capture_output=True, text=True, timeout=800, check=False)
     print(done.stdout)
@@ -181,7 +183,8 @@ def test_bad_usage_is_one_line_and_exit_2(stack_settings: Settings, tmp_path: Pa
 
 @pytest.mark.timeout(900)
 def test_keep_leaves_the_namespace_to_look_at(stack_settings: Settings, tmp_path: Path) -> None:
-    """Kept, the namespace's registry answers `driftline models list` under the printed prefix."""
+    """Kept, the namespace's registry answers `driftline models list` under the printed prefix.
+    Over 60 s: the same short demo as above, run to its end with --keep."""
     done = subprocess.run([DRIFTLINE, "demo", "--events", str(EVENTS), "--rate", str(RATE), "--keep", "--out", "kept"],
                           env=stack_settings.as_env(), cwd=tmp_path, capture_output=True, text=True, timeout=800, check=False)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr

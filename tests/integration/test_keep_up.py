@@ -36,6 +36,8 @@ HOLD = EVENTS - WINDOW  # the feed waits here until learning has caught up
 @pytest.mark.xdist_group("cpu_heavy")
 def test_at_1000_events_a_second_the_change_is_detected_and_served_accuracy_recovers(
         stack_settings: Settings, tmp_path: Path) -> None:
+    """Over 60 s: 30,000 events at the README's rate of 1,000/s, so that the change halfway is detected
+    and the accuracy recovers over the last events, in two processes as the README advises."""
     s = replace(stack_settings, topic_prefix=f"keep{uuid.uuid4().hex[:8]}")
     admin.ensure_topics(s, topic_specs(s))
     scorer = Worker(s, tmp_path / "scorer", agents="validate,feedback,models")

@@ -48,6 +48,8 @@ def corrupted(i: int, base: dict) -> tuple[bytes, str]:  # type: ignore[type-arg
 # saturates the cores: never beside the other stream that does, in a parallel run
 @pytest.mark.xdist_group("cpu_heavy")
 def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker: Worker) -> None:
+    """Over 60 s: 20,000 events (and their labels) are what it takes for a concept drift to be detected
+    and a challenger trained from it to win the promotion gate, with eight kinds of bad record among them."""
     s = worker.settings
     valid: list[dict] = []  # type: ignore[type-arg]
     expected_dead: Counter[str] = Counter()

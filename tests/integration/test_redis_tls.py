@@ -84,7 +84,7 @@ def test_a_worker_on_a_tls_redis_with_a_password_works(stack_settings: Settings,
         checkpoint_covering(s, 1)  # the trainer's checkpoint is in it
         keys = redis.Redis.from_url(tls_redis.url()).keys(f"{s.topic_prefix}:seen:*")
         assert len(keys) == EVENTS  # the scorer's memory of event ids is in it
-        shown = subprocess.run([str(DRIFTLINE), "status"], env={**s.as_env(), "PATH": "/usr/bin:/bin"},
+        shown = subprocess.run([str(DRIFTLINE), "status"], env={**worker.settings.as_env(), "PATH": "/usr/bin:/bin"},
                                capture_output=True, text=True, timeout=60)
         assert "redis" in shown.stdout and "rediss://:***@127.0.0.1" in shown.stdout, shown.stdout
         assert worker.running()

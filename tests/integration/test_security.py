@@ -74,7 +74,7 @@ def test_a_worker_on_sasl_ssl_works_acls_hold_and_no_secret_leaks(broker: Secure
             reader.beginning_offsets([TopicPartition(s.topic("predictions"), 0)])
         reader.close()
 
-        status = subprocess.run([DRIFTLINE, "status", "--json"], env=s.as_env(), capture_output=True, text=True,
+        status = subprocess.run([DRIFTLINE, "status", "--json"], env=worker.settings.as_env(), capture_output=True, text=True,
                                 timeout=120)
         assert status.returncode == 0, status.stderr
         shown = orjson.loads(status.stdout)

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
 
+from streams.core.join import source_of
 from streams.kafka.reader import read_topic
 from streams.settings import Settings
 from tests.support.invariants import caught_up
@@ -97,6 +98,7 @@ def test_arbitrary_records_each_end_as_one_outcome_and_the_worker_lives(stack_se
     worker.start()
     producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", max_request_size=2**20)
     sent = {"raw": 0, "feedback": 0}
+    written: dict[str, list[Any]] = {"raw": [], "feedback": []}  # each record's send, for where it landed
     try:
         settled(s, 1)
 
@@ -106,10 +108,11 @@ def test_arbitrary_records_each_end_as_one_outcome_and_the_worker_lives(stack_se
         def case(data: st.DataObject) -> None:
             n = sum(sent.values())
             for _ in range(data.draw(st.integers(1, 3))):
-                producer.send(s.topic("raw"), key=data.draw(keys), value=data.draw(raw_values(n)))
+                written["raw"].append(producer.send(s.topic("raw"), key=data.draw(keys), value=data.draw(raw_values(n))))
                 sent["raw"] += 1
             if data.draw(st.booleans()):
-                producer.send(s.topic("feedback"), key=data.draw(keys), value=data.draw(feedback_values(n)))
+                written["feedback"].append(producer.send(s.topic("feedback"), key=data.draw(keys),
+                                                         value=data.draw(feedback_values(n))))
                 sent["feedback"] += 1
 
         case()
@@ -120,20 +123,35 @@ def test_arbitrary_records_each_end_as_one_outcome_and_the_worker_lives(stack_se
         producer.close()
         worker.stop()
 
-    raw_sources = {s.topic("raw"), s.topic("rekeyed")}
+    # where each record sent landed: (partition, offset), each once
+    positions = {name: Counter((m.partition, m.offset) for m in (f.get(timeout=60) for f in futures))
+                 for name, futures in written.items()}
     letters = [orjson.loads(r.value) for r in read_topic(s, "deadletter", timeout_s=60)]
     predictions = sum(1 for _ in read_topic(s, "predictions", timeout_s=60))
-    raw_letters = sum(1 for d in letters if d["source_topic"] in raw_sources)
-    labels = sum(1 for _ in read_topic(s, "labels", timeout_s=60))
-    # the feedback agent's outcome of each record: a label, or a dead letter; the join's later
-    # outcomes of a label (duplicate_label, unknown_event) name the same feedback record
+    features = [orjson.loads(r.value) for r in read_topic(s, "features", timeout_s=60)]
+    labels = list(read_topic(s, "labels", timeout_s=60))
+    # a raw record's outcome: its features (and their prediction), or a dead letter; both name the
+    # raw record, also for the copy that went round `rekeyed` (its origin header)
+    raw_outcomes = Counter((f["source_partition"], f["source_offset"]) for f in features)
+    raw_outcomes.update((d["partition"], d["offset"]) for d in letters if d["source_topic"] == s.topic("raw"))
+    assert not [d for d in letters if d["source_topic"] == s.topic("rekeyed")], "a dead letter that lost its raw record"
+    # the feedback agent's outcome of each record: a label (its header names the feedback record),
+    # or a dead letter; the join's later outcomes of a label (duplicate_label, unknown_event) name
+    # the same feedback record, once each
     joined = {"duplicate_label", "unknown_event"}
-    feedback_letters = sum(1 for d in letters if d["source_topic"] == s.topic("feedback") and d["reason"] not in joined)
+    feedback_outcomes = Counter(source_of(r.headers, "feedback", ("labels", None, None))[1:] for r in labels)
+    feedback_outcomes.update((d["partition"], d["offset"]) for d in letters
+                             if d["source_topic"] == s.topic("feedback") and d["reason"] not in joined)
     labels_letters = Counter((d["partition"], d["offset"]) for d in letters
                              if d["source_topic"] == s.topic("feedback") and d["reason"] in joined)
-    print(f"\n{CASES} cases: {sent['raw']} raw records -> {predictions} predictions + {raw_letters} dead letters; "
-          f"{sent['feedback']} feedback records -> {labels} labels + {feedback_letters} dead letters; "
-          f"caught up in {took:.1f}s")
-    assert predictions + raw_letters == sent["raw"]
-    assert labels + feedback_letters == sent["feedback"]
+    print(f"\n{CASES} cases: {sent['raw']} raw records -> {predictions} predictions + "
+          f"{sum(raw_outcomes.values()) - len(features)} dead letters; {sent['feedback']} feedback records -> "
+          f"{len(labels)} labels + {sum(feedback_outcomes.values()) - len(labels)} dead letters; caught up in {took:.1f}s")
+    assert sum(positions["raw"].values()) == sent["raw"] and sum(positions["feedback"].values()) == sent["feedback"]
+    # each record sent has exactly one outcome, and no outcome names a record not sent
+    assert raw_outcomes == positions["raw"], (raw_outcomes - positions["raw"], positions["raw"] - raw_outcomes)
+    assert predictions == len(features), "a scored event without its one prediction"
+    assert feedback_outcomes == positions["feedback"], (feedback_outcomes - positions["feedback"],
+                                                        positions["feedback"] - feedback_outcomes)
     assert all(n == 1 for n in labels_letters.values()), "a label with two outcomes from the join"
+    assert set(labels_letters) <= set(positions["feedback"])
