@@ -117,6 +117,34 @@ def register(rt: Runtime) -> None:
             return saved.state, saved.offset
         return start_trainer(), None
 
+    async def resumed() -> tuple[Trainer, int | None, int | None]:
+        """:func:`resume`, waiting for a Redis that does not answer or refuses writes (taking the
+        epoch is a write): learning waits, with an alert; scoring goes on. (A trainer that resumed
+        after a rebalance while Redis refused writes used to die silently: nothing learned, no alert.)"""
+        alerted = False
+        while True:
+            try:
+                found = await asyncio.to_thread(resume)
+                challenger = await asyncio.to_thread(rt.registry.alias, "challenger")
+                break
+            except redis.RedisError as exc:
+                alerted = await redis_waits(exc, alerted)
+        if alerted:
+            await rt.alert("registry_recovered", "info", "redis", "the model registry's Redis answers and takes writes again")
+        return (*found, challenger)
+
+    async def redis_waits(exc: redis.RedisError, alerted: bool) -> bool:
+        """Redis does not answer, or refuses writes: say so (once: ``alerted``), wait, and let the
+        caller try again. Learning waits; scoring goes on. Returns True (alerted)."""
+        log.error("the registry's Redis %s: trying again in %g s", trouble(exc), REDIS_RETRY_S)
+        if not alerted:
+            kind = "registry_unwritable" if refuses_writes(exc) else "registry_unreachable"
+            await rt.alert(kind, "critical", "redis",
+                           f"the model registry's Redis {trouble(exc)}: training waits for it; "
+                           "scoring goes on with the models in service")
+        await asyncio.sleep(REDIS_RETRY_S)
+        return True
+
     async def checkpoint(t: Trainer, next_offset: int) -> None:
         """Save the trainer as covering every example below ``next_offset``."""
         try:
@@ -183,10 +211,10 @@ def register(rt: Runtime) -> None:
     async def learn_batch(events: list[Any]) -> None:
         if run.trainer is None or run.stale:
             # a start, or the partition came back: the checkpoint, not memory, says where to go on
-            trainer, next_offset = await asyncio.to_thread(resume)
+            trainer, next_offset, challenger = await resumed()
             log.info("trainer at examples offset %d: resumes at %s", events[0].message.offset, next_offset)
             run.start(trainer, next_offset)
-            orphan = trainer.unwatched(await asyncio.to_thread(rt.registry.alias, "challenger"))
+            orphan = trainer.unwatched(challenger)
             if orphan is not None:
                 await handle(trainer, orphan)
         todo = await in_order(events)
@@ -271,15 +299,8 @@ def register(rt: Runtime) -> None:
                 alerted = False
                 break
             except redis.RedisError as exc:  # Redis does not answer, or refuses writes: learning waits, scoring goes on
-                log.error("the registry's Redis %s: trying again in %g s", trouble(exc), REDIS_RETRY_S)
-                if not alerted:
-                    kind = "registry_unwritable" if refuses_writes(exc) else "registry_unreachable"
-                    await rt.alert(kind, "critical", "redis",
-                                   f"the model registry's Redis {trouble(exc)}: training waits for it; "
-                                   "scoring goes on with the models in service")
-                    alerted = True
+                alerted = await redis_waits(exc, alerted)
                 attempt = change_again
-                await asyncio.sleep(REDIS_RETRY_S)
         if alerted:
             await rt.alert("registry_recovered", "info", "redis", "the model registry's Redis answers and takes writes again")
         if isinstance(req, StatusChange):

@@ -161,6 +161,39 @@ def test_redis_refusing_writes_mid_stream_is_said_and_nothing_is_half_written(ow
         worker.stop()
 
 
+def test_a_trainer_that_resumes_while_redis_refuses_writes_waits_with_an_alert_then_learns(
+        own_stack: Settings, tmp_path: Path) -> None:
+    """Regression: a trainer resumes (a restart, or a rebalance that gives it the examples
+    partition) by taking a new epoch in Redis, a write. With Redis refusing writes it died silently
+    (no alert, nothing learned: seen once in a parallel run, where load made the group rebalance).
+    Now it waits with a ``registry_unwritable`` alert, scoring goes on, and it learns every example
+    once Redis takes writes again."""
+    s = own_stack
+    worker = Worker(s, tmp_path / "worker")
+    worker.start()
+    r = redis.Redis.from_url(s.redis_connect_url)
+    try:
+        settled(s, 1)
+        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 4,)).start()
+        feed.wait_hold(timeout=300)
+        caught_up(s, worker, CAUGHT_UP_S)
+        r.config_set("maxmemory-policy", "noeviction")
+        r.config_set("maxmemory", 1)  # every write that may take memory is refused from now on
+        worker.stop(signal.SIGKILL)
+        worker.start()  # its trainer resumes at the first examples it reads: an epoch to take
+        feed.go_on()
+        wait_for("a registry_unwritable alert", lambda: "registry_unwritable" in kinds(s), 300)
+        assert worker.running(), "the worker died while Redis refused writes"
+        scored = end_offsets(s, "predictions")
+        wait_for("predictions while Redis refuses writes", lambda: end_offsets(s, "predictions") > scored + RATE, 120)
+        r.config_set("maxmemory", 0)
+        wait_for("a registry_recovered alert", lambda: "registry_recovered" in kinds(s), 120)
+        check(s, worker, feed, faults=1)
+    finally:
+        r.config_set("maxmemory", 0)
+        worker.stop()
+
+
 def kinds(s: Settings) -> list[str]:
     return [a["kind"] for a in alerts(s)]
 
