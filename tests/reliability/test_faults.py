@@ -142,8 +142,7 @@ def test_redis_refusing_writes_mid_stream_is_said_and_nothing_is_half_written(ow
         settled(s, 1)
         feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 4,)).start()
         feed.wait_hold(timeout=300)
-        r.config_set("maxmemory-policy", "noeviction")
-        r.config_set("maxmemory", 1)  # every write that may take memory is refused from now on
+        refuse_writes(r)
         feed.go_on()
         wait_for("a registry_unwritable alert", lambda: "registry_unwritable" in kinds(s), 300)
         assert worker.running(), "the worker died while Redis refused writes"
@@ -177,8 +176,7 @@ def test_a_trainer_that_resumes_while_redis_refuses_writes_waits_with_an_alert_t
         feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 4,)).start()
         feed.wait_hold(timeout=300)
         caught_up(s, worker, CAUGHT_UP_S)
-        r.config_set("maxmemory-policy", "noeviction")
-        r.config_set("maxmemory", 1)  # every write that may take memory is refused from now on
+        refuse_writes(r)
         worker.stop(signal.SIGKILL)
         worker.start()  # its trainer resumes at the first examples it reads: an epoch to take
         feed.go_on()
@@ -192,6 +190,13 @@ def test_a_trainer_that_resumes_while_redis_refuses_writes_waits_with_an_alert_t
     finally:
         r.config_set("maxmemory", 0)
         worker.stop()
+
+
+def refuse_writes(r: redis.Redis) -> None:
+    """Redis as full as it can be under ``noeviction``: every write that may take memory is
+    refused from now on (``maxmemory`` 0 takes them again)."""
+    r.config_set("maxmemory-policy", "noeviction")
+    r.config_set("maxmemory", 1)
 
 
 def kinds(s: Settings) -> list[str]:
