@@ -22,11 +22,10 @@ from streams.core.example import Example
 from streams.core.features import EntityState
 from streams.core.join import DuplicateLabel, Joiner, Label, Scored
 from streams.core.labels import coerce_label
-from streams.core.model import build_model
 from streams.core.promotion import StatusChange
 from streams.core.scoring import Scorer, Served, Where
 from streams.core.spec import PipelineSpec
-from streams.core.trainer import PublishRequest, Trainer, make_metric
+from streams.core.trainer import Lane, PublishRequest, Trainer
 
 ROLLING = 500
 SNAPSHOT = 1000
@@ -154,9 +153,13 @@ class Learning:
     def __init__(self, spec: PipelineSpec, out: ReplayResult, serve: Callable[[int, Any, str, int | None], None] | None, every: int) -> None:
         self.trainer = Trainer(spec)
         # the spec's online model learning on every example, whatever gets promoted: its prequential
-        # metric is what ``river.evaluate.progressive_val_score`` gives on the same ordered examples
-        self.online = build_model(spec)
-        self.online_metric = make_metric(spec)
+        # metric is what ``river.evaluate.progressive_val_score`` gives on the same ordered examples.
+        # The trainer's first champion is that very model learning those very examples, until the
+        # trainer lets go of it (replaced and no longer watched) or skips an example as learned
+        # already: until then the two are one (half the model work of a replay), then a copy goes on.
+        self.shared: Lane | None = self.trainer.champion
+        self.online: Any = None
+        self.online_metric = self.shared.metric
         self.out, self.serve, self.every = out, serve, every
         self.recent: deque[bool] = deque(maxlen=ROLLING)
         self.version = 0
@@ -169,12 +172,17 @@ class Learning:
             out.served_labelled += 1
             out.served_correct += int(example.served == example.y)
             self.recent.append(example.served == example.y)
-        online, metric = self.online, self.online_metric
-        y_pred = online.predict_proba_one(example.x) if trainer.classifier and not metric.requires_labels else online.predict_one(example.x)  # type: ignore[attr-defined]
-        if y_pred is not None and y_pred != {}:
-            metric.update(example.y, y_pred)
-        online.learn_one(example.x, example.y)  # type: ignore[attr-defined]
+        if self.shared is not None and example.event_id in trainer.learned:
+            self._part()  # the trainer skips it; the online model learns it
+        if self.shared is None:
+            online, metric = self.online, self.online_metric
+            y_pred = online.predict_proba_one(example.x) if trainer.classifier and not metric.requires_labels else online.predict_one(example.x)
+            if y_pred is not None and y_pred != {}:
+                metric.update(example.y, y_pred)
+            online.learn_one(example.x, example.y)
         detections, requests = trainer.learn(example)
+        if self.shared is not None and self.shared is not trainer.champion and self.shared is not trainer.previous:
+            self._part()  # the trainer no longer learns with it
         for d in detections:  # the trainer counts examples; the stream's position is where the label came
             out.alerts.append({**_detection(d, at_event), "at_example": d.position})
         for req in requests:
@@ -196,8 +204,14 @@ class Learning:
         if out.examples % self.every == 0:
             # nothing served was labelled yet (an untrained model serves no prediction): a gap, not a 0
             rolling = sum(self.recent) / len(self.recent) if self.recent else float("nan")
-            out.timeline.append((out.examples, float(metric.get()), rolling))
+            out.timeline.append((out.examples, float(self.online_metric.get()), rolling))
             out.timeline_events.append(at_event)
+
+    def _part(self) -> None:
+        """Go on with a copy of the online model and its metric, apart from the trainer's lane."""
+        assert self.shared is not None
+        self.online, self.online_metric = copy.deepcopy(self.shared.model), copy.deepcopy(self.shared.metric)
+        self.shared = None
 
     def finish(self) -> ReplayResult:
         self.out.prequential = float(self.online_metric.get())

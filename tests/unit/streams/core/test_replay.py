@@ -25,6 +25,17 @@ def test_immediate_labels_give_the_prequential_metric_of_progressive_val_score()
     assert result.examples == 4_000 and result.prequential == expected.get()
 
 
+def test_the_prequential_metric_stays_progressive_val_scores_after_a_promotion() -> None:
+    """A replay learns the online model with the trainer's first champion while the two are one
+    model, and a copy after the trainer lets go of it: a promotion must not bend the metric."""
+    items = list(itertools.islice(builtin("agrawal-drift", seed=42, drift_at=10_000), 14_000))
+    result = replay(SPEC, items)
+    assert [a["kind"] for a in result.alerts if a["kind"] == "model_promoted"] == ["model_promoted"]
+    stream = featurize_all(SPEC, items)
+    expected = evaluate.progressive_val_score(stream, build_model(SPEC), metrics.Accuracy())
+    assert result.prequential == expected.get()
+
+
 def test_delayed_labels_drift_versions_and_dead_letters_are_reported() -> None:
     items = list(itertools.islice(builtin("agrawal-drift", seed=42, drift_at=10_000), 14_000))
     items.insert(500, ({"event_id": "broken", "data": {"age": "old"}}, True))
