@@ -190,7 +190,7 @@ class Learning:
                 self.version += 1
                 trainer.published(req.lane, self.version)
                 if self.serve is not None:
-                    self.serve(self.version, copy.deepcopy(req.model), req.status, req.trained_examples)
+                    self.serve(self.version, req.model, req.status, req.trained_examples)  # a copy already
                 out.versions.append({"version": self.version, "status": req.status, "at_example": out.examples,
                                      "at_event": at_event, "reason": req.reason, "metrics": req.metrics})
             elif isinstance(req, StatusChange):

@@ -19,7 +19,7 @@ def test_probabilities_are_scikit_learns_own(estimator: str) -> None:
     model = WindowedSklearn(estimator, classifier=True, window=500, refit_every=100)
     for x in rows(500):
         model.learn_one(x, x["a"] > 0.5 and x["colour"] == "red")  # type: ignore[operator]
-    for x in rows(300, seed=2):
+    for x in rows(60, seed=2):
         ours = model.predict_proba_one(x)
         theirs = dict(zip(model.fitted.classes_.tolist(), model.fitted.predict_proba(model.vectorizer.transform([x]))[0].tolist(), strict=True))
         assert ours == pytest.approx(theirs)
