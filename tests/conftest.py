@@ -208,6 +208,12 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
             stop()  # type: ignore[operator]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``heavy`` tests first (in their order): the workers of a parallel run share out the
+    short ones at the end, and no worker is left with a long test while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in _broker_line:
         terminalreporter.write_line(line)

@@ -33,6 +33,7 @@ from streams.failpoints import NONE as NO_FAILPOINTS
 from streams.failpoints import Failpoints
 from streams.settings import Settings
 from streams.state.artifacts import ArtifactRefused, artifact_context, pack, unpack
+from streams.state.redis_trouble import refuses_writes
 
 #: seconds a Redis call may take before it fails (a hung Redis must not hang a worker)
 REDIS_TIMEOUT_S = 5.0
@@ -99,6 +100,16 @@ class Keys:
 def _why(exc: redis.RedisError) -> str:
     """Redis's reason, without the command it quotes (an artifact's bytes)."""
     return str(exc).rpartition("caused error: ")[2] or type(exc).__name__
+
+
+def _refusal(exc: redis.RedisError) -> str:
+    """Why Redis did not take a write, in the words of every registry_unwritable alert (the
+    trainer's own write and a publish that reached the topic say the same)."""
+    if refuses_writes(exc):
+        return f"refuses writes ({_why(exc)})"
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return f"does not answer ({_why(exc)})"
+    return f"refused it ({_why(exc)})"
 
 
 def _unlogged(records: Sequence[ModelVersion]) -> None:
@@ -198,7 +209,7 @@ class Registry:
                     if not logged:
                         raise
                     raise RegistryUnwritable(f"model version {record.version} is on the models topic, but Redis "
-                                             f"refused it ({_why(exc)}): it is written there when Redis accepts writes", changes) from exc
+                                             f"{_refusal(exc)}: it is written there when Redis accepts writes", changes) from exc
             stale = [r for v in sorted(tried - {c.version for c in changes}) if (r := self._stored(v)) is not None]
             if stale:
                 self.log(stale)

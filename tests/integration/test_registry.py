@@ -371,7 +371,7 @@ def test_a_change_redis_refuses_stays_on_the_topic_and_is_written_when_redis_tak
         with pytest.raises(RegistryUnwritable) as refused:
             publish(registry, settings, parent=one.version)
         assert [c.version for c in refused.value.changes] == [2, 1]
-        assert "Redis refused it (command not allowed when used memory > 'maxmemory'" in str(refused.value)
+        assert "Redis refuses writes (command not allowed when used memory > 'maxmemory'" in str(refused.value)
         with pytest.raises(redis_lib.ResponseError, match="maxmemory"):
             models_log.repair(settings, registry)
         assert registry.alias("champion") == one.version  # Redis unchanged: nothing half-written

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 GROUPED = '''
 import os
 import pytest
@@ -30,13 +32,15 @@ def test_other(n):
 '''
 
 
+@pytest.mark.heavy
 def test_tests_of_one_xdist_group_run_on_one_worker_in_order(tmp_path: Path) -> None:
     (tmp_path / "test_grouped.py").write_text(GROUPED)
     (tmp_path / "test_others.py").write_text(OTHERS)
     log = tmp_path / "ran.log"
-    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "3", "--dist", "loadgroup",
+    # only xdist's plugin loaded (the others' imports cost the three workers seconds)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "xdist.plugin", "-p", "no:cacheprovider", "-n", "3", "--dist", "loadgroup",
                            "-q", "--rootdir", str(tmp_path), "-c", "/dev/null", str(tmp_path)],
-                          cwd=tmp_path, env={**os.environ, "RAN_LOG": str(log)}, capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "RAN_LOG": str(log), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     ran = [line.split() for line in log.read_text().splitlines()]

@@ -40,6 +40,7 @@ def test_a_file_without_labels_is_bad_input(tmp_path: Path, capsys: pytest.Captu
     assert "no label column" in capsys.readouterr().err
 
 
+@pytest.mark.heavy
 def test_the_spec_covers_the_whole_file_so_a_replay_of_it_dead_letters_nothing(tmp_path: Path) -> None:
     # regression: ranges came from the first 10,000 rows; a later, larger value of the same file
     # was dead-lettered as out_of_range, and the replay no longer matched the file's own metric

@@ -25,6 +25,7 @@ def test_immediate_labels_give_the_prequential_metric_of_progressive_val_score()
     assert result.examples == 4_000 and result.prequential == expected.get()
 
 
+@pytest.mark.heavy
 def test_delayed_labels_drift_versions_and_dead_letters_are_reported() -> None:
     """Also: the replay's prequential metric is progressive_val_score's across a promotion (the
     online model is the trainer's first champion until the trainer lets go of it, then a copy)."""
@@ -110,6 +111,7 @@ def test_served_accuracy_is_a_gap_until_something_served_is_labelled() -> None:
     assert orjson.loads(orjson.dumps(result.summary()))["timeline"][0][2] is None
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_the_demo_stream_raises_no_drift_alert_before_its_change(seed: int) -> None:
     """The demo's stream and spec (labels 500 events late), up to its change at event 24,000,

@@ -49,6 +49,7 @@ def test_prequential_accuracy_equals_progressive_val_score() -> None:
     assert 0.5 < expected.get() < 1.0
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("seed", [42, 1, 7])
 def test_one_concept_drift_right_after_the_change_and_none_before(seed: int) -> None:
     trainer = Trainer(SPEC)
@@ -79,6 +80,7 @@ def interleaved(items: list, seed: int, partitions: int = 4) -> list[int]:  # ty
     return order
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize(("seed", "shuffle"), [(1, 1), (42, 2)])
 def test_concept_drift_is_found_in_partition_interleaved_orders(seed: int, shuffle: int) -> None:
     # regression: ADWIN on the errors missed this drift on orders like these (CI, 2026-11-22)
