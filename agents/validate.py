@@ -42,6 +42,7 @@ from streams.worker.outbox import key_hash
 
 ORIGIN = "driftline-origin"  # the header a re-keyed copy carries: its raw record's "partition:offset"
 SWEEP_MAX = 256  # idle entities dropped per batch at most (the rest go in later batches)
+PROBE_S = 5.0  # seconds between writes asking Redis whether it takes the event ids again
 
 
 def register(rt: Runtime) -> None:
@@ -58,6 +59,20 @@ def register(rt: Runtime) -> None:
     rekeyed = metrics.REKEYED
     seen = SeenStore(rt.registry.client, rt.settings.topic_prefix, spec.dedup_horizon)
     features_topic, predictions_topic = rt.settings.topic("features"), rt.settings.topic("predictions")
+    said = [True]  # whether the last alert said Redis takes the event ids (none said yet: it does)
+
+    async def say() -> None:
+        """An alert when the memory of event ids went away or came back since the last one."""
+        if seen.available != said[0]:
+            said[0] = seen.available  # before the await: the probe and the agent say it once
+            await dedup_alert(rt, seen.available, seen.error)
+
+    @rt.app.timer(interval=PROBE_S, name="dedup-probe")
+    async def probe() -> None:
+        """Redis's return is said even when no event comes to find it."""
+        if not seen.available:
+            await asyncio.to_thread(seen.probe)
+            await say()
 
     @rt.app.agent(source, name="validate")
     async def validate(stream: Any) -> None:
@@ -86,11 +101,9 @@ def register(rt: Runtime) -> None:
                     rekeyed.inc()
                     continue
                 checked.append((event, where, outcome))
-            was_available = seen.available
             admitted = await asyncio.to_thread(
                 seen.admit, [(o.event_id, f"{w.partition}:{w.offset}") for _, w, o in checked]) if checked else []
-            if seen.available != was_available:
-                await dedup_alert(rt, seen.available, seen.error)
+            await say()
             for (event, where, outcome), new in zip(checked, admitted, strict=True):
                 message = event.message
                 if not new:  # another record brought this event id within the horizon

@@ -11,6 +11,8 @@ time in replay, which has no Redis.
 When Redis does not answer, or refuses writes, every event is admitted (``available`` turns False): scoring goes on
 and duplicates are not caught until Redis answers again. A lost event would be worse than a
 duplicate, and stopping the scorer for its memory of ids would lose the stream's freshness.
+While it is away, :meth:`SeenStore.probe` asks Redis for a write every few seconds, so its return
+is known (and said) even when no event comes.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class SeenStore:
     def __init__(self, client: redis.Redis, prefix: str, horizon_s: float) -> None:
         self.client = client
         self.prefix = f"{prefix}:seen:"
+        self._probe_key = f"{prefix}:seen-probe"  # outside the event ids' keys
         self.horizon = max(1, int(round(horizon_s)))
         self._check = client.register_script(_CHECK)
         self.available = True  # whether the last call reached Redis
@@ -58,3 +61,14 @@ class SeenStore:
             return [True] * len(events)
         self.available, self.error = True, None
         return [bool(flag) for flag in flags]
+
+    def probe(self) -> bool:
+        """Whether Redis takes a write now (a key that expires in a minute), noted in
+        ``available`` and ``error`` as :meth:`admit` does."""
+        try:
+            self.client.set(self._probe_key, b"1", ex=60)
+        except redis.RedisError as exc:
+            self.available, self.error = False, exc
+        else:
+            self.available, self.error = True, None
+        return self.available

@@ -132,8 +132,9 @@ def test_redis_refusing_writes_mid_stream_is_said_and_nothing_is_half_written(ow
                                                                             tmp_path: Path) -> None:
     """Fault 2, the other half: Redis answers but refuses every write (``maxmemory`` with
     ``noeviction``, as full as it can be) while versions are due. Scoring goes on; the trainer
-    waits with a ``registry_unwritable`` alert; once Redis takes writes again, the registry is
-    whole and level with the topic (I3) and nothing was lost (I1, I2)."""
+    waits with a ``registry_unwritable`` alert; once Redis takes writes again, with every event
+    scored already, the scorer says so (its probe), the registry is whole and level with the
+    topic (I3) and nothing was lost (I1, I2)."""
     s = own_stack
     worker = Worker(s, tmp_path / "worker")
     worker.start()
@@ -148,7 +149,12 @@ def test_redis_refusing_writes_mid_stream_is_said_and_nothing_is_half_written(ow
         assert worker.running(), "the worker died while Redis refused writes"
         scored = end_offsets(s, "predictions")
         wait_for("predictions while Redis refuses writes", lambda: end_offsets(s, "predictions") > scored + RATE, 60)
+        feed.join(timeout=300)  # every event scored while Redis refuses: no batch to find it back
+        wait_for("every event predicted", lambda: end_offsets(s, "predictions") >= EVENTS, 300)
         r.config_set("maxmemory", 0)
+        # said by the agent's probe (regression: a CI run scored every event while Redis refused,
+        # and its return was never said)
+        wait_for("a state_store_recovered alert", lambda: "state_store_recovered" in kinds(s), 120)
         check(s, worker, feed, faults=1)
         found = kinds(s)
         for kind in ("state_store_unavailable", "state_store_recovered", "registry_recovered"):
