@@ -112,6 +112,9 @@ def run(s: Settings, tmp: Path) -> list[tuple[str, str, str]]:
     one, two = pipeline.scale_out(s, tmp, EVENTS)
     row("hot path on 8 partitions, two worker processes", f"{two:,.0f} ev/s",
         f"one process: {one:,.0f}/s ({two / one:.2f}×; {os.cpu_count()} cores shared with the broker)")
+    started, idle = pipeline.idle_cpu(s, tmp)
+    row("a whole worker with nothing to read: CPU", f"{idle * 100:.1f}% of a core",
+        f"after {started:.1f} CPU seconds to start (an idle batching agent sleeps: it woke every 10 ms, 8%)")
     early, late, dropped = pipeline.entity_memory(s, tmp)
     row("100,000 entities, each seen once, TTL 1 h of event time", f"{late:,.0f} MB",
         f"worker memory at the end; {early:,.0f} MB after 10,000 ({(late / max(1.0, early) - 1) * 100:+.0f}%); "

@@ -48,6 +48,7 @@ from streams.core.features import EntityState
 from streams.core.replay import Learning, ReplayResult
 from streams.core.scoring import Scorer, Where
 from streams.core.spec import PipelineSpec
+from streams.kafka.sources import agrawal
 from streams.specs.load import DEFAULT_SPEC_PATH, load_spec
 
 CHANGE_AT = 10_000  # where a change starts (abrupt) or is half done (gradual)
@@ -95,10 +96,6 @@ class Run:
     #: the same, with River's own default parameters for the detector
     river_defaults: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def agrawal(function: int, seed: int) -> Iterator[tuple[dict[str, Any], Any]]:
-    return iter(synth.Agrawal(classification_function=function, seed=seed))
 
 
 def stream(case: Case) -> Iterator[Item]:

@@ -8,6 +8,7 @@ the group's committed offsets, so start-up is not counted.
 from __future__ import annotations
 
 import itertools
+import os
 import signal
 import threading
 import time
@@ -167,6 +168,29 @@ def entity_memory(settings: Settings, tmp: Path, entities: int = 100_000, ttl_s:
     finally:
         worker.stop()
     return early, late, dropped
+
+
+def idle_cpu(settings: Settings, tmp: Path, seconds: float = 20.0) -> tuple[float, float]:
+    """A whole worker with nothing to read: the CPU seconds its start-up took (to a ready /health),
+    and the share of one core it then uses while idle for ``seconds``."""
+    worker = WorkerProcess(replace(namespace(settings, tmp, "idle"), web_port=free_port()), tmp / "idle.log")
+    worker.start()
+    assert worker.proc is not None
+    try:
+        started = _cpu_s(worker.proc.pid)
+        time.sleep(3)  # the group settles, the first timers run
+        before, at = _cpu_s(worker.proc.pid), time.monotonic()
+        time.sleep(seconds)
+        idle = (_cpu_s(worker.proc.pid) - before) / (time.monotonic() - at)
+    finally:
+        worker.stop()
+    return started, idle
+
+
+def _cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:

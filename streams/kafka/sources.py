@@ -35,12 +35,23 @@ def _switch(before: Iterator[tuple[dict[str, Any], Any]], after: Iterator[tuple[
     return itertools.chain(itertools.islice(before, at), after)
 
 
+def agrawal(classification_function: int, seed: int) -> Iterator[tuple[dict[str, Any], Any]]:
+    """River's Agrawal stream, about nine times faster: River's generator evaluates each feature's
+    name with ``eval`` for every event (nine compilations an event, most of its time); handed the
+    names compiled once, it evaluates those instead. The same events, keys in the same order
+    (``tests/unit/streams/kafka/test_sources.py`` checks it against River's own)."""
+    generator = synth.Agrawal(classification_function=classification_function, seed=seed)
+    names = {compile(name, "<agrawal>", "eval"): name for name in generator.feature_names}
+    generator.feature_names = list(names)
+    for x, y in generator:
+        yield {names[code]: value for code, value in x.items()}, y
+
+
 def builtin(name: str, *, seed: int = 42, drift_at: int = 10_000, start_ts: float = 1_700_000_000.0) -> Iterator[Item]:
     """A built-in stream: ``agrawal-drift`` (classification function 0 → 2 at ``drift_at``),
     ``sea-drift`` (variant 0 → 3), ``hyperplane`` (gradual drift throughout)."""
     if name == "agrawal-drift":
-        data = _switch(iter(synth.Agrawal(classification_function=0, seed=seed)),
-                       iter(synth.Agrawal(classification_function=2, seed=seed + 1)), drift_at)
+        data = _switch(agrawal(0, seed), agrawal(2, seed + 1), drift_at)
     elif name == "sea-drift":
         data = _switch(iter(synth.SEA(variant=0, seed=seed)), iter(synth.SEA(variant=3, seed=seed + 1)), drift_at)
     elif name == "hyperplane":

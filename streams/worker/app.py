@@ -7,6 +7,7 @@ import faust
 from streams.kafka import clients
 from streams.kafka.topics import MODELS_MAX_BYTES
 from streams.settings import Settings
+from streams.worker.stream import Stream
 from streams.worker.transport import App
 
 #: seconds between the worker's offset commits: what a crash can make it read, and score, again
@@ -49,4 +50,5 @@ def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
         producer_max_batch_size=256 * 1024,
         producer_max_request_size=MODELS_MAX_BYTES,  # model-version events carry their artifact
         datadir=str(datadir),
+        Stream=Stream,  # an idle batching agent sleeps (streams.worker.stream)
     )

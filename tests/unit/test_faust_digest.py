@@ -3,7 +3,7 @@ still the ones it was written against.
 
 ``streams/worker/transport.py`` overrides private methods of Faust's consumer (its inner loop
 ``_drain_messages`` is a rewrite of Faust's, ``_new_offset`` a replacement) and of mode's flow
-control; ``agents/validate.py`` writes the entity-state table's memory store directly. pyproject.toml
+control; ``streams/worker/stream.py`` rewrites ``Stream.take_events``; ``agents/validate.py`` writes the entity-state table's memory store directly. pyproject.toml
 pins faust-streaming, mode-streaming and aiokafka exactly for that. Here the source of each such
 library method is hashed (sha256 of ``inspect.getsource``) and compared with the digest recorded
 when our code was last checked against it. After an upgrade, a failure names the method and what
@@ -28,6 +28,7 @@ INSTALLED = {name: version(name) for name in RECORDED_WITH}
 
 TRANSPORT = "streams/worker/transport.py"
 VALIDATE = "agents/validate.py"
+STREAM = "streams/worker/stream.py"
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,17 @@ RELIED = [
     Relied("faust.transport.drivers.aiokafka:Producer._settings_extra",
            "a4c7bc41b63822236e4c9be1c49437d091f58c1b3a983eecabb7362a819aa8bd",
            f"{TRANSPORT} Producer._settings_extra adds acks='all' and enable_idempotence=True to what it returns."),
+    # ---- Faust's stream: the agents' stream class is streams/worker/stream.py's
+    Relied("faust.streams:Stream.take_events",
+           "607d48aead118ba8ea868718a0df87de1c5fcecd10ec542c659b448796728e08",
+           f"{STREAM} Stream.take_events, a rewrite of it (no wake-ups while the buffer is empty; the same lists, "
+           "acks and clean-up otherwise): carry every change of Faust's over into ours."),
+    Relied("faust.streams:Stream._enable_passive",
+           "64da8ce9f729e30ea2c6952a4cb55617c1231f82793c4435966a8b811a0f26e8",
+           f"{STREAM} Stream.take_events calls it to consume the channel in the background, as Faust's does."),
+    Relied("faust.streams:Stream.on_stop",
+           "81b327b1578dff1c76da6f64a0ea3a2e9ce936b5896eb98502f61f175186fcdd",
+           f"{STREAM} Stream.take_events registers its generator in _active_agens: on_stop must still close them."),
     # ---- Faust's app
     Relied("faust.app.base:App._new_transport",
            "42db531312dd776fc3937154a32f19eeb9ad7d4ebc2722a92d081a2d271baea1",
@@ -246,10 +258,11 @@ def test_each_method_is_digested_once() -> None:
 def test_every_library_method_our_transport_overrides_is_digested() -> None:
     """Each method (or property) our transport's classes define over a library's: the definition
     they override is in the list."""
-    from streams.worker import transport
+    from streams.worker import stream, transport
 
     targets = {relied.target for relied in RELIED}
-    for ours in (transport.Consumer, transport.Producer, transport.Transport, transport.App, transport.FlowControl):
+    for ours in (transport.Consumer, transport.Producer, transport.Transport, transport.App, transport.FlowControl,
+                 stream.Stream):
         for name, value in vars(ours).items():
             if isinstance(value, type) or not (inspect.isfunction(value) or isinstance(value, property)
                                                or hasattr(value, "_cached_property__get")):
