@@ -77,13 +77,15 @@ setup: system-deps $(STAMP) kafka-jars
 
 # requirements.lock (make lock) holds every package at the version CI runs: installed as constraints,
 # by uv (pinned here): the same packages as pip in 4 s, not 45 (it unpacks in parallel, from its
-# cache, and leaves byte-compiling to the first import)
+# cache, and leaves byte-compiling to the first import). uv reads no pip.conf: where only pip
+# reaches the packages (a mirror named there), pip installs them. It trusts the system's certificates.
 UV_VERSION := 0.13.9
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "driftline needs Python >= 3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q uv==$(UV_VERSION)
-	$(BIN)/uv pip install -q --python $(BIN)/python -c requirements.lock -e '.[test]'
+	$(BIN)/pip install -q uv==$(UV_VERSION) && \
+	  $(BIN)/uv pip install -q --system-certs --python $(BIN)/python -c requirements.lock -e '.[test]' || \
+	  $(BIN)/pip install -q -c requirements.lock -e '.[test]'
 	touch $@
 
 # requirements.lock afresh: pyproject.toml resolved in a throwaway venv under /tmp (faust-streaming,
