@@ -5,6 +5,7 @@ A model is stored as a signed artifact (see ``streams.state.artifacts``).
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,13 @@ def build_model(spec: PipelineSpec) -> base.Estimator:
         parts.append(compose.Select(*categorical) | preprocessing.OneHotEncoder() if spec.model.one_hot else compose.Select(*categorical))
     union = parts[0] if len(parts) == 1 else compose.TransformerUnion(*parts)
     return union | estimator  # type: ignore[no-any-return]
+
+
+def snapshot(model: Any) -> Any:
+    """A copy of ``model`` that goes its own way: what a published version freezes. A pickle round
+    trip, as the registry stores it, and about ten times faster than ``copy.deepcopy`` on a grown
+    tree (the trainer copies its model at every version it asks for)."""
+    return pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def is_classifier(model: base.Estimator) -> bool:

@@ -22,6 +22,7 @@ from streams.core.example import Example
 from streams.core.features import EntityState
 from streams.core.join import DuplicateLabel, Joiner, Label, Scored
 from streams.core.labels import coerce_label
+from streams.core.model import snapshot
 from streams.core.promotion import StatusChange
 from streams.core.scoring import Scorer, Served, Where
 from streams.core.spec import PipelineSpec
@@ -196,7 +197,7 @@ class Learning:
             elif isinstance(req, StatusChange):
                 lane = trainer.champion if req.status == "champion" else None
                 if self.serve is not None and lane is not None and lane.version == req.version:
-                    self.serve(req.version, copy.deepcopy(lane.model), "champion", lane.examples)
+                    self.serve(req.version, snapshot(lane.model), "champion", lane.examples)
                 out.alerts.append({"kind": req.alert, "version": req.version, "at_example": out.examples, "at_event": at_event,
                                    "reason": req.reason})
                 out.versions.append({"version": req.version, "status": req.status, "at_example": out.examples,
@@ -210,7 +211,7 @@ class Learning:
     def _part(self) -> None:
         """Go on with a copy of the online model and its metric, apart from the trainer's lane."""
         assert self.shared is not None
-        self.online, self.online_metric = copy.deepcopy(self.shared.model), copy.deepcopy(self.shared.metric)
+        self.online, self.online_metric = snapshot(self.shared.model), copy.deepcopy(self.shared.metric)
         self.shared = None
 
     def finish(self) -> ReplayResult:

@@ -10,7 +10,6 @@ registry's job, so replay can run this same code without Redis.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,7 @@ from river import base, metrics, utils
 from streams.core.batch import WindowedSklearn
 from streams.core.drift import Detection, DriftMonitor
 from streams.core.example import Example
-from streams.core.model import build_model, is_classifier
+from streams.core.model import build_model, is_classifier, snapshot
 from streams.core.promotion import Duel, StatusChange
 from streams.core.seen import SeenEvents
 from streams.core.spec import METRICS, PipelineSpec
@@ -227,7 +226,7 @@ class Trainer:
         """Ask for a version of ``lane`` at the example of event time ``ts``."""
         lane.since_publish, lane.published_ts = 0, ts
         return PublishRequest(
-            lane.name, copy.deepcopy(lane.model), self.champion.version if lane.name == "challenger" else lane.version,
+            lane.name, snapshot(lane.model), self.champion.version if lane.name == "challenger" else lane.version,
             status, reason, lane.examples, lane.metrics_dict(self.metric_name), (lane.started_at + 1, self.position),
         )
 

@@ -55,3 +55,56 @@ def test_its_columns_are_dict_vectorizers_own() -> None:
     theirs = DictVectorizer(sparse=False).fit(data)
     assert model.vectorizer.feature_names_ == list(theirs.feature_names_)
     assert (matrix(data, model.vectorizer.vocabulary_) == theirs.transform(data)).all()
+
+
+def test_the_tree_walk_finds_scikit_learns_leaf_at_and_around_every_threshold() -> None:
+    """Values a hair either side of each split (float32 rounding decides those), strings seen
+    and unseen, missing keys, extreme numbers: the walk's probabilities are predict_proba's."""
+    import math
+
+    import numpy as np
+
+    model = WindowedSklearn("", classifier=True, window=400, refit_every=400)
+    data = rows(400, seed=3)
+    for x in data:
+        model.learn_one(x, x["a"] + x["b"] > 0.9 or x["colour"] == "blue" and x["a"] > 0.3)  # type: ignore[operator]
+    assert model.walk is not None
+    tree = model.fitted.tree_
+    probes: list[dict[str, object]] = [{}, {"colour": "green"}, {"a": 1e300, "b": -1e300}, {"a": True, "b": 0}]
+    reaches = tree.decision_path(model.vectorizer.transform(data).astype(np.float32)).tocsc()
+    for node in range(tree.node_count):
+        if tree.children_left[node] == -1:
+            continue
+        at = data[reaches[:, node].nonzero()[0][0]]  # an example whose path passes this split
+        name = model.vectorizer.feature_names_[tree.feature[node]]
+        if "=" in name:
+            probes += [{**at, "colour": name.split("=")[1]}, {**at, "colour": "green"}]
+            continue
+        for t in (tree.threshold[node], float(np.float32(tree.threshold[node]))):
+            probes += [{**at, name: v} for v in (t, math.nextafter(t, 0.0), math.nextafter(t, 1.0), t + 1e-9, t - 1e-9)]
+    for x in probes:
+        # the leaf tree_.apply finds (predict_proba's own, which refuses numbers beyond float32)
+        with np.errstate(over="ignore"):
+            counts = tree.value[tree.apply(model.vectorizer.transform([x]).astype(np.float32))][0][0]
+        theirs = dict(zip(model.fitted.classes_.tolist(), (counts / counts.sum()).tolist(), strict=True))
+        assert model.predict_proba_one(x) == pytest.approx(theirs), x
+    assert model.walk.proba({"a": 1e300}) is None  # beyond float32: scikit-learn's path places it
+
+
+def test_without_a_walk_scikit_learn_decides() -> None:
+    """A value the walk cannot place (not finite), a key with "=" in it, and a model pickled before
+    it had a walk: scikit-learn's own path answers."""
+    import pickle
+
+    model = WindowedSklearn("", classifier=True, window=200, refit_every=200)
+    for x in rows(200):
+        model.learn_one(x, x["a"] > 0.5)  # type: ignore[operator]
+    assert model.walk is not None and model.walk.proba({"a": float("nan")}) is None
+    assert model.predict_one({"a": 0.9, "b": 0.1, "colour": "red"}) is True
+    old = pickle.loads(pickle.dumps(model))
+    del old.walk
+    assert old.predict_proba_one({"a": 0.9}) == model.predict_proba_one({"a": 0.9})
+    odd = WindowedSklearn("", classifier=True, window=200, refit_every=200)
+    for x in rows(200):
+        odd.learn_one({"a=b": x["a"]}, x["a"] > 0.5)  # type: ignore[operator]
+    assert odd.walk is None and odd.predict_one({"a=b": 0.9}) is True

@@ -54,7 +54,7 @@ def worker_url() -> Iterator[str]:
     Worker.stall.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Worker)
     server.release = threading.Event()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.release.set()  # type: ignore[attr-defined]
