@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import itertools
 import queue
-import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from streams.kafka.sources import builtin
 from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from streams.specs.load import DEFAULT_SPEC_PATH
+from tests.support.http import LocalServer
 from tests.support.pipeline import Worker, read_all
 
 EVENTS = 300
@@ -45,12 +45,9 @@ def webhook() -> Iterator[tuple[str, queue.Queue[tuple[str, dict[str, Any]]]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    server = LocalServer(Handler).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/driftline/alerts", received
-    server.shutdown()
-    server.server_close()
+    server.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +20,7 @@ from agents import webhook as webhook_agent
 from streams.cli.main import main
 from streams.settings import Settings, SettingsError
 from streams.worker.webhook import WebhookSender, where
+from tests.support.http import LocalServer
 
 ALERT = {"alert_id": "a1", "kind": "model_published", "severity": "info", "subject": "model 3",
          "message": "model version 3 published as candidate", "ts": 1732280000.5, "schema_version": 1,
@@ -34,7 +35,7 @@ class Receiver:
     hang: threading.Event | None = None  # when set up, each request waits for this before answering
     requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
-    server: ThreadingHTTPServer | None = None
+    server: LocalServer | None = None
 
     @property
     def url(self) -> str:
@@ -59,17 +60,14 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()  # shutdown() waits one poll
+        self.server = LocalServer(Handler).start()
         return self
 
     def stop(self) -> None:
         if self.hang is not None:
             self.hang.set()
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.close()
 
 
 @pytest.fixture

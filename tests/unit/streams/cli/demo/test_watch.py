@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
 
 from streams.cli.demo.watch import DemoView, Plan, WorkerPoller, consumed
+from tests.support.http import LocalServer
 
 METRICS = """# TYPE driftline_consumed_total counter
 driftline_consumed_total{topic="raw"} 120.0
@@ -52,14 +53,12 @@ class Worker(BaseHTTPRequestHandler):
 def worker_url() -> Iterator[str]:
     Worker.alerts = []
     Worker.stall.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Worker)
+    server = LocalServer(Worker)
     server.release = threading.Event()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
+    server.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.release.set()  # type: ignore[attr-defined]
-    server.shutdown()
-    server.server_close()
+    server.close()
 
 
 def test_consumed_reads_each_topic_from_the_metrics_text() -> None:
