@@ -9,7 +9,6 @@ whose artifact does not verify is refused with an alert; the current model keeps
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from collections.abc import Callable
 
@@ -18,7 +17,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from agents.runtime import Runtime
 from schemas import Accepted, ModelVersion, decode, encode
-from streams.core.scoring import promoted_by_hand
+from streams.core.model import snapshot
+from streams.core.scoring import monitored_examples, promoted_by_hand, registered_challenger
 from streams.kafka import clients
 from streams.kafka.topics import MODELS_MAX_BYTES
 from streams.state import models_log
@@ -39,7 +39,8 @@ def load_current(rt: Runtime) -> list[tuple[int, str]]:
             continue
         try:
             model = rt.registry.load(version)
-            rt.scorer.serve(version, model, status, rt.registry.record(version).trained_examples)  # type: ignore[arg-type]
+            record = rt.registry.record(version)
+            rt.scorer.serve(version, model, status, monitored_examples(record.trained_examples, record.source))  # type: ignore[arg-type]
         except (UnknownVersion, ArtifactRefused) as exc:
             refused.append((version, str(exc)))
             continue
@@ -121,8 +122,10 @@ def register(rt: Runtime) -> None:
         except (UnknownVersion, ArtifactRefused) as exc:
             await refuse(mv.version, str(exc))
             return
-        rt.scorer.serve(mv.version, model, mv.status, mv.trained_examples)  # type: ignore[arg-type]
+        rt.scorer.serve(mv.version, model, mv.status, monitored_examples(mv.trained_examples, mv.source))  # type: ignore[arg-type]
         show_serving(rt)
         if promoted_by_hand(mv.status, mv.changed_by):
-            rt.promoted_by_hand = (mv.version, copy.deepcopy(model))  # the trainer's own copy, to learn
+            rt.promoted_by_hand = (mv.version, snapshot(model))  # the trainer's own copy, to learn
+        elif registered_challenger(mv.status, mv.changed_by):
+            rt.registered_challenger = (mv.version, snapshot(model), mv.reason)  # for the trainer's gate
         log.info("model version %s in service as %s", mv.version, mv.status)

@@ -34,6 +34,7 @@ class Runtime:
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
     following: bool = False  # the models follower is positioned and reading
     promoted_by_hand: tuple[int, Any] | None = None  # a champion a person promoted, for the trainer
+    registered_challenger: tuple[int, Any, str] | None = None  # a challenger a person registered: version, model, why
     #: called with each alert's JSON-ready dict after it is handed to the ``alerts`` topic
     #: (the webhook, the dashboard); a listener must not block
     alert_listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)

@@ -25,6 +25,7 @@ from agents.runtime import Runtime
 from schemas import ModelVersion
 from streams.core.example import Example
 from streams.core.promotion import StatusChange
+from streams.core.scoring import registered_challenger
 from streams.core.trainer import PublishRequest, Trainer
 from streams.state import models_log
 from streams.state.artifacts import ArtifactRefused
@@ -117,6 +118,23 @@ def register(rt: Runtime) -> None:
             return saved.state, saved.offset
         return start_trainer(), None
 
+    def registered_or_not(t: Trainer) -> int | None:
+        """The registry's challenger when this trainer does not shadow it, else None. One a person
+        registered (while no trainer ran, or before this one's checkpoint) is loaded and shadowed:
+        the gate judges it; any other is the caller's to retire."""
+        version = rt.registry.alias("challenger")
+        if version is None or (t.challenger is not None and t.challenger.version == version):
+            return None
+        record = rt.registry.record(version)
+        if registered_challenger(record.status, record.changed_by):
+            try:
+                t.adopt_challenger(version, rt.registry.load(version), record.reason)
+                log.warning("trainer shadows model version %s, registered as challenger: the promotion gate judges it", version)
+                return None
+            except ArtifactRefused as exc:
+                log.error("registered challenger %s not loaded for training: %s", version, exc)
+        return version
+
     async def resumed() -> tuple[Trainer, int | None, int | None]:
         """:func:`resume`, waiting for a Redis that does not answer or refuses writes (taking the
         epoch is a write): learning waits, with an alert; scoring goes on. (A trainer that resumed
@@ -125,7 +143,7 @@ def register(rt: Runtime) -> None:
         while True:
             try:
                 found = await asyncio.to_thread(resume)
-                challenger = await asyncio.to_thread(rt.registry.alias, "challenger")
+                challenger = await asyncio.to_thread(registered_or_not, found[0])
                 break
             except redis.RedisError as exc:
                 alerted = await redis_waits(exc, alerted)
@@ -227,6 +245,10 @@ def register(rt: Runtime) -> None:
                         rt.promoted_by_hand[0], t.champion.version)
             t.adopt(*rt.promoted_by_hand)
             rt.promoted_by_hand = None
+        if rt.registered_challenger is not None:  # shadow it, and judge it at the gate
+            log.warning("model version %s was registered as challenger: the promotion gate judges it", rt.registered_challenger[0])
+            t.adopt_challenger(*rt.registered_challenger)
+            rt.registered_challenger = None
         began = time.perf_counter()
         batch = [_example(orjson.loads(event.value)) for event in todo]
         position = 0

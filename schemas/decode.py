@@ -158,6 +158,7 @@ def _model(obj: Obj, record_ts: float | None) -> ModelVersion:
         libraries={k: str(v) for k, v in r.read_object(obj, "libraries").items()} if obj.get("libraries") is not None else {},
         trained_range=_range(obj, "trained_range"), changed_by=_optional_string(obj, "changed_by") or "",
         model=_optional_string(obj, "model") or "",
+        source={k: str(v) for k, v in r.read_object(obj, "source").items()} if obj.get("source") is not None else {},
     )
 
 

@@ -115,6 +115,7 @@ def _models() -> Schema:
         "spec_sha256": {"type": "string"}, "libraries": {"type": "object", "additionalProperties": {"type": "string"}},
         "trained_range": {"type": ["array", "null"], "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
         "changed_by": {"type": "string"}, "model": {"type": "string"},
+        "source": {"type": "object", "additionalProperties": {"type": "string"}},
     })
 
 

@@ -260,6 +260,9 @@ class ModelVersion(_Record):
     changed_by: str = ""
     #: what the model is, e.g. "HoeffdingTreeClassifier" or "sklearn DecisionTreeClassifier (window 1000)"
     model: str = ""
+    #: a model registered from a file (``driftline models register``): the file's name, its sha256
+    #: and its format; empty for the trainer's own versions
+    source: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
 

@@ -109,6 +109,11 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_models.promote(settings, args.version, reason=args.reason)
     if args.action == "rollback":
         return cmd_models.rollback(settings, reason=args.reason)
+    if args.action == "register":
+        features = tuple(f.strip() for f in (args.features or "").split(",") if f.strip())
+        options = cmd_models.Options(features, args.learn, args.refit_every or 0, args.window)
+        return cmd_models.register(settings, args.path, status=args.status, reason=args.reason, trust=args.trust,
+                                   options=options)
     return cmd_models.diff(settings, args.version, args.other)
 
 
@@ -230,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     p.set_defaults(run=_status)
 
-    p = sub.add_parser("models", help="the model registry: list, show, promote, rollback, diff")
+    p = sub.add_parser("models", help="the model registry: list, show, promote, rollback, diff, register")
     models = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
     q = models.add_parser("list", help="every version: status, created, examples, metrics, parent")
     q.add_argument("--json", action="store_true", help="as JSON, for scripts")
@@ -245,6 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
     q = models.add_parser("diff", help="two versions side by side")
     q.add_argument("version", type=_positive_int)
     q.add_argument("other", type=_positive_int)
+    q = models.add_parser("register", help="a model trained elsewhere as a new signed version (checked on the stream first)")
+    q.add_argument("path", type=Path, help="a .skops, .joblib or .pkl/.pickle file (scikit-learn or River), or an MLflow model directory")
+    q.add_argument("--as", dest="status", choices=["challenger", "candidate"], required=True,
+                   help="challenger: shadowed on every event and judged by the promotion gate; candidate: kept until promoted")
+    q.add_argument("--reason", help="why, for the record")
+    q.add_argument("--features", help="the features in the model's column order, for a model fitted on an array (a,b,c)")
+    q.add_argument("--trust", action="append", default=[], metavar="TYPE",
+                   help="a type the .skops file holds that skops does not trust by default (repeatable)")
+    q.add_argument("--learn", action="store_true", help="a River model goes on learning from the stream's labels")
+    q.add_argument("--refit-every", type=_positive_int, metavar="N",
+                   help="a scikit-learn model is refitted every N labelled examples on the last --window")
+    q.add_argument("--window", type=_positive_int, default=1000, help="with --refit-every: the examples it is refitted on")
     p.set_defaults(run=_models)
 
     p = sub.add_parser("replay", help="backtest: a stream through the pipeline's own logic, in-process or live")

@@ -1,4 +1,4 @@
-"""`driftline models list | show V | promote V | rollback | diff V W`: the registry for people.
+"""`driftline models list | show V | promote V | rollback | diff V W | register FILE`: the registry for people.
 
 Every change a person makes is written to Redis and to the ``models`` topic (so workers take it
 into service and a rebuilt registry keeps it), with who made it and why, and raises an alert.
@@ -7,9 +7,12 @@ into service and a rebuilt registry keeps it), with who made it and why, and rai
 from __future__ import annotations
 
 import getpass
+import sys
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,6 +23,7 @@ from streams.cli.console import output_console
 from streams.errors import EnvironmentProblem, UsageError
 from streams.kafka import clients
 from streams.outside import described
+from streams.register.check import Options
 from streams.settings import Settings
 from streams.state import models_log
 from streams.state.registry import Registry, UnknownVersion
@@ -196,4 +200,74 @@ def rollback(settings: Settings, *, reason: str | None) -> int:
     _announce(settings, changes, "model_rolled_back", f"model version {current} rolled back to {target} by {who}: {why}",
               version=target, rolled_back=current, changed_by=who)
     print(f"rolled back: model version {target} is the champion again (version {current} retired)")
+    return 0
+
+
+#: recent feature records a model to register is checked on, from the end of each partition
+SAMPLE_PER_PARTITION = 100
+
+
+def recent_features(settings: Settings, per_partition: int = SAMPLE_PER_PARTITION) -> list[tuple[str, dict[str, Any]]]:
+    """The last feature records of the ``features`` topic: ``("<topic> partition P offset O", x)``."""
+    from kafka import TopicPartition
+
+    from schemas import Accepted, decode
+    from streams.kafka.tail import tail
+
+    topic = settings.topic("features")
+    consumer = clients.consumer(settings)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        ends = consumer.end_offsets(tps) if tps else {}
+        out = []
+        for record in tail(consumer, ends, per_partition, timeout_s=10.0):
+            outcome = decode("features", record.value)
+            if isinstance(outcome, Accepted):
+                out.append((f"{topic} partition {record.partition} offset {record.offset}", outcome.value.features))
+        return out
+    finally:
+        consumer.close()
+
+
+def register(settings: Settings, path: Path, *, status: str, reason: str | None, trust: Sequence[str] = (),
+             options: Options = Options()) -> int:
+    """A model trained elsewhere as a new signed version: loaded, checked on the stream's recent
+    features, then published as ``status`` (challenger or candidate) with its file's sha256."""
+    from streams.register.check import prepare, try_on, version_warnings
+    from streams.register.load import load
+    from streams.specs.load import load_spec
+    from streams.state.registry import libraries
+
+    spec = load_spec(settings.pipeline)
+    loaded = load(path, trust)
+    prepared = prepare(loaded, spec, options)
+    samples = recent_features(settings)
+    predicted = try_on(prepared, samples, spec.task != "regression")
+    if loaded.ran_code:  # said once it is a model: a refusal stays one line
+        print(f"note: loading {loaded.file} ran the code it holds (a pickle is code); a .skops file loads without running any",
+              file=sys.stderr)
+    for line in version_warnings(loaded.saved_with, libraries()):
+        print(f"warning: {line}", file=sys.stderr)
+    registry = _registry(settings)
+    registry.ensure()
+    who = f"{getpass.getuser()} (cli)"
+    why = reason or f"registered from {loaded.file} by {who}"
+    source = {"file": loaded.file, "sha256": loaded.sha256, "format": loaded.form, "library": prepared.library,
+              "learns": "yes" if prepared.learns else "no"}
+    if prepared.expects:
+        source["features"] = ",".join(prepared.expects)
+    changes = registry.publish(prepared.model, parent=None, status=status, reason=why, trained_examples=0, metrics={},
+                               spec_sha256=spec.digest, changed_by=who, saved_with=loaded.saved_with, source=source)
+    record = changes[0]
+    _announce(settings, changes, "model_published",
+              f"model version {record.version} registered as {status} by {who} from {loaded.file}: {why}",
+              version=record.version, status=status, changed_by=who, source=source,
+              retired=[c.version for c in changes[1:]])
+    common = ", ".join(f"{k!r} {n}" for k, n in predicted.most_common(3))
+    print(f"checked on {len(samples)} recent feature records: it predicted {common}")
+    then = {"challenger": "shadowed on every event from now; the promotion gate judges it against the champion",
+            "candidate": f"serving nothing until promoted (`driftline models promote {record.version}`)"}[status]
+    retired = f" (version {changes[1].version} retired)" if len(changes) > 1 else ""
+    print(f"model version {record.version} registered as {status}{retired}: {record.model}, sha256 {loaded.sha256[:16]}; {then}")
     return 0

@@ -177,6 +177,23 @@ class Scorer:
             self.challenger = None
 
 
+def monitored_examples(trained_examples: int, source: dict[str, str]) -> int | None:
+    """A version's trained examples as the prediction monitors count them (see
+    :meth:`Scorer.serve`): None, taken as enough, for a model registered from a file (``source``),
+    which was trained elsewhere on examples the stream never saw.
+
+    >>> monitored_examples(1200, {}), monitored_examples(0, {"file": "model.joblib"})
+    (1200, None)
+    """
+    return None if source else trained_examples
+
+
+def registered_challenger(status: str, changed_by: str) -> bool:
+    """A challenger a person registered (``driftline models register``): the trainer shadows it
+    and judges it at the promotion gate, as its own."""
+    return status == "challenger" and changed_by not in ("trainer", "")
+
+
 def promoted_by_hand(status: str, changed_by: str) -> bool:
     """A champion someone other than the trainer chose: the trainer adopts it, and watches it
     against the champion before it, to roll back."""

@@ -123,6 +123,12 @@ class PipelineSpec:
         """sha256 of the spec's text: a model's lineage names the spec it was trained under."""
         return hashlib.sha256(self.source_text.encode()).hexdigest()
 
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The features the spec produces (passthrough fields, transforms, entity aggregates), in
+        the order ``featurize`` writes them."""
+        return (*self.passthrough, *(t.name for t in self.transforms), *(e.name for e in self.entity))
+
     def field_named(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
 

@@ -153,7 +153,8 @@ class Trainer:
         every, champion = training.publish_every, self.champion
         stale = (training.publish_seconds > 0 and champion.published_ts is not None and champion.since_publish > 0
                  and example.ts - champion.published_ts >= training.publish_seconds)
-        if champion.since_publish >= every or stale or (champion.version is None and champion.since_publish >= min(every, 100)):
+        changes = getattr(champion.model, "learns", True)  # a registered model that does not learn is not published again
+        if changes and (champion.since_publish >= every or stale or (champion.version is None and champion.since_publish >= min(every, 100))):
             requests.append(self._request(self.champion, "champion", "scheduled" if self.champion.version else "first version", example.ts))
         if self.challenger is not None and self.challenger.version is None and self.challenger.examples >= training.promotion_min_examples:
             requests.append(self._request(self.challenger, "challenger", self.challenger_reason, example.ts))
@@ -215,6 +216,16 @@ class Trainer:
         if challenger is None or (self.challenger is not None and self.challenger.version == challenger):
             return None
         return StatusChange(challenger, "retired", "no trainer shadows it since the trainer restarted", "model_retired")
+
+    def adopt_challenger(self, version: int, model: Any, reason: str) -> None:
+        """A challenger registered from outside (``driftline models register``): shadow it in
+        place of any challenger of its own, and judge it at the promotion gate from the next
+        example, as a published challenger of its own."""
+        if self.challenger is not None and self.challenger.version == version:
+            return
+        self.challenger = self._lane("challenger", model, version)
+        self.challenger_reason = reason
+        self.gate = Duel(make_metric(self.spec), make_metric(self.spec), higher_is_better=self.higher_is_better)
 
     def adopt(self, version: int, model: Any) -> None:
         """A champion promoted from outside (by hand): serve it, and watch it against the one before."""

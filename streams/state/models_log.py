@@ -29,7 +29,7 @@ def load_models(settings: Settings, timeout_s: float = 10.0) -> dict[int, Any]:
 
 def trained_examples(settings: Settings, timeout_s: float = 10.0) -> dict[int, int]:
     """Every published version's trained examples, from its version event."""
-    return {mv.version: mv.trained_examples for mv in read_versions(settings, timeout_s)}
+    return {mv.version: mv.trained_examples for mv in read_versions(settings, timeout_s) if not mv.source}
 
 
 def rebuild(settings: Settings, registry: Registry) -> int | None:

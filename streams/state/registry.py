@@ -144,12 +144,15 @@ class Registry:
 
     def publish(self, model: object, *, parent: int | None, status: str, reason: str, trained_examples: int,
                 metrics: dict[str, float], spec_sha256: str = "", trained_range: tuple[int, int] | None = None,
-                changed_by: str = "trainer") -> list[ModelVersion]:
+                changed_by: str = "trainer", saved_with: dict[str, str] | None = None,
+                source: dict[str, str] | None = None) -> list[ModelVersion]:
         """Store a new, signed version; as champion or challenger it takes the alias and the
         version holding it is retired, in the same transaction.
 
         Returns every changed record, the new one first, each carrying its artifact: send them to
-        the ``models`` topic as they are."""
+        the ``models`` topic as they are. A model registered from a file names the file
+        (``source``) and the library versions it was saved with, where known (``saved_with``:
+        they override the versions running here)."""
         from streams.core.model import describe  # River's import is slow: only when publishing
 
         version = int(self._incr(keys=[self.keys.counter]))
@@ -161,8 +164,8 @@ class Registry:
                               created_at=time.time(), trained_examples=trained_examples, metrics=metrics,
                               artifact_sha256=art.sha256, reason=reason, artifact_signature=art.signature,
                               artifact=base64.b64encode(art.blob).decode(), spec_sha256=spec_sha256,
-                              libraries=libraries(), trained_range=trained_range, changed_by=changed_by,
-                              model=describe(model))
+                              libraries={**libraries(), **(saved_with or {})}, trained_range=trained_range,
+                              changed_by=changed_by, model=describe(model), source=dict(source or {}))
         return self._commit(record, changed_by)
 
     def set_status(self, version: int, status: str, reason: str, changed_by: str) -> list[ModelVersion]:

@@ -9,7 +9,6 @@ stack (Kafka and Redis) being down makes it exit 1.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from streams.errors import EXIT_FAILED
 from streams.kafka import clients
 from streams.kafka.admin import _quiet_kafka_logs
 from streams.kafka.groups import committed_offsets, group_states
+from streams.kafka.tail import tail
 from streams.kafka.topics import NAMES
 from streams.settings import Settings, kafka_address
 from streams.stack.ports import is_listening
@@ -118,21 +118,12 @@ def group_lags(settings: Settings, ends: Mapping[TopicPartition, int]) -> list[G
 def last_alerts(consumer: KafkaConsumer, settings: Settings, ends: Mapping[TopicPartition, int],
                 n: int = LAST_ALERTS) -> list[dict[str, Any]]:
     """The last ``n`` alerts (oldest first), read from the end of the alerts topic."""
-    tps = [tp for tp in ends if tp.topic == settings.topic("alerts") and ends[tp] > 0]
-    if not tps:
-        return []
-    consumer.assign(tps)
-    starts = consumer.beginning_offsets(tps, timeout_ms=int(TIMEOUT_S * 1000))
-    for tp in tps:
-        consumer.seek(tp, max(starts[tp], ends[tp] - n))
+    mine = {tp: end for tp, end in ends.items() if tp.topic == settings.topic("alerts")}
     found: list[dict[str, Any]] = []
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline and any(consumer.position(tp) < ends[tp] for tp in tps):
-        for records in consumer.poll(timeout_ms=200).values():
-            for record in records:
-                outcome = decode("alerts", record.value)
-                if record.offset < ends[TopicPartition(record.topic, record.partition)] and isinstance(outcome, Accepted):
-                    found.append(outcome.value.to_dict())
+    for record in tail(consumer, mine, n, TIMEOUT_S):
+        outcome = decode("alerts", record.value)
+        if isinstance(outcome, Accepted):
+            found.append(outcome.value.to_dict())
     found.sort(key=lambda a: float(a.get("ts", 0)))
     return found[-n:]
 
