@@ -27,7 +27,7 @@ demo: setup
 # Each run ends with its slowest tests; PYTEST_TIMEOUT bounds any one test.
 # (One pool of four for all three ran 1.7 min faster here, with the load average at 12 and one
 # fault test starved past its deadline: not worth it on two cores.)
-UNIT := tests/unit tests/support streams agents schemas
+UNIT := tests/unit tests/support streams agents schemas examples/driftline-acme/tests
 TEST_WORKERS ?= 3
 PYTEST_TIMEOUT ?= 900
 
@@ -67,7 +67,7 @@ test-unit: $(STAMP)
 	$(BIN)/pytest -n 2 --dist worksteal $(UNIT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check streams agents schemas tests benchmarks
+	$(BIN)/ruff check streams agents schemas tests benchmarks examples
 
 bench: setup
 	@if [ -d benchmarks ]; then $(BIN)/python -m benchmarks; else echo "no benchmarks yet (the performance issue adds them)"; fi
@@ -89,13 +89,16 @@ UV_VERSION := 0.13.9
 CACHE_DIR := $(or $(DRIFTLINE_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/driftline)
 UV_DIR := $(CACHE_DIR)/uv-$(UV_VERSION)
 UV := $(UV_DIR)/bin/uv
-$(STAMP): pyproject.toml requirements.lock
+# The example plugin package (a team's own estimator and feature functions, found by entry point):
+# installed beside driftline, so its tests and the pipeline test that names it run with make test
+PLUGIN_EXAMPLE := examples/driftline-acme
+$(STAMP): pyproject.toml requirements.lock $(PLUGIN_EXAMPLE)/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "driftline needs Python >= 3.11")'
 	@test -x "$(UV)" || { rm -rf "$(UV_DIR).part" && $(PYTHON) -m pip install -q --target "$(UV_DIR).part" uv==$(UV_VERSION) 2>/dev/null && \
 	  rm -rf "$(UV_DIR)" && mv "$(UV_DIR).part" "$(UV_DIR)"; } || echo "uv could not be fetched: pip installs instead"
 	{ test -x "$(UV)" && { test -x $(BIN)/python || "$(UV)" venv -q --python $(PYTHON) $(VENV); } && \
-	  "$(UV)" pip install -q --system-certs --python $(BIN)/python -c requirements.lock -e '.[test]'; } || \
-	{ { test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV); } && $(BIN)/pip install -q -c requirements.lock -e '.[test]'; }
+	  "$(UV)" pip install -q --system-certs --python $(BIN)/python -c requirements.lock -e '.[test]' -e $(PLUGIN_EXAMPLE); } || \
+	{ { test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV); } && $(BIN)/pip install -q -c requirements.lock -e '.[test]' -e $(PLUGIN_EXAMPLE); }
 	touch $@
 
 # requirements.lock again: pyproject.toml resolved in a throwaway venv under /tmp, frozen to

@@ -31,9 +31,10 @@ from typing import Any
 
 import orjson
 
+from agents import lookups
 from agents.runtime import Runtime
 from schemas import DeadLetter, encode
-from streams.core.features import expired
+from streams.core.features import Unscorable, expired
 from streams.core.scoring import Where
 from streams.state.redis_trouble import refuses_writes, trouble
 from streams.state.seen_store import SeenStore
@@ -60,6 +61,7 @@ def register(rt: Runtime) -> None:
     seen = SeenStore(rt.registry.client, rt.settings.topic_prefix, spec.dedup_horizon)
     features_topic, predictions_topic = rt.settings.topic("features"), rt.settings.topic("predictions")
     said = [True]  # whether the last alert said Redis takes the event ids (none said yet: it does)
+    tables_loaded = lookups.register(rt)  # the spec's reference tables, read before any event is scored
 
     async def say() -> None:
         """An alert when the memory of event ids went away or came back since the last one."""
@@ -79,6 +81,7 @@ def register(rt: Runtime) -> None:
         store = entity_state.data  # Faust's memory store: .data is its dict, in recency order here
         changelog = entity_state.changelog_topic.get_topic_name()
         out = rt.outbox()
+        await tables_loaded.wait()
         async for events in stream.take_events(rt.settings.batch_max, within=rt.settings.batch_wait):
             began = time.perf_counter()
             touched: dict[bytes, tuple[int, Any]] = {}
@@ -94,7 +97,7 @@ def register(rt: Runtime) -> None:
                     await send("deadletter", encode(outcome), key=message.key)
                     metrics.DEADLETTERS.labels(outcome.reason.value).inc()
                     continue
-                if spec.entity and outcome.entity_id is not None and message.topic == raw_name \
+                if spec.keyed and outcome.entity_id is not None and message.topic == raw_name \
                         and message.key != (entity := outcome.entity_id.encode()):
                     await send("rekeyed", event.value, key=entity, timestamp=message.timestamp,
                                headers=[(ORIGIN, f"{message.partition}:{message.offset}".encode())])
@@ -119,7 +122,15 @@ def register(rt: Runtime) -> None:
                     else:
                         stored = store.data.pop(key, None)  # re-inserted at the end: recency order
                         state = orjson.loads(stored) if stored else None
-                features, prediction, state, detections = scorer.score(outcome, state, where)
+                try:
+                    features, prediction, state, detections = scorer.score(outcome, state, where)
+                except Unscorable as problem:  # a feature function raised: its state is as it was
+                    if key is not None and state is not None:
+                        touched[key] = (message.partition, state)
+                    letter = scorer.unscorable(problem, event.value, where)
+                    await send("deadletter", encode(letter), key=message.key)
+                    metrics.DEADLETTERS.labels(letter.reason.value).inc()
+                    continue
                 if key is not None:
                     touched[key] = (message.partition, state)
                 event_key = outcome.event_id.encode()
@@ -138,7 +149,7 @@ def register(rt: Runtime) -> None:
                 store.data[key] = value
                 store._key_partition[key] = partition  # so Faust drops it when the partition goes
                 await out.add(changelog, value, key, partition=partition)
-            if spec.entity and newest:
+            if spec.keyed and newest:
                 await _sweep(rt, store, changelog, newest)
             await out.send()
             per_record = (time.perf_counter() - began) / len(events)

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks import live, pipeline
+from benchmarks import features_cost, live, pipeline
 from benchmarks.relay import bare_relay, transactional_relay
 from benchmarks.replay_speed import replay_against_bare, trainer_speed
 from streams import stack
@@ -122,6 +122,11 @@ def run(s: Settings, tmp: Path) -> list[tuple[str, str, str]]:
     for rate in KEEP_UP_RATES:
         keep_up_rows(row, live.keep_up(s, tmp, rate, KEEP_UP_SECONDS))
     keep_up_rows(row, live.keep_up(s, tmp, KEEP_UP_RATES[-1], KEEP_UP_SECONDS, split=True))  # as test_keep_up runs
+    for name, (us, extra) in features_cost.costs().items():
+        if extra == 0.0 and name == "demo spec":
+            row("features and scoring in process, demo spec", f"{us:,.1f} µs/ev", "validate, featurize, score: the core of the hot path")
+        else:
+            row(f"  {name}", f"{extra:+,.1f} µs/ev", f"{us:,.1f} µs/event in all (examples/driftline-acme; a lookup as of the event's time)")
     pvs, fast, accuracy = replay_against_bare()
     row("fast replay", f"{fast:,.0f} ev/s", f"{fast / pvs:.2f}× progressive_val_score's {pvs:,.0f}/s, same accuracy {accuracy:.4f} (target ≥ 0.5×)")
     return rows

@@ -88,7 +88,19 @@ def _features(obj: Obj, record_ts: float | None) -> FeatureVector:
         model_version=r.read_optional_integer(obj, "model_version", 0),
         prediction=r.read_optional_label(obj, "prediction"),
         scored_position=r.read_optional_integer(obj, "scored_position", 0),
+        lookups=_lookups_used(obj),
     )
+
+
+def _lookups_used(obj: Obj) -> dict[str, list[int] | None] | None:
+    if obj.get("lookups") is None:
+        return None
+    out: dict[str, list[int] | None] = {}
+    for name, where in r.read_object(obj, "lookups").items():
+        if where is not None and not (isinstance(where, list) and len(where) == 2 and all(type(v) is int and v >= 0 for v in where)):
+            raise r.Invalid(Reason.WRONG_TYPE, f"lookups.{name} must be [partition, offset] or null")
+        out[str(name)] = where
+    return out
 
 
 def _challenger(obj: Obj) -> dict[str, Any] | None:

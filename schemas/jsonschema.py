@@ -64,6 +64,9 @@ def _features() -> Schema:
         "features": {"type": "object", "additionalProperties": _SCALAR},
         "source_partition": _COUNT, "source_offset": _COUNT, "model_version": _COUNT, "prediction": _OPTIONAL_LABEL,
         "scored_position": _COUNT,
+        "lookups": {"type": ["object", "null"], "description": "the reference record each lookup used: [partition, offset], or null",
+                    "additionalProperties": {"type": ["array", "null"], "items": {"type": "integer", "minimum": 0},
+                                             "minItems": 2, "maxItems": 2}},
     })
 
 

@@ -18,3 +18,5 @@ class Reason(StrEnum):
     DUPLICATE_EVENT = "duplicate_event"
     UNKNOWN_EVENT = "unknown_event"
     DUPLICATE_LABEL = "duplicate_label"  # a second label for an event (joined, or a label waits)
+    FEATURE_FAILED = "feature_failed"  # a plugin's feature function raised on the event
+    LOOKUP_MISS = "lookup_miss"  # a lookup that dead-letters a miss found no reference record for the event

@@ -85,6 +85,9 @@ class FeatureVector(_Record):
     model_version: int | None = None
     prediction: Label | None = None
     scored_position: int | None = None
+    #: the reference record each lookup of the spec used, ``{lookup: [partition, offset]}`` (null:
+    #: none, the default filled in); absent without lookups
+    lookups: dict[str, list[int] | None] | None = None
     schema_version: int = SCHEMA_VERSION
 
 

@@ -131,7 +131,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                           drift_at=args.drift_at, out=args.out, gates=gates, mode=args.mode, settings=settings,
                           start=args.start, end=args.end, as_live=args.as_live,
                           speed=args.speed, keep=args.keep, name=args.name or "", tags=args.tag, record=not args.no_record,
-                          baseline=args.fail_under_baseline or "", margin=args.baseline_margin)
+                          baseline=args.fail_under_baseline or "", margin=args.baseline_margin, model=args.model)
 
 
 def _experiments(args: argparse.Namespace, settings: Settings) -> int:
@@ -274,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with `topic`: replay on the live run's schedule (its scorer's order and served versions, its "
                         "trainer's order): the live metrics and drift positions, recomputed exactly")
     p.add_argument("--spec", action="append", default=[], help="a pipeline spec (repeat to compare)")
+    p.add_argument("--model", metavar="VERSION|FILE",
+                   help="start from this model: a registry version, or a model file as `models register` reads it")
     p.add_argument("--label-delay", type=_count, default=0, help="labels follow their events by this many events")
     p.add_argument("--mode", choices=["fast", "live"], default="fast",
                    help="fast: in-process; live: through a worker and the broker, in a namespace of its own")

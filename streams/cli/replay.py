@@ -25,6 +25,7 @@ from streams.cli.console import output_console
 from streams.core.replay import ReplayResult, recorded, replay_as_live, replay_records
 from streams.core.spec import PipelineSpec, higher_is_better
 from streams.errors import EXIT_FAILED, UsageError
+from streams.kafka.reference import read_reference
 from streams.kafka.sources import BUILTIN, open_source, replay_length
 from streams.replay.recorded import read_range, read_schedule
 from streams.settings import Settings
@@ -104,8 +105,10 @@ def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, s
         out: Path | None, gates: list[Gate], mode: str, settings: Settings | None = None,
         start: str | None = None, end: str | None = None, as_live: bool = False, speed: float = 1.0,
         keep: bool = False, name: str = "", tags: list[str] | None = None, record: bool = True,
-        baseline: str = "", margin: float = 0.0) -> int:
+        baseline: str = "", margin: float = 0.0, model: str | None = None) -> int:
     parsed = [(path or "built-in", load_spec(path or None)) for path in (specs or [""])]
+    if model is not None and (as_live or mode != "fast"):
+        raise UsageError("--model starts a fast replay from a model; --as-live and --mode live serve the registry's versions")
     if limit is None and source in BUILTIN:  # a built-in stream never ends: a replay of it must
         limit = replay_length(drift_at)
     recorder = Recorder(settings, _source(source, seed=seed, drift_at=drift_at, limit=limit, start=start, end=end,
@@ -153,10 +156,28 @@ def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, s
         for name, spec in parsed:
             task = bar.add_task(f"replaying with {name}", total=events)
             began = time.monotonic()
-            results.append((name, replay_records(spec, records,
+            tables = read_reference(settings or Settings.from_env(), spec) if spec.lookups else None
+            champion = starting_model(model, spec, settings) if model is not None else None
+            results.append((name, replay_records(spec, records, lookups=tables, champion=champion,
                                                  progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
             recorder.walls[name] = time.monotonic() - began
     return _finish(source, f"{events} events, labels {delay}", results, out, gates, recorder)
+
+
+def starting_model(model: str, spec: PipelineSpec, settings: Settings | None) -> Any:
+    """What ``--model`` names: a registry version (a number), or a model file as ``driftline models
+    register`` reads it (checked against the spec the same way)."""
+    from streams.register.check import prepare
+    from streams.register.load import load
+
+    if model.isdigit():
+        from streams.cli.models import _record, _registry
+
+        registry = _registry(settings or Settings.from_env())
+        version = int(model)
+        _record(registry, version)  # an unknown version: one line
+        return registry.load(version)
+    return prepare(load(Path(model)), spec).model
 
 
 def baseline_failures(recorder: Recorder, results: list[tuple[str, ReplayResult]]) -> list[str]:
@@ -210,7 +231,8 @@ def _as_live(settings: Settings, parsed: list[tuple[str, PipelineSpec]], start: 
     with Progress(console=Console(stderr=True), transient=True) as bar:
         for name, spec in parsed:
             task = bar.add_task(f"replaying with {name}", total=len(schedule.scored))
-            results.append((name, replay_as_live(spec, records, schedule, models, trained=trained,
+            tables = read_reference(settings, spec) if spec.lookups else None
+            results.append((name, replay_as_live(spec, records, schedule, models, trained=trained, lookups=tables,
                                                  progress=lambda n, t=task: bar.update(t, completed=n) if n % 500 == 0 else None)))
     code = _finish(settings.topic("raw"), f"{events} events on the live run's schedule", results, out, gates, recorder)
     differ = sum(r.reproduced["differ"] for _, r in results)

@@ -34,11 +34,14 @@ by the spec alone.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable
 from typing import Any
 
+from schemas.reasons import Reason
 from schemas.records import RawEvent
+from streams.core import plugins
 from streams.core.spec import EntityFeatureSpec, PipelineSpec
 
 EntityState = dict[str, Any]
@@ -122,8 +125,47 @@ def _aggregate(e: EntityFeatureSpec, window: list[Any]) -> float:
 
 
 def new_state(spec: PipelineSpec) -> EntityState:
-    """An entity never seen (or idle past the TTL)."""
-    return {"t": None, "o": None, "w": [[] for _ in spec.entity]}
+    """An entity never seen (or idle past the TTL). ``"f"`` holds each stateful feature
+    function's own state, by its name."""
+    return {"t": None, "o": None, "w": [[] for _ in spec.entity], "f": {}}
+
+
+class Unscorable(ValueError):
+    """An event whose features cannot be computed (a feature function raised): it is
+    dead-lettered with ``reason``, and the entity's state is left as it was."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _call(spec: PipelineSpec, event: RawEvent, x: dict[str, Any], state: EntityState | None, counted: bool) -> None:
+    """The plugins' feature functions' values into ``x``. A stateful one is given a copy of its
+    state in ``state["f"]``, kept there with the values it returned once it returned. For a
+    record ``counted`` already it is not called: its last values are read, as the aggregates are."""
+    view = {"event_id": event.event_id, "entity_id": event.entity_id, "ts": event.ts, "data": event.data}
+    for f in spec.functions:
+        fn = plugins.load(plugins.FEATURES, f.name)
+        try:
+            if f.stateful:
+                kept = (state or {}).get("f", {}).get(f.name) or {"s": {}, "x": {}}
+                if counted:
+                    values = kept["x"]
+                else:
+                    mine = copy.deepcopy(kept["s"])
+                    values = fn(view, state=mine, **dict(f.params))
+                    if state is not None and isinstance(values, dict):
+                        state.setdefault("f", {})[f.name] = {"s": mine, "x": dict(values)}
+            else:
+                values = fn(view, **dict(f.params))
+        except Exception as exc:  # noqa: BLE001 - the plugin's own code: whatever it raises is the reason
+            raise Unscorable(Reason.FEATURE_FAILED, f"feature function {f.name!r} raised {type(exc).__name__}: {exc}") from None
+        if not isinstance(values, dict):
+            raise Unscorable(Reason.FEATURE_FAILED, f"feature function {f.name!r} returned a {type(values).__name__}, not a dict")
+        for name in f.outputs:
+            value = values.get(name)
+            if value is not None:
+                x[name] = value
 
 
 def expired(spec: PipelineSpec, state: EntityState, now: float) -> bool:
@@ -150,13 +192,17 @@ def featurize(spec: PipelineSpec, event: RawEvent, state: EntityState | None,
         value = _number(data.get(t.field))
         if value is not None:
             x[t.name] = float(_OPS[t.op](value))
-    if not spec.entity:
+    if not spec.keyed:
+        if spec.functions:
+            _call(spec, event, x, None, True)
         return x, state or {}
     now = event.ts or 0.0
     if state is None or "w" not in state or expired(spec, state, now):
         state = new_state(spec)
     covered = state["o"]
     counted = position is not None and covered is not None and position[0] == covered[0] and position[1] <= covered[1]
+    if spec.functions:
+        _call(spec, event, x, state, counted)
     previous = state["t"]
     for e, window in zip(spec.entity, state["w"], strict=True):
         if e.agg == "time_since_previous":

@@ -30,6 +30,11 @@ def build_model(spec: PipelineSpec) -> base.Estimator:
         parts.append(compose.Select(*numeric) | preprocessing.StandardScaler() if spec.model.scale else compose.Select(*numeric))
     if categorical:
         parts.append(compose.Select(*categorical) | preprocessing.OneHotEncoder() if spec.model.one_hot else compose.Select(*categorical))
+    # plugin functions' outputs and lookup fields: their types are the plugin's and the reference
+    # data's, so they reach the estimator as they are
+    extra = [n for f in spec.functions for n in f.outputs] + [lk.prefix + n for lk in spec.lookups for n in lk.fields]
+    if extra:
+        parts.append(compose.Select(*extra))
     union = parts[0] if len(parts) == 1 else compose.TransformerUnion(*parts)
     return union | estimator  # type: ignore[no-any-return]
 

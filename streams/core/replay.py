@@ -19,9 +19,10 @@ import orjson
 from schemas import Accepted, DeadLetter, decode
 from streams.core.drift import explained
 from streams.core.example import Example
-from streams.core.features import EntityState
+from streams.core.features import EntityState, Unscorable
 from streams.core.join import DuplicateLabel, Joiner, Label, Scored
 from streams.core.labels import coerce_label
+from streams.core.lookup import Lookups
 from streams.core.model import snapshot
 from streams.core.promotion import StatusChange
 from streams.core.scoring import Scorer, Served, Where
@@ -151,8 +152,9 @@ class Learning:
     """The trainer's side of a replay: test-then-train each joined example, publish versions
     (numbered 1, 2, … as a fresh registry numbers them), record what the trainer decided."""
 
-    def __init__(self, spec: PipelineSpec, out: ReplayResult, serve: Callable[[int, Any, str, int | None], None] | None, every: int) -> None:
-        self.trainer = Trainer(spec)
+    def __init__(self, spec: PipelineSpec, out: ReplayResult, serve: Callable[[int, Any, str, int | None], None] | None, every: int,
+                 champion: Any = None) -> None:
+        self.trainer = Trainer(spec, champion)
         # the spec's online model learning on every example, whatever gets promoted: its prequential
         # metric is what ``river.evaluate.progressive_val_score`` gives on the same ordered examples.
         # The trainer's first champion is that very model learning those very examples, until the
@@ -229,6 +231,8 @@ class Scheduled:
     position: int
     version: int | None
     prediction: Any
+    #: the reference record each lookup used live (``FeatureVector.lookups``)
+    lookups: dict[str, list[int] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -243,13 +247,14 @@ class Schedule:
 
 def replay_as_live(spec: PipelineSpec, records: Iterable[Recorded], schedule: Schedule, models: dict[int, Any], *,
                    every: int = 100, progress: Callable[[int], None] | None = None,
-                   trained: dict[int, int] | None = None) -> ReplayResult:
+                   trained: dict[int, int] | None = None, lookups: Lookups | None = None) -> ReplayResult:
     """Replay a recorded range on a live run's schedule: scored in the live scorer's order by the
     versions it served, learned in the live trainer's order. The live run's served and
     prequential metrics, versions and every drift alert position come out exactly; each
     recomputed prediction is checked against the recorded one (``out.reproduced``). ``trained``:
     each version's trained examples, from its version event (the prediction monitors wait for
-    them as live; a version missing there counts as trained enough)."""
+    them as live; a version missing there counts as trained enough). ``lookups``: the reference
+    tables; each event takes the versions it took live."""
     out = ReplayResult(metric=spec.training.metric)
     raws: dict[tuple[int | None, int | None], Recorded] = {}
     labels: dict[str, Any] = {}
@@ -276,6 +281,8 @@ def replay_as_live(spec: PipelineSpec, records: Iterable[Recorded], schedule: Sc
             out.deadletters[outcome.reason.value if isinstance(outcome, DeadLetter) else "not_scored_live"] += 1
 
     scorer = Scorer(spec, clock=lambda: 0.0)
+    if lookups is not None:
+        scorer.lookups = lookups
     initial = scorer.champion
     served_by: dict[int | None, Served] = {None: initial}
     states: dict[str, EntityState] = {}
@@ -291,13 +298,18 @@ def replay_as_live(spec: PipelineSpec, records: Iterable[Recorded], schedule: Sc
             served_by[step.version] = Served(step.version, models[step.version])
         scorer.champion = served_by[step.version]
         scorer.champion_trained = 0 if step.version is None else (trained or {}).get(step.version, 1 << 62)
+        scorer.lookups.pinned = {k: (v[0], v[1]) if v else None for k, v in (step.lookups or {}).items()}
         where = Where(record.topic, record.partition, record.offset, record.ts)
         outcome = scorer.validate(record.value, where)
         if isinstance(outcome, DeadLetter):
             out.reproduced["differ"] += 1
             continue
         key = outcome.entity_id
-        features, prediction, state, detections = scorer.score(outcome, states.get(key) if key else None, where)
+        try:
+            features, prediction, state, detections = scorer.score(outcome, states.get(key) if key else None, where)
+        except Unscorable:  # live scored it: a plugin that depends on more than it is given
+            out.reproduced["differ"] += 1
+            continue
         if key is not None:
             states[key] = state
         out.reproduced["predictions"] += 1
@@ -329,14 +341,22 @@ def _detection(d: Any, at_event: int | None = None) -> dict[str, Any]:
 
 
 def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: int = 100,
-                   progress: Callable[[int], None] | None = None) -> ReplayResult:
-    """Run recorded raw and feedback records, in their order, through the pipeline's core."""
+                   progress: Callable[[int], None] | None = None, lookups: Lookups | None = None,
+                   champion: Any = None) -> ReplayResult:
+    """Run recorded raw and feedback records, in their order, through the pipeline's core; the
+    spec's lookups read ``lookups``, each event as of its time. ``champion``: the model the
+    replay starts with (a registered version, a model file), served from the first event and
+    learning as its kind does; else the spec's untrained model."""
     scorer = Scorer(spec, clock=lambda: 0.0)
+    if lookups is not None:
+        scorer.lookups = lookups
+    if champion is not None:
+        scorer.serve(0, snapshot(champion), "champion")  # version 0: no version of this replay's own
     joiner = Joiner(horizon=float("inf"), early_grace=float("inf"))
     states: dict[str, EntityState] = {}
     out = ReplayResult(metric=spec.training.metric)
     served: dict[str, Any] = {}
-    learning = Learning(spec, out, scorer.serve, every)
+    learning = Learning(spec, out, scorer.serve, every, champion)
 
     came_at: dict[str, int] = {}
 
@@ -388,11 +408,16 @@ def replay_records(spec: PipelineSpec, records: Iterable[Recorded], *, every: in
         events += 1
         where = Where(record.topic, record.partition, record.offset if record.offset is not None else n, record.ts)
         outcome = scorer.validate(record.value, where)
+        if not isinstance(outcome, DeadLetter):
+            key = outcome.entity_id
+            try:
+                scored_now = scorer.score(outcome, states.get(key) if key else None, where)
+            except Unscorable as problem:
+                outcome = scorer.unscorable(problem, record.value, where)
         if isinstance(outcome, DeadLetter):
             out.deadletters[outcome.reason.value] += 1
         else:
-            key = outcome.entity_id
-            features, prediction, state, detections = scorer.score(outcome, states.get(key) if key else None, where)
+            features, prediction, state, detections = scored_now
             if key is not None:
                 states[key] = state
             served[outcome.event_id] = prediction.prediction

@@ -16,7 +16,8 @@ from river import base
 
 from schemas import Accepted, DeadLetter, FeatureVector, Prediction, RawEvent, Reason, check_fields, decode
 from streams.core.drift import Detection, DriftMonitor
-from streams.core.features import EntityState, featurize
+from streams.core.features import EntityState, Unscorable, featurize
+from streams.core.lookup import Lookups
 from streams.core.model import build_model, is_classifier, score
 from streams.core.seen import SeenEvents
 from streams.core.spec import DriftSpec, PipelineSpec
@@ -61,6 +62,8 @@ class Scorer:
         self.max_bytes = max_bytes
         self.clock = clock
         self.seen = SeenEvents(horizon=spec.dedup_horizon)
+        #: the reference tables the spec's lookups read (filled by the worker, or by replay)
+        self.lookups = Lookups()
         self.champion = Served(None, build_model(spec))
         self.challenger: Served | None = None
         self.classifier = is_classifier(self.champion.model)
@@ -101,11 +104,21 @@ class Scorer:
         return DeadLetter.for_bytes(Reason.DUPLICATE_EVENT, f"event_id {event_id!r} was seen within the last {self.spec.dedup_horizon:g}s",
                                     value, source_topic=where.topic, partition=where.partition, offset=where.offset, ts=self.clock())
 
+    def unscorable(self, problem: Unscorable, value: bytes | None, where: Where) -> DeadLetter:
+        """The dead letter of an event whose features could not be computed (see :meth:`score`)."""
+        return DeadLetter.for_bytes(problem.reason, str(problem), value, source_topic=where.topic,
+                                    partition=where.partition, offset=where.offset, ts=self.clock())
+
     def score(self, event: RawEvent, state: EntityState | None, where: Where) -> tuple[FeatureVector, Prediction, EntityState, list[Detection]]:
-        """Features, the served prediction (and the challenger's, in shadow), new entity state."""
+        """Features, the served prediction (and the challenger's, in shadow), new entity state.
+        An event whose features cannot be computed raises :class:`Unscorable` (its state left as
+        it was): the caller dead-letters it with :meth:`unscorable`."""
         position = (where.partition, where.offset) if where.partition is not None and where.offset is not None else None
-        x, new_state = featurize(self.spec, event, state, position)
         ts = event.ts if event.ts is not None else self.clock()
+        looked: dict[str, Any] = {}
+        used = self.lookups.enrich(self.spec, event, ts, looked) if self.spec.lookups else None  # before any state changes
+        x, new_state = featurize(self.spec, event, state, position)
+        x.update(looked)
         served = score(self.champion.model, x, self.classifier)
         version = self.champion.version
         challenger = None
@@ -117,7 +130,7 @@ class Scorer:
         self.scored += 1
         features = FeatureVector(event_id=event.event_id, entity_id=event.entity_id, ts=ts, features=x,
                                  source_partition=where.partition, source_offset=where.offset,
-                                 model_version=version, prediction=served.prediction, scored_position=self.scored)
+                                 model_version=version, prediction=served.prediction, scored_position=self.scored, lookups=used)
         prediction = Prediction(event_id=event.event_id, entity_id=event.entity_id, model_version=version or 0,
                                 prediction=served.prediction, proba=served.proba, ts=ts, scored_at=self.clock(), challenger=challenger)
         detections = []

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from schemas.fields import FIELD_TYPES, FieldSpec
+from streams.core import plugins
 
 Task = Literal["binary", "multiclass", "regression"]
 TASKS = ("binary", "multiclass", "regression")
@@ -46,6 +47,33 @@ class EntityFeatureSpec:
     field: str | None = None
     last: int | None = None
     seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A feature function from a plugin (``[[features.function]]``): its entry-point name, the
+    keyword arguments it is given, the names it returns, and whether it keeps entity state."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...] = ()
+    outputs: tuple[str, ...] = ()
+    stateful: bool = False
+
+
+@dataclass(frozen=True)
+class LookupSpec:
+    """A reference table each event is enriched from (``[[features.lookup]]``): a compacted topic
+    keyed by id, the event field holding the id (``entity_id`` for the event's entity), the
+    fields taken (as features named ``prefix`` + field), and what a miss does: ``default`` fills
+    the fields from :attr:`default`, ``deadletter`` dead-letters the event (``lookup_miss``)."""
+
+    name: str
+    topic: str
+    key: str
+    fields: tuple[str, ...]
+    on_miss: str = "default"
+    default: tuple[tuple[str, Any], ...] = ()
+    prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +136,8 @@ class PipelineSpec:
     passthrough: tuple[str, ...]
     transforms: tuple[TransformSpec, ...] = ()
     entity: tuple[EntityFeatureSpec, ...] = ()
+    functions: tuple[FunctionSpec, ...] = ()
+    lookups: tuple[LookupSpec, ...] = ()
     #: an entity idle longer than this (event time) starts afresh, so its state can be forgotten
     entity_ttl: float = 7 * 86400.0
     model: ModelSpec = field(default_factory=ModelSpec)
@@ -125,9 +155,16 @@ class PipelineSpec:
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        """The features the spec produces (passthrough fields, transforms, entity aggregates), in
-        the order ``featurize`` writes them."""
-        return (*self.passthrough, *(t.name for t in self.transforms), *(e.name for e in self.entity))
+        """The features the spec produces (passthrough fields, transforms, plugin functions'
+        outputs, entity aggregates), in the order ``featurize`` writes them."""
+        return (*self.passthrough, *(t.name for t in self.transforms), *(n for f in self.functions for n in f.outputs),
+                *(e.name for e in self.entity), *(lk.prefix + n for lk in self.lookups for n in lk.fields))
+
+    @property
+    def keyed(self) -> bool:
+        """Whether features keep per-entity state (aggregates, a stateful function): events are
+        then partitioned by entity."""
+        return bool(self.entity) or any(f.stateful for f in self.functions)
 
     def field_named(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -167,17 +204,20 @@ def check_importable(path: str) -> type:
 
     Nothing outside :data:`ALLOWED_PACKAGES` is imported, and only a class is returned:
 
-    >>> check_importable("os.system")
+    >>> check_importable("os.system")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    streams.core.spec.SpecError: 'os.system' is not allowed: an estimator comes from river, sklearn or streams
+    streams.core.spec.SpecError: 'os.system' is not allowed: an estimator comes from river, sklearn or streams, or an installed plugin ...
     """
+    if isinstance(path, str) and path in plugins.installed(plugins.ESTIMATORS):
+        return _plugin_class(path)
     if not isinstance(path, str) or not _DOTTED.fullmatch(path):
-        raise SpecError(f"{path!r} is not a dotted name such as river.linear_model.LogisticRegression")
+        raise SpecError(f"{path!r} is not a dotted name such as river.linear_model.LogisticRegression, "
+                        f"nor an installed plugin{_plugins_named(plugins.ESTIMATORS)}")
     module, _, name = path.rpartition(".")
     if module.split(".")[0] not in ALLOWED_PACKAGES or name.startswith("_"):
         raise SpecError(f"{path!r} is not allowed: an estimator comes from {', '.join(ALLOWED_PACKAGES[:-1])} "
-                        f"or {ALLOWED_PACKAGES[-1]}")
+                        f"or {ALLOWED_PACKAGES[-1]}, or an installed plugin{_plugins_named(plugins.ESTIMATORS)}")
     try:
         found = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError):
@@ -185,6 +225,89 @@ def check_importable(path: str) -> type:
     if not isinstance(found, type):
         raise SpecError(f"{path!r} is not a class")
     return found
+
+
+def _plugins_named(group: str) -> str:
+    names = plugins.installed(group)
+    return f" ({group}: {', '.join(names)})" if names else f" (none is installed in {group})"
+
+
+def _plugin(group: str, name: str) -> Any:
+    """The object an installed plugin names; a plugin that does not import is a SpecError."""
+    try:
+        return plugins.load(group, name)
+    except Exception as exc:  # noqa: BLE001 - a broken plugin: whatever its import raises
+        raise SpecError(f"the plugin {name!r} ({group}) does not load: {type(exc).__name__}: {exc}") from None
+
+
+def _plugin_class(name: str) -> type:
+    found = _plugin(plugins.ESTIMATORS, name)
+    if not isinstance(found, type):
+        raise SpecError(f"the plugin {name!r} ({plugins.ESTIMATORS}) is not a class")
+    return found
+
+
+def _functions(feats: dict[str, Any], text: str) -> tuple[FunctionSpec, ...]:
+    """``[[features.function]]``: feature functions from installed plugins."""
+    import inspect
+
+    out = []
+    for f in feats.get("function", []):
+        _known(f, {"name", "params", "outputs"}, text, "[[features.function]]")
+        name = f.get("name")
+        if not isinstance(name, str) or name not in plugins.installed(plugins.FEATURES):
+            raise _fail(text, str(name), f"feature function {name!r} is not an installed plugin{_plugins_named(plugins.FEATURES)}")
+        fn = _plugin(plugins.FEATURES, name)
+        if not callable(fn):
+            raise _fail(text, name, f"the plugin {name!r} ({plugins.FEATURES}) is not a function")
+        params = f.get("params", {})
+        if not isinstance(params, dict):
+            raise _fail(text, "params", f"[[features.function]] {name!r}: params must be a table")
+        outputs = f.get("outputs", getattr(fn, "outputs", None))
+        if not outputs or not isinstance(outputs, list | tuple) or not all(isinstance(o, str) for o in outputs):
+            raise _fail(text, name, f"feature function {name!r} names no outputs: declare them with "
+                                    "@streams.core.plugins.feature(...) or outputs = [...] in the spec")
+        try:
+            signature = inspect.signature(fn)
+            signature.bind({}, **({"state": {}} if "state" in signature.parameters else {}), **params)
+        except TypeError as exc:
+            raise _fail(text, name, f"feature function {name!r} does not take these params: {exc}") from None
+        except ValueError:
+            signature = None
+        stateful = signature is not None and "state" in signature.parameters
+        out.append(FunctionSpec(name, tuple(sorted(params.items())), tuple(outputs), stateful))
+    return tuple(out)
+
+
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def _lookups(feats: dict[str, Any], names: set[str], text: str) -> tuple[LookupSpec, ...]:
+    """``[[features.lookup]]``: reference tables to enrich each event from."""
+    out = []
+    for lk in feats.get("lookup", []):
+        _known(lk, {"name", "topic", "key", "fields", "on_miss", "default", "prefix"}, text, "[[features.lookup]]")
+        topic = lk.get("topic")
+        if not isinstance(topic, str) or not _TOPIC.fullmatch(topic):
+            raise _fail(text, "topic", f"[[features.lookup]] topic must be a Kafka topic name, not {topic!r}")
+        name = _get(lk, "name", str, topic, text, "[[features.lookup]]")
+        key = lk.get("key")
+        if key != "entity_id" and key not in names:
+            raise _fail(text, str(key), f"lookup {name!r}: key names unknown field {key!r} (a field, or entity_id)")
+        fields_ = lk.get("fields")
+        if not isinstance(fields_, list) or not fields_ or not all(isinstance(f, str) and f for f in fields_):
+            raise _fail(text, name, f"lookup {name!r}: fields must be a list of the reference record's field names")
+        on_miss = lk.get("on_miss", "default")
+        if on_miss not in ("default", "deadletter"):
+            raise _fail(text, "on_miss", f"lookup {name!r}: on_miss must be default or deadletter")
+        default = lk.get("default", {})
+        if not isinstance(default, dict) or any(k not in fields_ for k in default):
+            raise _fail(text, "default", f"lookup {name!r}: default must be a table of its fields' values")
+        prefix = _get(lk, "prefix", str, "", text, "[[features.lookup]]")
+        out.append(LookupSpec(name, topic, key, tuple(fields_), on_miss, tuple(sorted(default.items())), prefix))
+    if len({lk.name for lk in out}) != len(out):
+        raise _fail(text, "[[features.lookup]]", "two lookups have one name: give each its own name")
+    return tuple(out)
 
 
 def _needs(cls: type, path: str, methods: tuple[str, ...]) -> None:
@@ -231,7 +354,7 @@ def parse_spec(text: str) -> PipelineSpec:
     names = {f.name for f in fields_}
 
     feats = doc.get("features", {})
-    _known(feats, {"passthrough", "transform", "entity", "entity_ttl_seconds"}, text, "[features]")
+    _known(feats, {"passthrough", "transform", "entity", "entity_ttl_seconds", "function", "lookup"}, text, "[features]")
     passthrough = tuple(feats.get("passthrough", [f.name for f in fields_ if f.type != "text"]))
     for name in passthrough:
         if name not in names:
@@ -330,13 +453,18 @@ def parse_spec(text: str) -> PipelineSpec:
     _known(join, {"horizon_seconds", "early_label_grace_seconds"}, text, "[join]")
     validate = doc.get("validate", {})
     _known(validate, {"dedup_horizon_seconds"}, text, "[validate]")
-    return PipelineSpec(
+    spec = PipelineSpec(
         name=str(head.get("name", "pipeline")), task=task, fields=tuple(fields_), passthrough=passthrough,
-        transforms=tuple(transforms), entity=tuple(entity), entity_ttl=entity_ttl, model=model, drift=tuple(drifts), training=training,
+        transforms=tuple(transforms), entity=tuple(entity), functions=_functions(feats, text), lookups=_lookups(feats, names, text),
+        entity_ttl=entity_ttl, model=model, drift=tuple(drifts), training=training,
         dedup_horizon=float(validate.get("dedup_horizon_seconds", 3600.0)),
         join_horizon=float(join.get("horizon_seconds", 3600.0)),
         join_early_grace=float(join.get("early_label_grace_seconds", 60.0)), source_text=text,
     )
+    twice = sorted({n for n in spec.feature_names if spec.feature_names.count(n) > 1})
+    if twice:
+        raise _fail(text, twice[0], f"two features are named {', '.join(twice)}: features need names of their own")
+    return spec
 
 
 #: metric name -> (river.metrics class name, higher is better)

@@ -77,10 +77,12 @@ def mismatched(specs: Iterable[TopicSpec], partitions: dict[str, int]) -> list[s
             for spec in specs if spec.name in partitions and partitions[spec.name] != spec.partitions]
 
 
-def ensure_topics(settings: Settings, specs: Iterable[TopicSpec], timeout_ms: int = 10000) -> list[str]:
+def ensure_topics(settings: Settings, specs: Iterable[TopicSpec], timeout_ms: int = 10000,
+                  any_partitions: bool = False) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Idempotent. Topics that
     exist with other partition counts are refused (:class:`EnvironmentProblem`): keys would no
-    longer meet their partners."""
+    longer meet their partners; unless ``any_partitions`` (a topic read whole, such as a reference
+    topic)."""
     specs = list(specs)
     created: list[str] = []
     with _quiet_kafka_logs():
@@ -89,7 +91,7 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicSpec], timeout_ms: in
             existing = set(admin.list_topics())
             wanted = [spec.name for spec in specs if spec.name in existing]
             counts = {(t.get("topic") or t.get("name")): len(t["partitions"]) for t in admin.describe_topics(wanted)} if wanted else {}
-            wrong = mismatched(specs, counts)
+            wrong = [] if any_partitions else mismatched(specs, counts)
             if wrong:
                 raise EnvironmentProblem(f"{'; '.join(wrong)} (DRIFTLINE_PARTITIONS sets the event topics'; alerts, "
                                          "models and examples have one): recreate them, or use another DRIFTLINE_TOPIC_PREFIX")

@@ -30,6 +30,7 @@ from streams.core.replay import Recorded, ReplayResult, Schedule, replay_as_live
 from streams.core.spec import PipelineSpec
 from streams.errors import EnvironmentProblem
 from streams.kafka import admin, clients
+from streams.kafka.reference import read_reference
 from streams.kafka.topics import topic_specs
 from streams.outside import described
 from streams.replay.recorded import read_range, read_schedule
@@ -241,7 +242,9 @@ def replay_namespace(settings: Settings, spec: PipelineSpec) -> tuple[ReplayResu
     each recomputed prediction checked against the served one; and the schedule itself."""
     recorded = read_range(settings, None, None)
     schedule = read_schedule(settings)
-    return replay_as_live(spec, recorded, schedule, load_models(settings), trained=trained_examples(settings)), schedule
+    tables = read_reference(settings, spec) if spec.lookups else None
+    return replay_as_live(spec, recorded, schedule, load_models(settings), trained=trained_examples(settings),
+                          lookups=tables), schedule
 
 
 def clean(settings: Settings) -> None:

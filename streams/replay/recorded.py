@@ -94,7 +94,7 @@ def read_schedule(settings: Settings, timeout_s: float = 60.0) -> Schedule:
             raise UsageError(f"{settings.topic('features')} offset {r.offset} does not name its scored position "
                              "(recorded by an older driftline): replay it without --as-live")
         scored.append(Scheduled(fv.source_partition, fv.source_offset, fv.scored_position,
-                                fv.model_version, fv.prediction))
+                                fv.model_version, fv.prediction, fv.lookups))
     scored.sort(key=lambda s: s.position)
     if len({s.position for s in scored}) < len(scored):
         raise UsageError(f"{settings.topic('features')} was written by more than one scorer run (positions repeat): "

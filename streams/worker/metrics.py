@@ -24,6 +24,10 @@ JOINS = Counter("driftline_join_total", "Join outcomes", ["outcome"])
 DRIFT = Counter("driftline_drift_detections_total", "Drift detections, by kind", ["kind"])
 DRIFT_MERGED = Counter("driftline_drift_merged_total", "Drift detections within a cool-down, merged into the next alert, by kind",
                        ["kind"])
+REFERENCE_RECORDS = Counter("driftline_reference_records_total", "Reference records read into the lookup tables, by topic", ["topic"])
+REFERENCE_SKIPPED = Counter("driftline_reference_skipped_total",
+                            "Reference records left out of the lookup tables (no key, not a JSON object), by topic and why",
+                            ["topic", "why"])
 VERSIONS = Counter("driftline_model_versions_total", "Model versions published, by status", ["status"])
 SERVING = Gauge("driftline_model_version_in_service", "Model version the scorer serves", ["role"])
 METRIC = Gauge("driftline_model_metric", "Model metric, by kind (prequential, rolling, served)", ["kind", "metric"])

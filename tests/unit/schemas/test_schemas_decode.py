@@ -120,7 +120,7 @@ def test_a_crafted_input_is_rejected_with_its_reason_code(kind: str, payload: by
 
 def test_every_reason_that_decode_or_check_fields_gives_has_a_case_here() -> None:
     from_decode = {c[2] for c in CASES}
-    pipeline_state = {Reason.DUPLICATE_EVENT, Reason.UNKNOWN_EVENT, Reason.DUPLICATE_LABEL}
+    pipeline_state = {Reason.DUPLICATE_EVENT, Reason.UNKNOWN_EVENT, Reason.DUPLICATE_LABEL, Reason.FEATURE_FAILED, Reason.LOOKUP_MISS}
     assert from_decode | {Reason.UNKNOWN_CATEGORY} | pipeline_state == set(Reason)
 
 
@@ -135,7 +135,8 @@ def test_the_pipeline_reason_codes_have_the_contract_strings() -> None:
     assert Reason.DUPLICATE_EVENT == "duplicate_event" and Reason.UNKNOWN_EVENT == "unknown_event"
     assert [r.value for r in Reason] == [
         "invalid_json", "not_an_object", "missing_field", "wrong_type", "out_of_range",
-        "unknown_category", "oversized", "duplicate_event", "unknown_event", "duplicate_label",
+        "unknown_category", "oversized", "duplicate_event", "unknown_event", "duplicate_label", "feature_failed",
+        "lookup_miss",
     ]
 
 
