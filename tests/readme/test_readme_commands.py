@@ -98,6 +98,36 @@ def test_status_shows_the_worker_and_the_model_in_service(user: UserShell, tour:
     assert shown["worker"]["running"] and shown["worker"]["url"].startswith("http://127.0.0.1:6066/"), shown["worker"]
 
 
+#: what the README's notebook lines stand for: a Pipeline fitted on the stream's first labelled
+#: examples (the examples topic of the default namespace), saved with joblib in the clone
+NOTEBOOK = """
+import orjson, joblib, pandas as pd
+from kafka import KafkaConsumer, TopicPartition
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+consumer = KafkaConsumer(bootstrap_servers="127.0.0.1:9092", consumer_timeout_ms=5000)
+tp = TopicPartition("driftline.examples", 0)
+consumer.assign([tp])
+consumer.seek_to_beginning(tp)
+rows = [orjson.loads(m.value) for _, m in zip(range(2000), consumer)]
+X, y = pd.DataFrame([r["x"] for r in rows]), [r["y"] for r in rows]
+joblib.dump(make_pipeline(StandardScaler(), DecisionTreeClassifier(min_samples_leaf=5)).fit(X, y), "model.joblib")
+"""
+
+
+def test_a_notebooks_model_is_registered_as_the_readme_shows(user: UserShell, tour: subprocess.Popen[bytes]) -> None:
+    fitted = subprocess.run([str(user.clone / ".venv" / "bin" / "python"), "-c", NOTEBOOK], cwd=user.clone, env=user.env,
+                            capture_output=True, text=True, timeout=120)
+    assert fitted.returncode == 0 and (user.clone / "model.joblib").exists(), fitted.stderr
+    ran = user.run(command("driftline models register model.joblib"))
+    assert_clean_exit(ran)
+    assert "registered as challenger" in ran.out and "ran the code it holds" in ran.err, str(ran)
+    listed = orjson.loads(user.run(command("driftline models list"), "--json").out)
+    mine = [v for v in listed if v["source"].get("file") == "model.joblib"]
+    assert len(mine) == 1 and mine[0]["reason"] == "tree from the notebook", listed
+
+
 def test_fast_replay_writes_its_report_and_passes_its_gate(user: UserShell, tour: subprocess.Popen[bytes]) -> None:
     cmd = command("driftline replay agrawal-drift --label-delay")
     ran = user.run(cmd)

@@ -88,7 +88,7 @@ def test_a_replay_starts_from_a_model_file(tmp_path: Path) -> None:
     from streams.kafka.sources import builtin
     from streams.specs.load import load_spec
 
-    rows = featurize_all(load_spec(None), itertools.islice(builtin("agrawal-drift", seed=99, drift_at=10**9), 3_000))
+    rows = featurize_all(load_spec(None), itertools.islice(builtin("agrawal-drift", seed=99, drift_at=10**9), 1_500))
     model = DecisionTreeClassifier(min_samples_leaf=5, random_state=0).fit(pd.DataFrame([x for x, _ in rows]), [y for _, y in rows])
     joblib.dump(model, tmp_path / "tree.joblib")
     short = ["replay", "agrawal-drift", "--limit", "300", "--no-record"]

@@ -97,3 +97,20 @@ def test_anything_else_is_still_refused(change: tuple[str, str], says: str) -> N
     with pytest.raises(SpecError) as refused:
         parse_spec(DEMO.replace(*change))
     assert says in str(refused.value)
+
+
+def test_a_state_that_is_not_json_is_the_functions_error_and_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = plugged_spec()
+    _, state = featurize(spec, event(0, 100.0), None, (0, 0))
+    before = repr(state)
+
+    def keeps_a_set(event, state):  # type: ignore[no-untyped-def]
+        state["seen"] = {1, 2}
+        return {"salary_vs_usual": 0.0, "salary_seen": 1.0}
+
+    original = plugins.load
+    monkeypatch.setattr(plugins, "load", lambda group, name: keeps_a_set if name == "salary_vs_usual" else original(group, name))
+    with pytest.raises(Unscorable, match="feature function 'salary_vs_usual' raised TypeError"):
+        featurize(spec, event(1, 100.0), state, (0, 1))
+    assert repr(state) == before
+

@@ -208,7 +208,9 @@ def test_the_trainer_judges_a_registered_challenger_at_its_gate() -> None:
     for i, (x, y) in enumerate(EXAMPLES[:300]):
         trainer.learn(_example(i, x, y))
     trainer.published("champion", 1)
-    prepared = prepare(_as_loaded(fitted_pipeline()), SPEC)
+    X, y = frame(EXAMPLES[:1_000])  # fitted on an array, its columns named: one row per event costs less than a frame
+    tree = DecisionTreeClassifier(min_samples_leaf=5, random_state=0).fit(X[list(SPEC.feature_names)].to_numpy(), y)
+    prepared = prepare(_as_loaded(tree), SPEC, Options(features=SPEC.feature_names))
     trainer.adopt_challenger(2, prepared.model, "from the notebook")
     changes = []
     for i, (x, y) in enumerate(EXAMPLES[300:1_500], 300):
