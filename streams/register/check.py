@@ -128,6 +128,8 @@ def try_on(prepared: Prepared, samples: Sequence[tuple[str, dict[str, Any]]], cl
             detail = str(exc).splitlines()[0] if str(exc) else ""
             raise UsageError(f"the model raised on the feature record at {where}: {type(exc).__name__}: {detail}") from None
         predicted[out.prediction] += 1
+    if isinstance(prepared.model, SklearnModel):
+        prepared.model.prefer_arrays([dict(x) for _, x in samples])
     return predicted
 
 

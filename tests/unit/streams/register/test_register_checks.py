@@ -59,6 +59,22 @@ def test_a_joblib_pipeline_serves_as_it_predicts_in_the_notebook(tmp_path: Path)
     assert [prepared.model.predict_one(x) for x, _ in EXAMPLES[1_000:1_300]] == expected
     counted = try_on(prepared, SAMPLES, classifier=True)
     assert sum(counted.values()) == len(SAMPLES) and set(counted) <= {True, False}
+    # the sample showed array rows give what frames give: it is scored without a frame per event now
+    assert prepared.model.frame is False
+    assert [prepared.model.predict_one(x) for x, _ in EXAMPLES[1_000:1_300]] == expected
+
+
+def test_a_model_that_selects_columns_by_name_keeps_its_frames() -> None:
+    from sklearn.compose import ColumnTransformer
+
+    X, y = frame(EXAMPLES[:500])
+    X = X[["salary", "age", "loan"]]  # fitted on three of the features, selected by name
+    picks = ColumnTransformer([("scaled", StandardScaler(), ["age", "salary"])])
+    model = make_pipeline(picks, DecisionTreeClassifier(random_state=0)).fit(X, y)
+    prepared = prepare(_as_loaded(model), SPEC)
+    try_on(prepared, SAMPLES, classifier=True)
+    assert prepared.model.frame is True
+    assert [prepared.model.predict_one(x) for x, _ in EXAMPLES[1_000:1_100]] == model.predict(frame(EXAMPLES[1_000:1_100])[0][["salary", "age", "loan"]]).tolist()
 
 
 def test_a_skops_file_loads_without_code_and_names_the_types_it_does_not_trust(tmp_path: Path) -> None:
