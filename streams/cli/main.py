@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-live", "--as-trained", dest="as_live", action="store_true",
                    help="with `topic`: replay on the live run's schedule (its scorer's order and served versions, its "
                         "trainer's order): the live metrics and drift positions, recomputed exactly")
-    p.add_argument("--spec", action="append", default=[], help="a pipeline spec (repeat to compare)")
+    p.add_argument("--spec", action="append", default=[],
+                   help="a pipeline spec (repeat to compare); default: the workers' (DRIFTLINE_PIPELINE), else the built-in one")
     p.add_argument("--model", metavar="VERSION|FILE",
                    help="start from this model: a registry version, or a model file as `models register` reads it")
     p.add_argument("--label-delay", type=_count, default=0, help="labels follow their events by this many events")

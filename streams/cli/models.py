@@ -29,7 +29,7 @@ from streams.state import models_log
 from streams.state.registry import Registry, UnknownVersion
 
 
-def _registry(settings: Settings) -> Registry:
+def open_registry(settings: Settings) -> Registry:
     import redis
 
     registry = Registry.connect(settings)
@@ -49,7 +49,7 @@ def _metrics(m: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in sorted(m.items()))
 
 
-def _record(registry: Registry, version: int) -> ModelVersion:
+def known_record(registry: Registry, version: int) -> ModelVersion:
     try:
         return registry.record(version)
     except UnknownVersion:
@@ -63,7 +63,7 @@ def _public(record: ModelVersion) -> dict[str, Any]:
 
 
 def list_versions(settings: Settings, *, as_json: bool) -> int:
-    registry = _registry(settings)
+    registry = open_registry(settings)
     records = registry.versions()
     if as_json:
         print(orjson.dumps([_public(r) for r in records]).decode())
@@ -92,8 +92,8 @@ def lineage(registry: Registry, record: ModelVersion) -> list[int]:
 
 
 def show(settings: Settings, version: int, *, as_json: bool) -> int:
-    registry = _registry(settings)
-    record = _record(registry, version)
+    registry = open_registry(settings)
+    record = known_record(registry, version)
     data = {**_public(record), "lineage": lineage(registry, record), "experiments": _experiments_of(settings, record.spec_sha256)}
     if as_json:
         print(orjson.dumps(data).decode())
@@ -122,8 +122,8 @@ def _experiments_of(settings: Settings, spec_sha256: str) -> list[str]:
 
 
 def diff(settings: Settings, v: int, w: int) -> int:
-    registry = _registry(settings)
-    a, b = _record(registry, v), _record(registry, w)
+    registry = open_registry(settings)
+    a, b = known_record(registry, v), known_record(registry, w)
     table = Table(title=f"version {v} vs {w}")
     for column in ("", str(v), str(w)):
         table.add_column(column)
@@ -162,8 +162,8 @@ def _announce(settings: Settings, changes: list[ModelVersion], kind: str, messag
 
 
 def promote(settings: Settings, version: int, *, reason: str | None) -> int:
-    registry = _registry(settings)
-    record = _record(registry, version)
+    registry = open_registry(settings)
+    record = known_record(registry, version)
     if record.status == "champion":
         raise UsageError(f"model version {version} is already the champion")
     who = f"{getpass.getuser()} (cli)"
@@ -187,7 +187,7 @@ def previous_champion(registry: Registry) -> int | None:
 
 
 def rollback(settings: Settings, *, reason: str | None) -> int:
-    registry = _registry(settings)
+    registry = open_registry(settings)
     current = registry.alias("champion")
     if current is None:
         raise UsageError("there is no champion to roll back")
@@ -249,7 +249,7 @@ def register(settings: Settings, path: Path, *, status: str, reason: str | None,
               file=sys.stderr)
     for line in version_warnings(loaded.saved_with, libraries()):
         print(f"warning: {line}", file=sys.stderr)
-    registry = _registry(settings)
+    registry = open_registry(settings)
     registry.ensure()
     who = f"{getpass.getuser()} (cli)"
     why = reason or f"registered from {loaded.file} by {who}"

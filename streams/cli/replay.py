@@ -106,7 +106,8 @@ def run(source: str, specs: list[str], *, label_delay: int, limit: int | None, s
         start: str | None = None, end: str | None = None, as_live: bool = False, speed: float = 1.0,
         keep: bool = False, name: str = "", tags: list[str] | None = None, record: bool = True,
         baseline: str = "", margin: float = 0.0, model: str | None = None) -> int:
-    parsed = [(path or "built-in", load_spec(path or None)) for path in (specs or [""])]
+    # no --spec: the pipeline the workers run (DRIFTLINE_PIPELINE), else the built-in one
+    parsed = [(path or "built-in", load_spec(path or None)) for path in (specs or [settings.pipeline if settings else ""])]
     if model is not None and (as_live or mode != "fast"):
         raise UsageError("--model starts a fast replay from a model; --as-live and --mode live serve the registry's versions")
     if limit is None and source in BUILTIN:  # a built-in stream never ends: a replay of it must
@@ -171,11 +172,11 @@ def starting_model(model: str, spec: PipelineSpec, settings: Settings | None) ->
     from streams.register.load import load
 
     if model.isdigit():
-        from streams.cli.models import _record, _registry
+        from streams.cli.models import known_record, open_registry
 
-        registry = _registry(settings or Settings.from_env())
+        registry = open_registry(settings or Settings.from_env())
         version = int(model)
-        _record(registry, version)  # an unknown version: one line
+        known_record(registry, version)  # an unknown version: one line
         return registry.load(version)
     return prepare(load(Path(model)), spec).model
 

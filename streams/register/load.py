@@ -14,7 +14,6 @@ with one line saying why.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.errors import UsageError
+from streams.experiments.record import file_sha256
 
 PICKLES = (".joblib", ".pkl", ".pickle")
 FORMATS = ".skops, .joblib, .pkl / .pickle, or an MLflow model directory"
@@ -43,14 +43,6 @@ class Loaded:
     columns: tuple[str, ...] = ()
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load(path: Path, trusted: Sequence[str] = ()) -> Loaded:
     """The model in ``path`` (a file, or an MLflow model directory)."""
     if path.is_dir():
@@ -60,10 +52,10 @@ def load(path: Path, trusted: Sequence[str] = ()) -> Loaded:
     suffix = path.suffix.lower()
     if suffix == ".skops":
         model, saved = _skops(path, trusted)
-        return Loaded(model, "skops", path.name, sha256_of(path), False, saved)
+        return Loaded(model, "skops", path.name, file_sha256(path), False, saved)
     if suffix in PICKLES:
         model, saved = _pickle(path)
-        return Loaded(model, "joblib", path.name, sha256_of(path), True, saved)
+        return Loaded(model, "joblib", path.name, file_sha256(path), True, saved)
     raise UsageError(f"{path}: not a model file driftline reads (it reads {FORMATS})")
 
 
@@ -147,7 +139,7 @@ def _mlflow(path: Path, trusted: Sequence[str]) -> Loaded:
     python = ((flavors.get("python_function") or {}).get("python_version"))
     if python:
         saved = {**saved, "python": str(python)}
-    return Loaded(model, f"mlflow ({form})", path.name, sha256_of(file), ran_code, saved, _signature_columns(meta))
+    return Loaded(model, f"mlflow ({form})", path.name, file_sha256(file), ran_code, saved, _signature_columns(meta))
 
 
 def _signature_columns(meta: dict[str, Any]) -> tuple[str, ...]:

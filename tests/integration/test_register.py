@@ -151,6 +151,16 @@ def test_an_mlflow_model_directory_goes_in_as_a_candidate_and_serves_once_promot
     assert shown["source"]["sha256"] == sha256(model_file)
     assert shown["libraries"]["scikit-learn"] == __import__("sklearn").__version__
 
+    # a backtest from this very version, before it serves
+    replayed = subprocess.run([DRIFTLINE, "replay", "agrawal-drift", "--limit", "300", "--model", str(version), "--no-record",
+                               "--out", str(tmp_path / "replay")], env=settings.as_env(), capture_output=True, text=True, timeout=300)
+    assert replayed.returncode == 0, replayed.stderr
+    backtest = orjson.loads((tmp_path / "replay" / "metrics.json").read_bytes())
+    assert backtest["examples"] == 300 and backtest["prequential_accuracy"] > 0.8
+    unknown = subprocess.run([DRIFTLINE, "replay", "agrawal-drift", "--limit", "300", "--model", "999", "--no-record"],
+                             env=settings.as_env(), capture_output=True, text=True, timeout=300)
+    assert unknown.returncode == 2 and "unknown model version 999" in unknown.stderr
+
     assert cli(settings, "promote", str(version), "--reason", "reviewed").returncode == 0
     start = end_offsets(settings, "predictions")
     feed(settings, 300, seed=6)

@@ -23,9 +23,10 @@ from streams.core.external import Frozen, SklearnModel
 from streams.core.features import featurize_all
 from streams.core.trainer import Trainer
 from streams.errors import UsageError
+from streams.experiments.record import file_sha256
 from streams.kafka.sources import builtin
 from streams.register.check import Options, prepare, try_on
-from streams.register.load import load, sha256_of
+from streams.register.load import load
 from streams.specs.load import load_spec
 
 SPEC = load_spec(None)
@@ -51,7 +52,7 @@ def test_a_joblib_pipeline_serves_as_it_predicts_in_the_notebook(tmp_path: Path)
     path = tmp_path / "model.joblib"
     joblib.dump(model, path)
     loaded = load(path)
-    assert (loaded.form, loaded.ran_code, loaded.sha256, loaded.file) == ("joblib", True, sha256_of(path), "model.joblib")
+    assert (loaded.form, loaded.ran_code, loaded.sha256, loaded.file) == ("joblib", True, file_sha256(path), "model.joblib")
     prepared = prepare(loaded, SPEC)
     assert prepared.expects == SPEC.feature_names and prepared.library == "scikit-learn" and not prepared.learns
     X, _ = frame(EXAMPLES[1_000:1_300])
@@ -110,7 +111,7 @@ def test_an_mlflow_directory_is_read_from_its_mlmodel_file(tmp_path: Path) -> No
         f"signature:\n  inputs: '[{columns}]'\n")
     loaded = load(directory)
     assert (loaded.form, loaded.ran_code, loaded.file) == ("mlflow (skops)", False, "mlflow-model")
-    assert loaded.sha256 == sha256_of(directory / "model.skops")
+    assert loaded.sha256 == file_sha256(directory / "model.skops")
     assert loaded.saved_with == {"scikit-learn": "1.4.0", "python": "3.11.4"}
     assert loaded.columns == SPEC.feature_names
 
