@@ -143,8 +143,10 @@ class Unscorable(ValueError):
 def _call(spec: PipelineSpec, event: RawEvent, x: dict[str, Any], state: EntityState | None, counted: bool) -> None:
     """The plugins' feature functions' values into ``x``. A stateful one is given a copy of its
     state in ``state["f"]``, kept there with the values it returned once it returned. For a
-    record ``counted`` already it is not called: its last values are read, as the aggregates are."""
+    record ``counted`` already it is not called: its last values are read, as the aggregates are.
+    The states are kept once every function returned: one that raises leaves them all as they were."""
     view = {"event_id": event.event_id, "entity_id": event.entity_id, "ts": event.ts, "data": event.data}
+    updates: dict[str, Any] = {}
     for f in spec.functions:
         fn = plugins.load(plugins.FEATURES, f.name)
         try:
@@ -158,7 +160,7 @@ def _call(spec: PipelineSpec, event: RawEvent, x: dict[str, Any], state: EntityS
                     if state is not None and isinstance(values, dict):
                         kept = {"s": mine, "x": dict(values)}
                         orjson.dumps(kept)  # the entity's state is kept as JSON: a value that is not is the function's error
-                        state.setdefault("f", {})[f.name] = kept
+                        updates[f.name] = kept
             else:
                 values = fn(view, **dict(f.params))
         except Exception as exc:  # noqa: BLE001 - the plugin's own code: whatever it raises is the reason
@@ -169,6 +171,8 @@ def _call(spec: PipelineSpec, event: RawEvent, x: dict[str, Any], state: EntityS
             value = values.get(name)
             if value is not None:
                 x[name] = value
+    if updates and state is not None:
+        state.setdefault("f", {}).update(updates)
 
 
 def expired(spec: PipelineSpec, state: EntityState, now: float) -> bool:

@@ -73,6 +73,19 @@ def test_a_function_that_raises_makes_the_event_unscorable_and_leaves_the_state(
     assert repr(state) == before
 
 
+def test_a_later_function_that_raises_leaves_an_earlier_ones_state_too() -> None:
+    """salary_vs_usual (stateful) runs first and returns; loan_to_salary (strict) then raises on a
+    salary of 0: the customer's state must not count that event."""
+    in_turn = '[[features.function]]\nname = "salary_vs_usual"\n\n[[features.function]]\nname = "loan_to_salary"\nparams = { strict = true }\n\n'
+    spec = parse_spec(DEMO.replace("[model]", in_turn + "[model]"))
+    assert [f.name for f in spec.functions] == ["salary_vs_usual", "loan_to_salary"]
+    _, state = featurize(spec, event(0, 100.0), None, (0, 0))
+    before = repr(state)
+    with pytest.raises(Unscorable, match="loan_to_salary"):
+        featurize(spec, event(1, 0.0), state, (0, 1))
+    assert repr(state) == before and state["f"]["salary_vs_usual"]["s"]["n"] == 1
+
+
 def test_replay_runs_the_plugins_and_dead_letters_what_they_refuse() -> None:
     spec = plugged_spec()
     items = list(itertools.islice(builtin("agrawal-drift", seed=4, drift_at=10**9), 1_500))
