@@ -14,7 +14,18 @@ from typing import Any
 
 from river import base
 
-from schemas import Accepted, DeadLetter, FeatureVector, Prediction, RawEvent, Reason, check_fields, decode
+from schemas import (
+    Accepted,
+    DeadLetter,
+    FeatureVector,
+    Prediction,
+    RawEvent,
+    Reason,
+    check_fields,
+    decode,
+    fits_compiled,
+    quick_raw,
+)
 from streams.core.drift import Detection, DriftMonitor
 from streams.core.features import EntityState, Unscorable, featurize
 from streams.core.lookup import Lookups
@@ -62,6 +73,7 @@ class Scorer:
         self.max_bytes = max_bytes
         self.clock = clock
         self.seen = SeenEvents(horizon=spec.dedup_horizon)
+        self.fits = fits_compiled(spec.fields)
         #: the reference tables the spec's lookups read (filled by the worker, or by replay)
         self.lookups = Lookups()
         self.champion = Served(None, build_model(spec))
@@ -86,11 +98,16 @@ class Scorer:
         """A valid, new raw event, or the dead letter that says why not. With ``dedup=False`` the
         caller asks a shared memory of event ids instead (the worker: Redis) and dead-letters a
         repeat with :meth:`duplicate`."""
+        event = quick_raw(value, self.max_bytes, where.record_ts, self.fits)  # the common case, or None: ask decode why
+        if event is not None:
+            if dedup and not self.seen.add(event.event_id, now=event.ts or 0.0):
+                return self.duplicate(value, where, event.event_id)
+            return event
         outcome = decode("raw", value, max_bytes=self.max_bytes, source_topic=where.topic,
                          partition=where.partition, offset=where.offset, record_ts=where.record_ts, now=self.clock)
         if not isinstance(outcome, Accepted):
             return outcome.dead_letter
-        event: RawEvent = outcome.value
+        event = outcome.value
         problem = check_fields(event.data, self.spec.fields)
         if problem is None and dedup and not self.seen.add(event.event_id, now=event.ts or 0.0):
             return self.duplicate(value, where, event.event_id)
