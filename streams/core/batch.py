@@ -51,6 +51,10 @@ class WindowedSklearn:
         self.fitted: Any = None
         self.vectorizer: DictVectorizer | None = None
         self.walk: TreeWalk | None = None  # a fitted single tree's nodes as lists (see TreeWalk)
+        self.rows: deque[list[float] | None] | None = None  # the window's examples laid out (see _matrix)
+        self.rows_index: dict[str, int] | None = None
+        #: each window example's number keys and (key, string) pairs: the columns it needs
+        self.kinds: deque[tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] | None = None
 
     def __repr__(self) -> str:
         return f"WindowedSklearn({self.estimator_path}, window={self.window.maxlen})"
@@ -60,34 +64,58 @@ class WindowedSklearn:
 
     def learn_one(self, x: dict[str, Any], y: Any) -> None:
         self.window.append((x, y))
+        rows, kinds = getattr(self, "rows", None), getattr(self, "kinds", None)
+        if rows is not None:
+            rows.append(None)  # laid out at the next refit
+        if kinds is not None:
+            kinds.append(_columns(x))
         self.since_fit += 1
         if self.since_fit >= self.refit_every:
             self._fit()
+
+    @property
+    def estimator(self) -> type:
+        """The estimator's class, found once (not at every refit: the import check is not free)."""
+        found = getattr(self, "_estimator", None)  # absent in a model pickled before it was kept
+        if found is None:
+            found = self._estimator = check_importable(self.estimator_path)
+        return found
 
     def _fit(self) -> None:
         ys = [y for _, y in self.window]
         if self.classifier and len(set(ys)) < 2:
             return  # one class seen so far: nothing to separate yet
-        vectorizer = DictVectorizer(sparse=False)
-        numbers: set[str] = set()
-        strings: set[tuple[str, str]] = set()
-        for x, _ in self.window:
-            for k, v in x.items():
-                if isinstance(v, str):
-                    strings.add((k, v))
-                elif v is not None:
-                    numbers.add(k)
+        kinds = getattr(self, "kinds", None)  # absent in a model pickled before
+        if kinds is None or len(kinds) != len(self.window):
+            kinds = self.kinds = deque((_columns(x) for x, _ in self.window), maxlen=self.window.maxlen)
+        numbers: set[str] = set().union(*(n for n, _ in kinds))
+        strings: set[tuple[str, str]] = set().union(*(s for _, s in kinds))
         # column -> (its key, the string it one-hots or None for a number); a string's column wins a
         # clash of names (the walk is then off: see TreeWalk.of)
         names: dict[str, tuple[str, str | None]] = {k: (k, None) for k in numbers}
         names.update({f"{k}={v}": (k, v) for k, v in strings})
+        vectorizer = DictVectorizer(sparse=False)
         vectorizer.feature_names_ = sorted(names)
         vectorizer.vocabulary_ = {name: i for i, name in enumerate(vectorizer.feature_names_)}
-        features = matrix([x for x, _ in self.window], vectorizer.vocabulary_)
-        model = check_importable(self.estimator_path)(**self.params)
-        model.fit(features, ys)
+        model = self.estimator(**self.params)
+        model.fit(self._matrix(vectorizer.vocabulary_), ys)
         self.fitted, self.vectorizer, self.since_fit = model, vectorizer, 0
         self.walk = TreeWalk.of(model, [names[n] for n in vectorizer.feature_names_]) if self.classifier else None
+
+    def _matrix(self, index: dict[str, int]) -> np.ndarray:
+        """The window as the columns of ``index``: each example laid out once while the columns
+        stay the same (a refit every 250 of the last 1,000 examples lays out 250, not 1,000).
+        ``self.rows`` holds each window example's row, in the window's order, None until laid out."""
+        rows: deque[list[float] | None] | None = getattr(self, "rows", None)  # absent in a model pickled before
+        if rows is None or len(rows) != len(self.window) or getattr(self, "rows_index", None) != index:
+            rows = self.rows = deque([None] * len(self.window), maxlen=self.window.maxlen)
+        missing = [i for i, row in enumerate(rows) if row is None]
+        if missing:
+            laid = matrix([self.window[i][0] for i in missing], index).tolist()
+            for i, row in zip(missing, laid, strict=True):
+                rows[i] = row
+        self.rows_index = index
+        return np.array(rows, dtype=np.float64).reshape(len(self.window), len(index))
 
     def predict_proba_one(self, x: dict[str, Any]) -> dict[Any, float]:
         if not self.classifier or self.fitted is None or self.vectorizer is None:
@@ -115,6 +143,14 @@ class WindowedSklearn:
             proba = self.predict_proba_one(x)
             return max(proba, key=proba.get) if proba else None  # type: ignore[arg-type]
         return float(self.fitted.predict(matrix([x], self.vectorizer.vocabulary_))[0])
+
+
+def _columns(x: dict[str, Any]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The keys an example lays out as numbers, and the (key, string) pairs it one-hots."""
+    strings = tuple((k, v) for k, v in x.items() if isinstance(v, str))
+    if not strings:
+        return tuple(k for k, v in x.items() if v is not None), ()
+    return tuple(k for k, v in x.items() if v is not None and not isinstance(v, str)), strings
 
 
 class TreeWalk:

@@ -108,3 +108,26 @@ def test_without_a_walk_scikit_learn_decides() -> None:
     for x in rows(200):
         odd.learn_one({"a=b": x["a"]}, x["a"] > 0.5)  # type: ignore[operator]
     assert odd.walk is None and odd.predict_one({"a=b": 0.9}) is True
+
+
+def test_each_refit_fits_the_window_laid_out_afresh_though_rows_are_laid_out_once() -> None:
+    """The rows kept between refits (issue 27) are the window's own, in its order, also when a
+    new string value or a key that was missing adds columns, and after a pickle round trip."""
+    import pickle
+
+    rng = random.Random(5)
+    model = WindowedSklearn("", classifier=True, window=120, refit_every=40)
+    refits = 0
+    for i in range(400):
+        x: dict[str, object] = {"a": rng.random(), "colour": rng.choice(["red", "blue"] + (["green"] if i > 200 else []))}
+        if i > 300:
+            x["late"] = rng.random()
+        model.learn_one(x, rng.random() > 0.5)
+        if i == 250:
+            model = pickle.loads(pickle.dumps(model))
+        if model.since_fit == 0:
+            refits += 1
+            index = model.vectorizer.vocabulary_
+            assert (model._matrix(index) == matrix([w for w, _ in model.window], index)).all()
+            assert model.rows is not None and all(row is not None for row in model.rows)
+    assert refits == 10 and {"colour=green", "late"} <= set(model.vectorizer.feature_names_)
