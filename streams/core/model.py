@@ -6,8 +6,7 @@ A model is stored as a signed artifact (see ``streams.state.artifacts``).
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from river import base, compose, preprocessing
 
@@ -52,9 +51,9 @@ def is_classifier(model: base.Estimator) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class ModelOutput:
-    """What a model said about one event: its prediction, and a classifier's class probabilities."""
+class ModelOutput(NamedTuple):
+    """What a model said about one event: its prediction, and a classifier's class probabilities
+    (a named tuple: made per event and per model, at half a frozen dataclass's cost)."""
 
     prediction: Any
     proba: dict[str, float] | None

@@ -132,10 +132,14 @@ class Scorer:
         it was): the caller dead-letters it with :meth:`unscorable`."""
         position = (where.partition, where.offset) if where.partition is not None and where.offset is not None else None
         ts = event.ts if event.ts is not None else self.clock()
-        looked: dict[str, Any] = {}
-        used = self.lookups.enrich(self.spec, event, ts, looked) if self.spec.lookups else None  # before any state changes
+        looked: dict[str, Any] | None = None
+        used = None
+        if self.spec.lookups:
+            looked = {}
+            used = self.lookups.enrich(self.spec, event, ts, looked)  # before any state changes
         x, new_state = featurize(self.spec, event, state, position)
-        x.update(looked)
+        if looked:
+            x.update(looked)
         served = score(self.champion.model, x, self.classifier)
         version = self.champion.version
         challenger = None

@@ -6,6 +6,7 @@ unknown, is refused with the line and the reason (:class:`SpecError`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import re
@@ -209,9 +210,19 @@ def check_importable(path: str) -> type:
     ...
     streams.core.spec.SpecError: 'os.system' is not allowed: an estimator comes from river, sklearn or streams, or an installed plugin ...
     """
-    if isinstance(path, str) and path in plugins.installed(plugins.ESTIMATORS):
+    if not isinstance(path, str):
+        raise SpecError(f"{path!r} is not a dotted name such as river.linear_model.LogisticRegression, "
+                        f"nor an installed plugin{_plugins_named(plugins.ESTIMATORS)}")
+    return _importable(path)
+
+
+@functools.cache
+def _importable(path: str) -> type:
+    """:func:`check_importable` for a string, once per process (what it finds does not change;
+    what it refuses raises, and is not kept)."""
+    if plugins.is_installed(plugins.ESTIMATORS, path):
         return _plugin_class(path)
-    if not isinstance(path, str) or not _DOTTED.fullmatch(path):
+    if not _DOTTED.fullmatch(path):
         raise SpecError(f"{path!r} is not a dotted name such as river.linear_model.LogisticRegression, "
                         f"nor an installed plugin{_plugins_named(plugins.ESTIMATORS)}")
     module, _, name = path.rpartition(".")

@@ -51,3 +51,29 @@ def count_alert(alert: dict[str, Any]) -> None:
     """An alert listener (``Runtime.alert_listeners``): one more in ``driftline_alerts_total``."""
     ALERTS.labels(str(alert.get("kind", "")), str(alert.get("severity", ""))).inc()
 
+
+
+def observe_batch(histogram: Any, seconds: float, records: int) -> None:
+    """``records`` observations of ``seconds`` each in a histogram child: a batch's time per
+    record, counted once per record as ``observe`` in a loop counts it, in two increments
+    (the loop cost a microsecond per record on the hot path). Falls back to the loop where the
+    client library keeps its buckets otherwise.
+
+    >>> ours, loop = (Histogram(n, "x", ["agent"], buckets=(0.001, 0.01), registry=None).labels("a") for n in ("a_s", "b_s"))
+    >>> for seconds, records in ((0.005, 3), (0.0001, 2), (0.5, 1)):
+    ...     observe_batch(ours, seconds, records)
+    ...     for _ in range(records):
+    ...         loop.observe(seconds)
+    >>> [(s.name, s.labels, s.value) for s in ours._samples()][:5] == [(s.name, s.labels, s.value) for s in loop._samples()][:5]
+    True
+    """
+    buckets, total, bounds = getattr(histogram, "_buckets", None), getattr(histogram, "_sum", None), getattr(histogram, "_upper_bounds", None)
+    if buckets is None or total is None or bounds is None or records <= 0:
+        for _ in range(records):
+            histogram.observe(seconds)
+        return
+    total.inc(seconds * records)
+    for i, bound in enumerate(bounds):
+        if seconds <= bound:
+            buckets[i].inc(records)
+            break
