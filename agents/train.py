@@ -123,7 +123,7 @@ def register(rt: Runtime) -> None:
         registered (while no trainer ran, or before this one's checkpoint) is loaded and shadowed:
         the gate judges it; any other is the caller's to retire."""
         version = rt.registry.alias("challenger")
-        if version is None or (t.challenger is not None and t.challenger.version == version):
+        if version is None or t.shadows(version):
             return None
         record = rt.registry.record(version)
         if registered_challenger(record.status, record.changed_by):

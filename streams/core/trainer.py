@@ -209,11 +209,15 @@ class Trainer:
         self.challenger, self.gate = None, None
         self.watch = Duel(make_metric(self.spec), make_metric(self.spec), higher_is_better=self.higher_is_better)
 
+    def shadows(self, version: int | None) -> bool:
+        """Whether ``version`` is the challenger this trainer shadows (and its gate judges)."""
+        return version is not None and self.challenger is not None and self.challenger.version == version
+
     def unwatched(self, challenger: int | None) -> StatusChange | None:
         """The registry names ``challenger`` as the challenger; if this trainer does not shadow
         it (it restarted without it, from the champion), no gate judges it: retire it, so it
         stops shadowing and taking a canary share."""
-        if challenger is None or (self.challenger is not None and self.challenger.version == challenger):
+        if challenger is None or self.shadows(challenger):
             return None
         return StatusChange(challenger, "retired", "no trainer shadows it since the trainer restarted", "model_retired")
 
@@ -221,7 +225,7 @@ class Trainer:
         """A challenger registered from outside (``driftline models register``): shadow it in
         place of any challenger of its own, and judge it at the promotion gate from the next
         example, as a published challenger of its own."""
-        if self.challenger is not None and self.challenger.version == version:
+        if self.shadows(version):
             return
         self.challenger = self._lane("challenger", model, version)
         self.challenger_reason = reason

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -83,9 +84,18 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
         watching = {subject: {"from_scored": n, "model_version": v, "trained_examples": t}
                     for subject, (n, v, t) in rt.scorer.watching_since.items()}
         return web.json({"status": "ok", "agents": list(agents), "model_version": rt.scorer.champion.version,
-                         "following_models": rt.following, "watching_predictions_since": watching})
+                         "following_models": rt.following, "watching_predictions_since": watching,
+                         "assigned_partitions": _assigned(app)})
 
     return app, rt
+
+
+def _assigned(app: Any) -> int:
+    """How many topic partitions the group gave this worker (0 before its first assignment)."""
+    try:
+        return len(app.consumer.assignment())
+    except Exception:  # noqa: BLE001 - no consumer yet, or one that is being rebuilt
+        return 0
 
 
 def _quiet_worker():  # type: ignore[no-untyped-def]

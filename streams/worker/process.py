@@ -53,6 +53,18 @@ class WorkerProcess:
         self.stop()
         raise EnvironmentProblem(f"the worker did not answer within {timeout_s:.0f}s: see {self.log}")
 
+    def wait_assigned(self, timeout_s: float = 60.0) -> None:
+        """Wait until the group has given this worker its partitions: it reads from now on."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if self.health().get("assigned_partitions", 0) > 0:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise EnvironmentProblem(f"the worker was given no partition within {timeout_s:.0f}s: see {self.log}")
+
     def health(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
             return json.loads(r.read())  # type: ignore[no-any-return]

@@ -5,7 +5,6 @@ and a replay of the range on the live run's schedule recomputes every prediction
 from __future__ import annotations
 
 import itertools
-import subprocess
 import time
 import uuid
 from dataclasses import replace
@@ -19,7 +18,7 @@ from streams.kafka.sources import builtin
 from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from streams.specs.load import DEFAULT_SPEC_PATH
-from tests.support.pipeline import DRIFTLINE, Worker, end_offsets, read_all, wait_for
+from tests.support.pipeline import Worker, end_offsets, read_all, replayed_as_live, wait_for
 
 EVENTS = 1_600
 RATE = 400.0  # events per second: the update lands mid-stream, 2 s in
@@ -97,10 +96,7 @@ def test_an_update_is_used_from_its_time_and_replay_recomputes_the_live_predicti
         before = [f["features"]["zone_risk"] for f in zone3 if f["ts"] < update_ts - 0.5]
         assert after and set(after) == {0.9} and before and set(before) == {0.1}
 
-        ran = subprocess.run([DRIFTLINE, "replay", "topic", "--as-live", "--no-record", "--out", str(tmp_path / "replay")],
-                             env=settings.as_env(), capture_output=True, text=True, timeout=300)
-        assert ran.returncode == 0, ran.stdout + ran.stderr
-        reproduced = orjson.loads((tmp_path / "replay" / "metrics.json").read_bytes())["reproduced"]
+        reproduced = replayed_as_live(settings, tmp_path / "replay")
         assert reproduced["predictions"] == EVENTS and reproduced.get("differ", 0) == 0
     finally:
         worker.stop()

@@ -84,7 +84,10 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
     # the stream spans 200 s of event time, less than the hour the spec's events_last_hour
     # needs to fill: that count grows all through the stream, so predictions are not watched yet
     # (the worker says so) and no prediction drift is raised on it
-    assert worker.health()["watching_predictions_since"] == {}
+    health = worker.health()
+    assert health["watching_predictions_since"] == {}
+    # every partition of raw and feedback (and the rest) is this worker's, the only one in its group
+    assert health["assigned_partitions"] >= 2 * s.partitions
 
     # a label whose event never came is dead-lettered once the join's clock (event time) passes
     # its grace (60 s): move every partition's clock on with events two minutes later

@@ -4,7 +4,6 @@ customer, and an event one of them refuses is dead-lettered with the reason."""
 
 from __future__ import annotations
 
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from streams.kafka.produce import ProduceOptions, produce
 from streams.settings import Settings
 from streams.specs.load import DEFAULT_SPEC_PATH
 from streams.state.registry import Registry
-from tests.support.pipeline import DRIFTLINE, Worker, end_offsets, read_all, wait_for
+from tests.support.pipeline import Worker, end_offsets, read_all, replayed_as_live, wait_for
 
 SPEC = DEFAULT_SPEC_PATH.read_text().replace(
     'estimator = "river.tree.HoeffdingTreeClassifier"', 'estimator = "acme-scaled-logistic"\nparams = { lr = 0.05 }'
@@ -79,10 +78,7 @@ def test_a_worker_runs_a_plugins_estimator_and_feature_functions(stack_settings:
         assert sum(p["prediction"] is not None for p in predictions) > EVENTS // 2
 
         # the live run replayed on its own schedule: the plugins' features, so every prediction, again
-        ran = subprocess.run([DRIFTLINE, "replay", "topic", "--as-live", "--no-record", "--out", str(tmp_path / "replay")],
-                             env=settings.as_env(), capture_output=True, text=True, timeout=300)
-        assert ran.returncode == 0, ran.stdout + ran.stderr
-        reproduced = orjson.loads((tmp_path / "replay" / "metrics.json").read_bytes())["reproduced"]
+        reproduced = replayed_as_live(settings, tmp_path / "replay")
         assert reproduced["predictions"] == EVENTS and reproduced.get("differ", 0) == 0
     finally:
         worker.stop()

@@ -125,3 +125,16 @@ def settled(settings: Settings, members: int, timeout_s: float = 120) -> None:
     finally:
         admin.close()
     raise AssertionError(f"the group {group} did not settle with {members} members within {timeout_s:.0f}s")
+
+
+def replayed_as_live(settings: Settings, out: Path) -> dict[str, int]:
+    """``driftline replay topic --as-live`` of the namespace's live run, as a user runs it: its
+    ``reproduced`` counts (predictions recomputed, and how many ``differ`` from the live ones)."""
+    import subprocess
+
+    import orjson
+
+    ran = subprocess.run([DRIFTLINE, "replay", "topic", "--as-live", "--no-record", "--out", str(out)],
+                         env=settings.as_env(), capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return orjson.loads((out / "metrics.json").read_bytes())["reproduced"]  # type: ignore[no-any-return]
