@@ -149,7 +149,8 @@ def run(s: Settings, tmp: Path, results: Run) -> None:
         if extra == 0.0 and name == "demo spec":
             row("features and scoring in process, demo spec", f"{us:,.1f} µs/ev", "validate, featurize, score (the untrained model)")
         else:
-            row(f"  {name}", f"{extra:+,.1f} µs/ev", f"{us:,.1f} µs/event in all (examples/driftline-acme; a lookup as of the event's time)")
+            what = "a lookup as of the event's time" if "lookup" in name else "examples/driftline-acme's function"
+            row(f"  {name}", f"{extra:+,.1f} µs/ev", f"{us:,.1f} µs/event in all ({what})")
     pvs, fast, accuracy = replay_against_bare()
     row("fast replay", f"{fast:,.0f} ev/s", f"{fast / pvs:.2f}× progressive_val_score's {pvs:,.0f}/s, the same accuracy {accuracy:.4f}",
         key="replay_over_pvs", value=fast / pvs, target="≥ 0.5×", met=fast / pvs >= 0.5)
