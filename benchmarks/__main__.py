@@ -173,7 +173,8 @@ def keep_up_rows(row: Rower, ku: live.KeepUp) -> None:
         key=f"{key}_lag_s", value=largest, target="< 5 s", met=largest < 5)
     p99 = ku.latency_ms["p99"]
     target = P99_TARGET_MS.get(ku.rate)
-    row("  latency, producer's send → prediction", f"p99 {p99:,.0f} ms", f"p50 {ku.latency_ms['p50']:,.0f} ms, max {ku.latency_ms['max']:,.0f} ms (a kafka-python subscriber, from the raw record's create time to its receipt)",
+    row("  latency, producer's send → prediction", f"p99 {p99:,.0f} ms", f"p50 {ku.latency_ms['p50']:,.0f} ms, max {ku.latency_ms['max']:,.0f} ms (a kafka-python subscriber, from the raw record's "
+        f"create time to its receipt; to the prediction's create time: p50 {ku.written_ms['p50']:,.0f}, p99 {ku.written_ms['p99']:,.0f} ms)",
         key=f"{key}_p99_ms", value=p99, target=None if target is None else f"p99 ≤ {target} ms", met=None if target is None else p99 <= target)
     fresh = ku.freshness_s
     row("  model freshness, version in service → first prediction", f"{max(fresh):.2f} s" if fresh else "no version",
@@ -182,6 +183,10 @@ def keep_up_rows(row: Rower, ku: live.KeepUp) -> None:
     row("  served accuracy around the concept change", f"{after:.3f}",
         f"3,000–6,000 events after; {before:.3f} before, {ku.accuracy['just after']:.3f} in the first 1,000 after",
         key=f"{key}_accuracy_after", value=after, target="within 0.05 of before", met=after >= before - 0.05)
+    collections, paused, longest = ku.gc_full
+    row("  full garbage collections in the scoring worker", f"{collections:,}",
+        f"{paused * 1000:,.0f} ms in all, the longest ≤ {longest * 1000:,.0f} ms: the event loop waits meanwhile",
+        key=f"{key}_gc_full_s", value=paused)
     growth = ku.rss_end_mb / max(1.0, ku.rss_warm_mb) - 1
     row("  worker memory, a quarter in → the end", f"{ku.rss_end_mb:,.0f} MB", f"from {ku.rss_warm_mb:,.0f} MB ({growth * 100:+.0f}%)",
         key=f"{key}_memory_growth", value=growth, target="< +10%", met=growth < 0.10)

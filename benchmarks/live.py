@@ -13,8 +13,11 @@ the first prediction served by that version; the rest is read from the topics af
 
 from __future__ import annotations
 
+import os
+import signal
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +25,6 @@ from pathlib import Path
 import orjson
 
 from benchmarks.pipeline import READ_S, _rss_mb, namespace
-from streams.kafka import clients
 from streams.kafka.reader import read_topic
 from streams.settings import Settings
 from streams.stack.ports import free_port
@@ -47,10 +49,13 @@ class KeepUp:
     rss_warm_mb: float = 0.0
     rss_end_mb: float = 0.0
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p99, max over the run, as a subscriber saw them
+    written_ms: dict[str, float] = field(default_factory=dict)  # p50, p99 to the prediction record's create time
     freshness_s: list[float] = field(default_factory=list)
     accuracy: dict[str, float] = field(default_factory=dict)  # before, just after, recovered
     unpredicted: int = 0  # events produced with no prediction at the end: lost
     unlearned: int = 0  # labels produced whose example never came: lost (or still waiting, when it fell behind)
+    #: the scoring worker's oldest-generation garbage collections: count, seconds in all, the longest's bucket bound
+    gc_full: tuple[int, float, float] = (0, 0.0, 0.0)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -58,45 +63,64 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-class Subscriber:
-    """A kafka-python consumer following ``predictions`` from its start, as a user's client does:
-    ``received`` maps each event id to the wall time (ms) its first prediction reached it."""
+def full_collections(page: str) -> tuple[int, float, float]:
+    """From a worker's /metrics: its generation-2 collections (count, total seconds, the upper
+    bound of the bucket of the longest one).
 
-    def __init__(self, settings: Settings, events: int) -> None:
+    >>> full_collections('driftline_gc_pause_seconds_bucket{generation="2",le="0.05"} 1.0\\n'
+    ...                  'driftline_gc_pause_seconds_bucket{generation="2",le="0.1"} 3.0\\n'
+    ...                  'driftline_gc_pause_seconds_count{generation="2"} 3.0\\n'
+    ...                  'driftline_gc_pause_seconds_sum{generation="2"} 0.21\\n')
+    (3, 0.21, 0.1)
+    """
+    count, total, longest, below = 0, 0.0, 0.0, 0.0
+    for line in page.splitlines():
+        if not line.startswith("driftline_gc_pause_seconds") or 'generation="2"' not in line:
+            continue
+        name, value = line.rsplit(" ", 1)
+        if name.startswith("driftline_gc_pause_seconds_count"):
+            count = int(float(value))
+        elif name.startswith("driftline_gc_pause_seconds_sum"):
+            total = float(value)
+        elif 'le="' in name:
+            bound = name.split('le="')[1].split('"')[0]
+            if float(value) > below and bound != "+Inf":
+                longest, below = float(bound), float(value)
+            elif float(value) > below:
+                longest, below = float("inf"), float(value)
+    return count, total, longest
+
+
+class Subscriber:
+    """:mod:`benchmarks.subscriber` in a process of its own (a thread here shared the GIL with the
+    producer): ``received`` maps each event id to the wall time (ms) its first prediction reached it."""
+
+    def __init__(self, settings: Settings, events: int, folder: Path) -> None:
         self.settings, self.events = settings, events
+        self.out, self.ready = folder / "subscriber.json", folder / "subscriber.ready"
         self.received: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="subscriber", daemon=True)
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Subscriber:
-        self._thread.start()
-        if not self._ready.wait(60):
-            raise RuntimeError("the subscriber did not get its partitions within 60 s")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.out.unlink(missing_ok=True)
+        self.ready.unlink(missing_ok=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.subscriber", str(self.events), str(self.out), str(self.ready)],
+                                     env={**os.environ, **self.settings.as_env()}, cwd=Path(__file__).resolve().parent.parent)
+        deadline = time.monotonic() + 60
+        while not self.ready.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the subscriber did not get its partitions within 60 s")
+            time.sleep(0.1)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        from kafka import TopicPartition
-
-        topic = self.settings.topic("predictions")
-        consumer = clients.consumer(self.settings, fetch_max_wait_ms=100)
-        try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            consumer.assign(partitions)
-            consumer.seek_to_beginning(*partitions)
-            self._ready.set()
-            while not self._stop.is_set() and len(self.received) < self.events:
-                for records in consumer.poll(timeout_ms=100).values():
-                    now = time.time() * 1000
-                    for r in records:
-                        self.received.setdefault(orjson.loads(r.value)["event_id"], now)
-        finally:
-            self._ready.set()
-            consumer.close()
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+        self.received = orjson.loads(self.out.read_bytes()) if self.out.exists() else {}
 
 
 def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int = 300, split: bool = False) -> KeepUp:
@@ -115,9 +139,9 @@ def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int =
     if split:
         trainer.wait_assigned()
     assert worker.proc is not None
-    subscriber = Subscriber(s, events).start()
+    subscriber = Subscriber(s, events, tmp / f"live{rate}{'split' if split else ''}").start()
     began = time.monotonic()
-    feed = Feed(s, events, rate=rate, label_delay=delay, seed=11).start()
+    feed = Feed(s, events, rate=rate, label_delay=delay, seed=11, pace_every=1).start()  # a steady stream
     done, labels = feed.done, feed.labels
     lag: dict[str, list[int]] = {name: [] for name in LAGGED}
     try:
@@ -135,6 +159,7 @@ def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int =
                 break  # fell too far behind: the figures say so
         out.caught_up_s = time.monotonic() - began
         out.rss_end_mb = _rss_mb(worker.proc.pid)
+        out.gc_full = full_collections(worker.metrics())
     finally:
         worker.stop()
         trainer.stop()
@@ -145,6 +170,10 @@ def keep_up(settings: Settings, tmp: Path, rate: int, seconds: int, delay: int =
     predictions = [(r.timestamp, orjson.loads(r.value)) for r in read_topic(s, "predictions", timeout_s=READ_S)]
     latency = [received - raw_ts[event_id] for event_id, received in subscriber.received.items() if event_id in raw_ts]
     out.latency_ms = {"p50": _quantile(latency, 0.5), "p99": _quantile(latency, 0.99), "max": max(latency, default=float("nan"))}
+    # the worker's part: from the raw record's create time to the prediction record's (stamped when
+    # the worker hands it to its producer, before the producer's linger and the subscriber's fetch)
+    written = [float(ts - raw_ts[p["event_id"]]) for ts, p in predictions if p["event_id"] in raw_ts]
+    out.written_ms = {"p50": _quantile(written, 0.5), "p99": _quantile(written, 0.99)}
     first_served: dict[int, int] = {}
     for ts, p in predictions:
         v = p.get("model_version")

@@ -53,6 +53,7 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
     agents = chosen(agents)
     spec = load_spec(settings.pipeline)
     app = create_app(settings)
+    metrics.watch_gc()
     rt = Runtime.build(settings, spec, app)
     modules = {"validate": validate, "feedback": feedback, "join": join, "train": train, "models": models}
     for name in agents:
@@ -69,6 +70,7 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
 
     broker_watch.register(app, settings, first, raise_finding)
     orphan.register(app, settings)  # a worker another driftline process started ends with it
+    metrics.freeze_startup(app)  # what start-up made is not walked by every full collection after it
 
     @app.page("/metrics")
     async def metrics_page(web, request):  # type: ignore[no-untyped-def]

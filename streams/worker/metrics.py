@@ -16,6 +16,8 @@ PROCESSING = Histogram("driftline_processing_seconds", "Time to process one reco
                        buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5))
 LATENCY = Histogram("driftline_end_to_end_seconds", "Event time to prediction",
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+GC_PAUSE = Histogram("driftline_gc_pause_seconds", "Time Python's garbage collector held the worker, by generation",
+                     ["generation"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 ENTITIES_EXPIRED = Counter("driftline_entities_expired_total",
                            "Entities dropped from the scorer's state after the spec's entity TTL")
 DUPLICATES = Counter("driftline_duplicates_total",
@@ -77,3 +79,42 @@ def observe_batch(histogram: Any, seconds: float, records: int) -> None:
         if seconds <= bound:
             buckets[i].inc(records)
             break
+
+
+def watch_gc() -> None:
+    """Time every collection of Python's garbage collector (``driftline_gc_pause_seconds``): a
+    collection of the oldest generation walks every object the worker holds, and the event
+    loop, scoring included, waits meanwhile."""
+    import gc
+    import time
+
+    started: list[float] = [0.0]
+    children = [GC_PAUSE.labels(str(g)) for g in range(3)]
+
+    def timed(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            children[min(2, int(info.get("generation", 2)))].observe(time.perf_counter() - started[0])
+
+    if timed not in gc.callbacks:
+        gc.callbacks.append(timed)
+
+
+#: seconds after the app starts when the objects made so far are frozen (Faust's services, the
+#: consumer and the web server are up by then)
+FREEZE_AFTER_S = 5.0
+
+
+def freeze_startup(app: Any) -> None:
+    """Once the worker has started, move every object it holds to the collector's permanent
+    generation (``gc.freeze``): modules, classes, Faust's and River's machinery. A full collection
+    then walks only what came after; live at 500 events/s, six of them a minute held the worker
+    136 ms each on average (``driftline_gc_pause_seconds``), the p99 latency's tail."""
+    import asyncio
+    import gc
+
+    @app.task
+    async def freeze() -> None:
+        await asyncio.sleep(FREEZE_AFTER_S)
+        gc.freeze()  # no collection first: that would walk it all once more, events waiting

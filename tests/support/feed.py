@@ -46,6 +46,9 @@ class Feed:
     labels: dict[str, Any] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
     hold_at: tuple[int, ...] = ()
+    #: events sent between checks of the schedule: bursts of that many (1: a steady stream, as a
+    #: client sending each event as it happens; the latency benchmark sends one)
+    pace_every: int = PACE_EVERY
     _held: queue.Queue[int] = field(default_factory=queue.Queue)
     _go: queue.Queue[None] = field(default_factory=queue.Queue)
     changed_at: float | None = None  # wall time the first event of the new concept was sent
@@ -105,7 +108,7 @@ class Feed:
                         await asyncio.sleep(0.05)
                     self._go.get_nowait()
                     began = time.monotonic() - (i / self.rate if self.rate else 0.0)
-                if self.rate and i % PACE_EVERY == 0:
+                if self.rate and i % self.pace_every == 0:
                     await asyncio.sleep(max(0.0, i / self.rate - (time.monotonic() - began)))
                 event["ts"] = time.time()
                 if i == drift_at:
