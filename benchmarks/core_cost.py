@@ -14,9 +14,10 @@ from typing import Any
 
 import orjson
 
+from benchmarks.features_cost import scored_in
 from streams.core.features import featurize_all
 from streams.core.model import build_model
-from streams.core.scoring import Scorer, Where
+from streams.core.scoring import Scorer
 from streams.kafka.sources import builtin
 from streams.specs.load import load_spec
 
@@ -36,20 +37,7 @@ def core_against_bare(events: int = EVENTS) -> tuple[float, float]:
     features = [x for x, _ in featurize_all(spec, items)]
     scorer = Scorer(spec, clock=lambda: 0.0)
     scorer.serve(1, model, "champion", TRAINED)
-    return _core(scorer, values) / events * 1e6, _bare(model, values, features) / events * 1e6
-
-
-def _core(scorer: Scorer, values: list[bytes]) -> float:
-    states: dict[str, Any] = {}
-    began = time.perf_counter()
-    for offset, value in enumerate(values):
-        where = Where("raw", 0, offset, None)
-        event = scorer.validate(value, where)
-        key = event.entity_id  # type: ignore[union-attr]
-        _, _, state, _ = scorer.score(event, states.get(key) if key else None, where)  # type: ignore[arg-type]
-        if key is not None:
-            states[key] = state
-    return time.perf_counter() - began
+    return scored_in(scorer, values) / events * 1e6, _bare(model, values, features) / events * 1e6
 
 
 def _bare(model: Any, values: list[bytes], features: list[dict[str, Any]]) -> float:

@@ -140,8 +140,13 @@ def fits_compiled(specs: Sequence[FieldSpec]) -> Callable[[Mapping[str, Any]], b
         if spec.type in ("number", "integer"):
             accepted = "t is int" if spec.type == "integer" else "t is float or t is int"
             lines.append(f"        if not ({accepted}): return False")
-            bounds = [f"{spec.min!r} <= v" if spec.min is not None else "", f"v <= {spec.max!r}" if spec.max is not None else ""]
-            bounds = [b for b in bounds if b]
+            bounds = []
+            if spec.min is not None:  # bounds as names, not literals: a bound may be inf
+                constants[f"low{i}"] = spec.min
+                bounds.append(f"low{i} <= v")
+            if spec.max is not None:
+                constants[f"high{i}"] = spec.max
+                bounds.append(f"v <= high{i}")
             if spec.type == "number":
                 bounds.append("v - v == 0")  # finite: inf - inf and nan - nan are nan
             lines.append(f"        if not ({' and '.join(bounds) or 'True'}): return False")

@@ -19,6 +19,10 @@ from streams.specs.load import load_spec
 from streams.stack.ports import ensure_bindable
 from streams.worker.app import create_app
 
+#: how long a thread holding the GIL keeps it while another waits (Python's default: 5 ms). The
+#: event loop gives the GIL up at every select and waits for it back while the learning thread
+#: runs pure-Python River: each wait up to this long
+SWITCH_INTERVAL_S = 0.0005
 AGENTS = ("validate", "feedback", "join", "train", "models")
 LAG_WAIT_S = 3.0  # how long a /metrics scrape waits for a fresh lag (Prometheus waits 10 s by default)
 #: the first source topic of each agent, in the order the broker watch picks its speaker by
@@ -136,5 +140,6 @@ def run(settings: Settings, agents: Sequence[str], loglevel: str = "WARNING") ->
     # matters to us; kafka-python 3 also logs its own socket closes at ERROR, with tracebacks
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     sys.argv = sys.argv[:1]
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     QuietWorker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
     return 0

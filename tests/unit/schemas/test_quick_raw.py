@@ -93,3 +93,11 @@ def test_the_quick_path_leaves_what_it_is_not_sure_of_to_decode() -> None:
         assert quick_raw(payload, 4096, None, FITS) is None
         assert careful(payload, None) is not None
     assert quick_raw(orjson.dumps({"event_id": "e", "data": GOOD}), 10, None, FITS) is None  # oversized
+
+
+def test_infinite_bounds_and_awkward_names_compile() -> None:
+    fields = [FieldSpec(name="it's", type="number", min=float("-inf"), max=float("inf")), FieldSpec(name='a"b', type="integer", max=3)]
+    fits = fits_compiled(fields)
+    assert fits({"it's": 1e300, 'a"b': 3}) and not fits({"it's": 1.0, 'a"b': 4}) and not fits({"it's": float("inf"), 'a"b': 1})
+    for data in ({"it's": 1e300, 'a"b': 3}, {"it's": 1.0, 'a"b': 4}, {"it's": float("inf"), 'a"b': 1}):
+        assert fits(data) == (check_fields(data, fields) is None)
