@@ -99,21 +99,18 @@ class Scorer:
         caller asks a shared memory of event ids instead (the worker: Redis) and dead-letters a
         repeat with :meth:`duplicate`."""
         event = quick_raw(value, self.max_bytes, where.record_ts, self.fits)  # the common case, or None: ask decode why
-        if event is not None:
-            if dedup and not self.seen.add(event.event_id, now=event.ts or 0.0):
-                return self.duplicate(value, where, event.event_id)
-            return event
-        outcome = decode("raw", value, max_bytes=self.max_bytes, source_topic=where.topic,
-                         partition=where.partition, offset=where.offset, record_ts=where.record_ts, now=self.clock)
-        if not isinstance(outcome, Accepted):
-            return outcome.dead_letter
-        event = outcome.value
-        problem = check_fields(event.data, self.spec.fields)
-        if problem is None and dedup and not self.seen.add(event.event_id, now=event.ts or 0.0):
+        if event is None:
+            outcome = decode("raw", value, max_bytes=self.max_bytes, source_topic=where.topic,
+                             partition=where.partition, offset=where.offset, record_ts=where.record_ts, now=self.clock)
+            if not isinstance(outcome, Accepted):
+                return outcome.dead_letter
+            event = outcome.value
+            problem = check_fields(event.data, self.spec.fields)
+            if problem is not None:
+                return DeadLetter.for_bytes(problem[0], problem[1], value, source_topic=where.topic,
+                                            partition=where.partition, offset=where.offset, ts=self.clock())
+        if dedup and not self.seen.add(event.event_id, now=event.ts or 0.0):
             return self.duplicate(value, where, event.event_id)
-        if problem is not None:
-            return DeadLetter.for_bytes(problem[0], problem[1], value, source_topic=where.topic,
-                                        partition=where.partition, offset=where.offset, ts=self.clock())
         return event
 
     def duplicate(self, value: bytes | None, where: Where, event_id: str) -> DeadLetter:

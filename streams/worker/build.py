@@ -17,12 +17,9 @@ from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from streams.specs.load import load_spec
 from streams.stack.ports import ensure_bindable
+from streams.worker import pauses
 from streams.worker.app import create_app
 
-#: how long a thread holding the GIL keeps it while another waits (Python's default: 5 ms). The
-#: event loop gives the GIL up at every select and waits for it back while the learning thread
-#: runs pure-Python River: each wait up to this long
-SWITCH_INTERVAL_S = 0.0005
 AGENTS = ("validate", "feedback", "join", "train", "models")
 LAG_WAIT_S = 3.0  # how long a /metrics scrape waits for a fresh lag (Prometheus waits 10 s by default)
 #: the first source topic of each agent, in the order the broker watch picks its speaker by
@@ -57,7 +54,7 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
     agents = chosen(agents)
     spec = load_spec(settings.pipeline)
     app = create_app(settings)
-    metrics.watch_gc()
+    pauses.watch_gc()
     rt = Runtime.build(settings, spec, app)
     modules = {"validate": validate, "feedback": feedback, "join": join, "train": train, "models": models}
     for name in agents:
@@ -74,7 +71,7 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
 
     broker_watch.register(app, settings, first, raise_finding)
     orphan.register(app, settings)  # a worker another driftline process started ends with it
-    metrics.freeze_startup(app)  # what start-up made is not walked by every full collection after it
+    pauses.freeze_startup(app)  # what start-up made is not walked by every full collection after it
 
     @app.page("/metrics")
     async def metrics_page(web, request):  # type: ignore[no-untyped-def]
@@ -140,6 +137,6 @@ def run(settings: Settings, agents: Sequence[str], loglevel: str = "WARNING") ->
     # matters to us; kafka-python 3 also logs its own socket closes at ERROR, with tracebacks
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     sys.argv = sys.argv[:1]
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    pauses.share_gil()
     QuietWorker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
     return 0
