@@ -71,7 +71,8 @@ def register(rt: Runtime) -> None:
             j = joiners[partition] = parked.pop(partition)
         action = step(nexts.get((topic, partition)) if j is not None else None, offset)
         if action == "rebuild":
-            done = await asyncio.to_thread(rebuild, rt.settings, rt.spec, partition)
+            held = {name: upto for (name, p), upto in nexts.items() if p == partition and name != topic}
+            done = await asyncio.to_thread(rebuild, rt.settings, rt.spec, partition, (topic, offset), held)
             log.info("join state of partition %d rebuilt from the topics: %d events waiting, %d early labels, "
                      "%d outcomes written again", partition, len(done.joiner.events), len(done.joiner.early), len(done.redo))
             j = joiners[partition] = done.joiner

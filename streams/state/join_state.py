@@ -2,21 +2,29 @@
 
 The join keeps scored events waiting for their labels, and labels that came first, in memory.
 What a worker had in memory when it died is still in Kafka: the partition's ``features`` and
-``labels`` records. Reading the last ``horizon + early grace`` of them, up to the topics' ends,
-through a fresh :class:`Joiner` gives back every event still waiting and every label still early.
+``labels`` records. Reading the last ``horizon + early grace`` of them through a fresh
+:class:`Joiner`, up to where Faust hands this worker the partition's records, gives back every
+event still waiting and every label still early; the records from there on are applied by the
+agent as they come. Where Faust starts a topic's partition is known without asking Faust: the
+record it hands now, for its own topic; for the other, the group's committed offset (or the
+partition's beginning, Faust resetting to the earliest), or further where this worker's agent had
+read it already.
+
 An example both of whose records are below the group's committed offsets was written before
 those offsets were committed (the worker that read both met them), so it is dropped; any other
 example, and the dead letter of a record at or above them, is written again (a label joined twice
-is learned once: the trainer knows the events it learned). The agent then skips the records
-it is handed below the ends read, so nothing is applied twice, however far Faust's reading of the
-partition lags or runs ahead of the commits. Nothing is written on the hot path for it; a restart
-or a rebalance pays one read of that window.
+is learned once: the trainer knows the events it learned). On a start, Faust hands each topic from
+its commit, so nothing is written again and nothing is read twice: a worker starting on a backlog
+used to read the backlog's features and labels to the topics' ends here (seconds, with the join
+waiting), write again every example they made, then skip each record as Faust handed it. Nothing
+is written on the hot path for it; a restart or a rebalance pays one read of that window.
 """
 
 from __future__ import annotations
 
 import heapq
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +49,8 @@ class Rebuilt:
     """A partition's joiner as the topics left it, and what to do with it.
 
     ``joiner`` holds every ``features`` and ``labels`` record of the partition below ``nexts``
-    (the topics' ends when it was read, by topic name): the agent skips what it is handed below
-    them and applies what comes at or after. ``redo`` are the outcomes of records at or above the
+    (by topic name: where Faust hands each from): the agent skips what it is handed below them
+    and applies what comes at or after. ``redo`` are the outcomes of records at or above the
     group's committed offsets (an example, or a record that does not decode, with its record):
     whoever read them before may have died before writing them, so they are written again.
     """
@@ -52,9 +60,12 @@ class Rebuilt:
     redo: list[tuple[Any, Any]] = field(default_factory=list)
 
 
-def rebuild(settings: Settings, spec: PipelineSpec, partition: int, timeout_s: float = 120.0) -> Rebuilt:
+def rebuild(settings: Settings, spec: PipelineSpec, partition: int, handed: tuple[str, int],
+            held: Mapping[str, int] | None = None, timeout_s: float = 120.0) -> Rebuilt:
     """Partition ``partition``'s joiner from its ``features`` and ``labels`` records: the last
-    ``horizon + early grace`` of them up to the topics' ends."""
+    ``horizon + early grace`` of them, up to where Faust hands them from. ``handed`` is the record
+    Faust hands now (its topic and offset); ``held``, by topic, the next offset this worker's
+    agent lacks where it read the partition before (it is handed nothing below it again unread)."""
     topics = (settings.topic("features"), settings.topic("labels"))
     tps = [TopicPartition(t, partition) for t in topics]
     # the group's committed offsets, asked without joining the group; the records are read by a
@@ -68,15 +79,15 @@ def rebuild(settings: Settings, spec: PipelineSpec, partition: int, timeout_s: f
     consumer = clients.consumer(settings)
     try:
         begin = consumer.beginning_offsets(tps, timeout_ms=int(timeout_s * 1000))
-        ends = consumer.end_offsets(tps, timeout_ms=int(timeout_s * 1000))
         done = {tp: max(begin[tp], committed[tp] or 0) for tp in tps}  # outcomes below these were written
+        upto = {tp: handed[1] if tp.topic == handed[0] else max(done[tp], (held or {}).get(tp.topic, 0)) for tp in tps}
         since_ms = int((time.time() - spec.join_horizon - spec.join_early_grace) * 1000)
         found = consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps}, timeout_ms=int(timeout_s * 1000))
         start = {tp: min(done[tp], found[tp].offset if found.get(tp) else done[tp]) for tp in tps}
-        records = {tp: _read(consumer, tp, start[tp], ends[tp], timeout_s) for tp in tps}
+        records = {tp: _read(consumer, tp, start[tp], upto[tp], timeout_s) for tp in tps}
     finally:
         consumer.close()
-    out = Rebuilt(joiner_for(spec), {tp.topic: ends[tp] for tp in tps})
+    out = Rebuilt(joiner_for(spec), {tp.topic: upto[tp] for tp in tps})
     written = {tp.topic: done[tp] for tp in tps}
     # an example was written before the commits only if both its records were below them: the
     # worker that read both met them. One read on one side only (the topics are read at their own

@@ -16,7 +16,7 @@ from streams.kafka import admin
 from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from streams.specs.load import load_spec
-from streams.state.join_state import rebuild
+from streams.state.join_state import apply, rebuild
 
 
 def features(event_id: str, ts: float) -> bytes:
@@ -49,23 +49,36 @@ def test_a_rebuilt_join_holds_what_waits_and_writes_again_what_came_after_the_co
                   TopicPartition(s.topic("labels"), 0): OffsetAndMetadata(2, "", -1)})
     group.close()
 
-    done = rebuild(s, spec, 0, timeout_s=30)
+    # Faust hands the features from their commit (6): the rebuild reads what lies below the commits
+    done = rebuild(s, spec, 0, (s.topic("features"), 6), timeout_s=30)
 
-    assert done.nexts == {s.topic("features"): 7, s.topic("labels"): 4}
-    # e7 (a regression: its label is below the commit, but its features are not, so nobody met
-    # them) and e4 (its label is above the commit) may not have been written: written again
-    assert [(r.topic, r.offset, o.event_id) for r, o in done.redo] == [(s.topic("labels"), 1, "e7"), (s.topic("labels"), 2, "e4")]
-    example = done.redo[1][1]
-    assert isinstance(example, Example) and (example.event_id, example.y, example.served) == ("e4", True, True)
-    assert set(done.joiner.events) == {"e1", "e2", "e3", "e5"}  # still waiting for their labels
-    assert set(done.joiner.early) == {"e9"}  # a label ahead of its event
-    # Faust's reading resumes at the commit: records below the ends read are in the state already
-    assert [step(done.nexts[s.topic("labels")], offset) for offset in (2, 3, 4, 6)] == ["skip", "skip", "apply", "rebuild"]
+    assert done.nexts == {s.topic("features"): 6, s.topic("labels"): 2}
+    assert done.redo == []  # every example of records below both commits was written: none again, none read twice
+    assert set(done.joiner.events) == {"e1", "e2", "e3", "e4", "e5"}  # waiting for their labels
+    assert set(done.joiner.early) == {"e7"}  # read before its features by the dead worker, which never met them
+    # what Faust hands from the commits meets them: e7 (a regression: its label is below the
+    # commit, its features are not, so nobody met them) and e4 (its label is above the commit)
+    assert [step(done.nexts[s.topic("labels")], offset) for offset in (1, 2, 4)] == ["skip", "apply", "rebuild"]
+    e7 = apply(done.joiner, spec, True, features("e7", now + 5.5), now + 5.5, (s.topic("features"), 0, 6), None)
+    e4 = apply(done.joiner, spec, False, b'{"event_id": "e4", "label": true, "ts": %f}' % (now + 8), now + 8,
+               (s.topic("labels"), 0, 2), None)
+    e9 = apply(done.joiner, spec, False, b'{"event_id": "e9", "label": true, "ts": %f}' % (now + 9), now + 9,
+               (s.topic("labels"), 0, 3), None)
+    assert isinstance(e7, Example) and e7.event_id == "e7"
+    assert isinstance(e4, Example) and (e4.event_id, e4.y, e4.served) == ("e4", True, True)
+    assert e9 is None and set(done.joiner.early) == {"e9"}  # a label ahead of its event
+
+    # a worker handed a labels record past what it read (others read the partition in between):
+    # what it reads above the commits may never have been written, so it is written again
+    again = rebuild(s, spec, 0, (s.topic("labels"), 4), {s.topic("features"): 7}, timeout_s=30)
+    assert again.nexts == {s.topic("features"): 7, s.topic("labels"): 4}
+    assert [(r.topic, r.offset, o.event_id) for r, o in again.redo] == [(s.topic("labels"), 1, "e7"), (s.topic("labels"), 2, "e4")]
+    assert set(again.joiner.events) == {"e1", "e2", "e3", "e5"} and set(again.joiner.early) == {"e9"}
 
 
 def test_an_empty_partition_rebuilds_to_nothing(stack_settings: Settings) -> None:
     s = replace(stack_settings, topic_prefix=f"join{uuid.uuid4().hex[:8]}")
     admin.ensure_topics(s, topic_specs(s))
-    done = rebuild(s, load_spec(None), 1, timeout_s=30)
+    done = rebuild(s, load_spec(None), 1, (s.topic("labels"), 0), timeout_s=30)
     assert done.nexts == {s.topic("features"): 0, s.topic("labels"): 0}
     assert done.redo == [] and not done.joiner.events and not done.joiner.early
