@@ -1,7 +1,10 @@
 """feedback → labels (+ deadletter): decode, check the label's type, re-key by event id.
 
 Users' clients partition feedback their own way; re-keying with our producer puts each label on
-the same partition as its event's features, so the join can meet them.
+the same partition as its event's features, so the join can meet them. This agent runs only in a
+worker that runs the feedback agent without the join (the agents split across processes); where
+both run, the join reads the feedback itself and re-keys only the labels not on their event's
+partition (:mod:`agents.join`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def register(rt: Runtime) -> None:
                     await out.add(labels_topic, event.value, outcome.value.event_id.encode(),
                                   timestamp_ms=int(m.timestamp * 1000) if m.timestamp else None,
                                   headers=[(SOURCE_HEADER, b"%d:%d" % (m.partition, m.offset))])
+                    metrics.LABELS_REKEYED.inc()
                     continue
                 await rt.send("deadletter", encode(letter), key=m.key)
                 metrics.DEADLETTERS.labels(letter.reason.value).inc()

@@ -36,10 +36,10 @@ from agents.runtime import Runtime
 from schemas import DeadLetter, encode
 from streams.core.features import Unscorable, expired
 from streams.core.scoring import Where
+from streams.kafka.partitioner import key_hash
 from streams.state.redis_trouble import refuses_writes, trouble
 from streams.state.seen_store import SeenStore
 from streams.worker import metrics
-from streams.worker.outbox import key_hash
 
 ORIGIN = "driftline-origin"  # the header a re-keyed copy carries: its raw record's "partition:offset"
 SWEEP_MAX = 256  # idle entities dropped per batch at most (the rest go in later batches)

@@ -31,12 +31,13 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from schemas import Accepted, decode
+from schemas import Accepted, DeadLetter, Reason, Rejected, decode
 from streams.core.example import Example
 from streams.core.join import Joiner, Label, Scored, source_of
 from streams.core.labels import coerce_label
 from streams.core.spec import PipelineSpec
 from streams.kafka import clients
+from streams.kafka.partitioner import key_hash
 from streams.settings import Settings
 
 
@@ -61,12 +62,15 @@ class Rebuilt:
 
 
 def rebuild(settings: Settings, spec: PipelineSpec, partition: int, handed: tuple[str, int],
-            held: Mapping[str, int] | None = None, timeout_s: float = 120.0) -> Rebuilt:
-    """Partition ``partition``'s joiner from its ``features`` and ``labels`` records: the last
-    ``horizon + early grace`` of them, up to where Faust hands them from. ``handed`` is the record
-    Faust hands now (its topic and offset); ``held``, by topic, the next offset this worker's
-    agent lacks where it read the partition before (it is handed nothing below it again unread)."""
-    topics = (settings.topic("features"), settings.topic("labels"))
+            held: Mapping[str, int] | None = None, *, feedback: bool = False, timeout_s: float = 120.0) -> Rebuilt:
+    """Partition ``partition``'s joiner from its ``features`` and ``labels`` records (and its
+    ``feedback`` records, when the join reads them itself): the last ``horizon + early grace`` of
+    them, up to where Faust hands them from. ``handed`` is the record Faust hands now (its topic
+    and offset); ``held``, by topic, the next offset this worker's agent lacks where it read the
+    partition before (it is handed nothing below it again unread)."""
+    names = ("features", "labels", "feedback") if feedback else ("features", "labels")
+    kinds = {settings.topic(name): name for name in names}
+    topics = tuple(kinds)
     tps = [TopicPartition(t, partition) for t in topics]
     # the group's committed offsets, asked without joining the group; the records are read by a
     # consumer with no group at all (one with a group id looks for the coordinator on every poll,
@@ -92,11 +96,12 @@ def rebuild(settings: Settings, spec: PipelineSpec, partition: int, handed: tupl
     # an example was written before the commits only if both its records were below them: the
     # worker that read both met them. One read on one side only (the topics are read at their own
     # pace) waited in that worker's memory, which died: its example is written again.
-    offsets: dict[str, dict[str, int]] = {topics[0]: {}, topics[1]: {}}
+    offsets: dict[str, dict[str, int]] = {t: {} for t in topics}
     merged = heapq.merge(*records.values(), key=lambda r: r.timestamp)  # roughly the order they were joined in
     for r in merged:
-        outcome = apply(out.joiner, spec, r.topic == topics[0], r.value, r.timestamp / 1000.0,
-                        (r.topic, r.partition, r.offset), r.headers)
+        outcome = apply(out.joiner, spec, kinds[r.topic], r.value, r.timestamp / 1000.0,
+                        (r.topic, r.partition, r.offset), r.headers, partitions=settings.partitions,
+                        max_bytes=settings.max_event_bytes)
         if isinstance(outcome, Example):
             offsets[r.topic][outcome.event_id] = r.offset
             if any(offsets[t].get(outcome.event_id, -1) >= written[t] for t in topics):
@@ -120,19 +125,42 @@ def _event_id(value: bytes | None) -> str | None:
     return event_id if isinstance(event_id, str) else None
 
 
-def apply(j: Joiner, spec: PipelineSpec, is_features: bool, value: bytes, record_ts: float | None,
-          where: tuple[str, int, int], headers: Any) -> Any:
-    """One features or labels record into the joiner: the example it completes, or None; a record
-    that does not decode gives its :class:`Rejected` outcome back (the caller dead-letters it)."""
-    outcome = decode("features" if is_features else "feedback", value, source_topic=where[0],
-                     partition=where[1], offset=where[2], record_ts=record_ts)
+@dataclass(frozen=True)
+class Rekey:
+    """A user's feedback record on another partition than its event id's (its client's
+    partitioner is not Kafka's default): to send on to the ``labels`` topic, keyed by the event
+    id, where the event's partition joins it."""
+
+    event_id: str
+
+
+def apply(j: Joiner, spec: PipelineSpec, kind: str, value: bytes, record_ts: float | None,
+          where: tuple[str, int, int], headers: Any, *, partitions: int = 0, max_bytes: int | None = None) -> Any:
+    """One record into the joiner, by its topic's ``kind``: ``features``, ``labels`` (feedback the
+    feedback agent re-keyed) or ``feedback`` (the user's own record, read by the join itself).
+    Returns the example it completes, a :class:`DuplicateLabel`, or None; a record that does not
+    decode, or a label of the wrong type, its :class:`Rejected` outcome (the caller dead-letters
+    it); a feedback record on another partition than its event's (of ``partitions``), :class:`Rekey`."""
+    outcome = decode("features" if kind == "features" else "feedback", value, source_topic=where[0],
+                     partition=where[1], offset=where[2], record_ts=record_ts,
+                     **({"max_bytes": max_bytes} if kind == "feedback" and max_bytes else {}))
     if not isinstance(outcome, Accepted):
         return outcome
-    if is_features:
+    if kind == "features":
         fv = outcome.value
         return j.scored(fv.event_id, Scored(fv.features, fv.ts, fv.prediction, fv.model_version))
-    fb = outcome.value  # the label record carries the user's record time
-    return j.label(fb.event_id, Label(coerce_label(spec.task, fb.label), fb.ts or record_ts or 0.0, value, where, headers,
+    fb = outcome.value  # a label record carries the user's record time
+    label = coerce_label(spec.task, fb.label)
+    if kind == "feedback":
+        if label is None:
+            return Rejected(DeadLetter.for_bytes(Reason.WRONG_TYPE, f"label {fb.label!r} does not fit a {spec.task} task",
+                                                 value, source_topic=where[0], partition=where[1], offset=where[2],
+                                                 ts=time.time()))
+        if key_hash(fb.event_id.encode()) % partitions != where[1]:
+            return Rekey(fb.event_id)
+        # the user's own record: its headers are not ours; it is the source its re-keyed copy would name
+        return j.label(fb.event_id, Label(label, fb.ts or record_ts or 0.0, value, where, None, ("feedback", where[1], where[2])))
+    return j.label(fb.event_id, Label(label, fb.ts or record_ts or 0.0, value, where, headers,
                                       source=source_of(headers, "feedback", where)))
 
 

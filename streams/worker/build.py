@@ -58,7 +58,10 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
     rt = Runtime.build(settings, spec, app)
     modules = {"validate": validate, "feedback": feedback, "join": join, "train": train, "models": models}
     for name in agents:
-        modules[name].register(rt)
+        if name == "join":  # it reads the users' feedback itself when the feedback agent runs here
+            join.register(rt, feedback="feedback" in agents)
+        elif not (name == "feedback" and "join" in agents):
+            modules[name].register(rt)
     webhook.register(rt)  # alerts also to DRIFTLINE_ALERT_WEBHOOK, when set
     rt.alert_listeners.append(metrics.count_alert)  # alerts counted by kind, whatever agents run
     measure_lag = lag.register(rt.app, rt.settings.topic_prefix)  # records consumed and consumer lag

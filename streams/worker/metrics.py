@@ -36,6 +36,8 @@ METRIC = Gauge("driftline_model_metric", "Model metric, by kind (prequential, ro
 ALERTS = Counter("driftline_alerts_total", "Alerts raised by this worker, by kind and severity", ["kind", "severity"])
 REKEYED = Counter("driftline_rekeyed_total",
                   "Raw events sent on to the rekeyed topic: unkeyed, or keyed otherwise than by their entity id")
+LABELS_REKEYED = Counter("driftline_labels_rekeyed_total",
+                         "Users' feedback records sent on to the labels topic, keyed by event id, to meet their event's partition")
 STATE_STORE_UP = Gauge("driftline_state_store_up",
                        "1 while Redis answers the scorer (its memory of event ids), 0 while it does not")
 BROKER_DISK_FREE = Gauge("driftline_broker_disk_free_ratio",

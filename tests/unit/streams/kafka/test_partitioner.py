@@ -1,4 +1,4 @@
-"""The outbox's partitioner hash is the Kafka default partitioner's, on any key."""
+"""The partitioner hash the outbox and the join use is the Kafka default partitioner's, on any key."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aiokafka.partitioner import murmur2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.worker.outbox import key_hash
+from streams.kafka.partitioner import key_hash
 
 
 @settings(max_examples=2000, deadline=None)
