@@ -1,12 +1,18 @@
 """examples → models + alerts: test-then-train, concept drift, publishing versions.
 
 The examples topic has one partition, so exactly one trainer in the consumer group learns, in
-order. Its whole state is checkpointed to Redis at least every second and after every version
-change (:mod:`streams.state.checkpoint`). Whoever learns next (itself after a restart or a rebalance,
+order. Its whole state is checkpointed to Redis every ``CHECKPOINT_EVERY`` seconds while it learns,
+``QUIET_S`` after its last example, and after every version change (:mod:`streams.state.checkpoint`). Whoever learns next (itself after a restart or a rebalance,
 or another worker that took the partition over) loads the checkpoint and goes on from the offset
 it names, whatever Faust committed: examples below it are skipped, and a reading that starts past
-it seeks back to it. So no example is learned twice or skipped. Learning and registry I/O run in
-a thread, off the event loop the scorer shares.
+it seeks back to it. So no example is learned twice or skipped.
+
+Learning runs on the event loop the scorer shares, in slices of about ``LEARN_SLICE_S``, with the
+scorer's turn between them: a prediction waits for at most a slice (a scikit-learn refit in it
+included). It ran in a thread before, which held the GIL the event loop needs: each socket call
+and wake-up of the loop then waited for the thread to hand the GIL back, so every batch of
+predictions was slowed for as long as a batch of examples was learned. Registry I/O and the
+checkpoint run in a thread.
 """
 
 from __future__ import annotations
@@ -35,7 +41,12 @@ from streams.state.registry import RegistryLost, RegistryUnwritable
 from streams.worker import metrics
 
 GAUGE_EVERY = 50  # examples between updates of the metric gauges (a scrape is seconds apart)
-CHECKPOINT_EVERY = 1.0  # seconds between checkpoints of the trainer (and after every version change)
+LEARN_SLICE_S = 0.002  # seconds of learning between turns of the event loop (the scorer's)
+#: seconds between checkpoints of a trainer that is learning (and after every version change): a crash
+#: re-learns at most this much from the examples topic. Each pickles the whole trainer (about 30 ms of
+#: CPU at 30,000 examples); every second, it took a tenth of a core at 500 events/s.
+CHECKPOINT_EVERY = 5.0
+QUIET_S = 1.0  # a stream with no example for this long gets its last examples checkpointed
 REDIS_RETRY_S = 2.0  # seconds between tries to write a logged change Redis refused
 
 log = logging.getLogger(__name__)
@@ -49,6 +60,7 @@ class Run:
     trainer: Trainer | None = None
     next: int | None = None  # the next examples offset it learns (None: from wherever Faust starts)
     saved_at: float = 0.0  # when it was last checkpointed (monotonic)
+    learned_at: float = 0.0  # when it last learned (monotonic)
     dirty: bool = False  # learned since that checkpoint
     stale: bool = False  # the examples partition was revoked since: reload the checkpoint
     sought: int | None = None  # the offset it asked Faust to seek back to
@@ -86,13 +98,15 @@ def register(rt: Runtime) -> None:
             return rt.registry.publish(req.model, **kwargs)  # type: ignore[arg-type]
 
     def learn_some(t: Trainer, batch: list[Example], start: int) -> tuple[int, list[tuple[Example, list[Any], list[Any]]]]:
-        """Learn from ``batch[start:]`` up to and including the first example that asks the
-        registry for something (its number must be known before the next example is learned)."""
+        """Learn from ``batch[start:]`` for about ``LEARN_SLICE_S``, up to and including the first
+        example that asks the registry for something (its number must be known before the next
+        example is learned)."""
         done = []
+        until = time.perf_counter() + LEARN_SLICE_S
         for i in range(start, len(batch)):
             detections, requests = t.learn(batch[i])
             done.append((batch[i], detections, requests))
-            if requests:
+            if requests or time.perf_counter() >= until:
                 return i + 1, done
         return len(batch), done
 
@@ -184,12 +198,13 @@ def register(rt: Runtime) -> None:
         if examples_tp in revoked:
             run.stale = True
 
-    @rt.app.timer(CHECKPOINT_EVERY)
+    @rt.app.timer(QUIET_S)
     async def checkpoint_quiet_stream() -> None:
-        """A stream that went quiet still gets its last examples checkpointed."""
+        """A stream that went quiet still gets its last examples checkpointed, within a second or two."""
         async with lock:
+            now = time.monotonic()
             if run.trainer is not None and run.dirty and not run.stale and run.next is not None \
-                    and time.monotonic() - run.saved_at >= CHECKPOINT_EVERY:
+                    and (now - run.learned_at >= QUIET_S or now - run.saved_at >= CHECKPOINT_EVERY):
                 await checkpoint(run.trainer, run.next)
 
     @rt.app.agent(rt.topics["examples"], name="train")
@@ -254,10 +269,9 @@ def register(rt: Runtime) -> None:
         position = 0
         duplicates = t.duplicates
         while position < len(batch):
-            # learning (and a scikit-learn refit) runs off the event loop, so scoring goes on
-            position, done = await asyncio.to_thread(learn_some, t, batch, position)
+            position, done = learn_some(t, batch, position)  # a slice; then the scorer's turn (below)
             run.next = next_offset = todo[position - 1].message.offset + 1
-            run.dirty = True
+            run.dirty, run.learned_at = True, time.monotonic()
             changed = False
             for example, detections, requests in done:
                 for found in detections:
@@ -272,6 +286,8 @@ def register(rt: Runtime) -> None:
                 await checkpoint(t, next_offset)
                 if run.trainer is None:
                     break
+            if position < len(batch):
+                await asyncio.sleep(0)  # the scorer's turn
         if t.duplicates > duplicates:
             metrics.DUPLICATES.labels("train").inc(t.duplicates - duplicates)
         if t.position // GAUGE_EVERY != (t.position - len(batch)) // GAUGE_EVERY:

@@ -48,9 +48,9 @@ def sign(blob: bytes, key: bytes, context: str) -> str:
     return hmac.new(key, context.encode() + b"\n" + blob, hashlib.sha256).hexdigest()
 
 
-def pack(model: Any, key: bytes, context: str) -> Artifact:
-    """Pickle, compress, checksum and sign a model as what it is (``context``)."""
-    blob = zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), 6)
+def pack(model: Any, key: bytes, context: str, level: int = 6) -> Artifact:
+    """Pickle, compress (zlib ``level``), checksum and sign a model as what it is (``context``)."""
+    blob = zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), level)
     return Artifact(blob, hashlib.sha256(blob).hexdigest(), sign(blob, key, context))
 
 

@@ -76,7 +76,7 @@ class CheckpointStore:
         newer trainer has begun."""
         if self.epoch is None:
             raise Superseded("no epoch taken: call begin() first")
-        art = pack(state, self.key, CONTEXT)
+        art = pack(state, self.key, CONTEXT, level=1)  # written every few seconds: speed over size (0.15 MB, not 0.13; 6 ms, not 15)
         written = self._write(keys=[self.epoch_key, self.state_key],
                               args=[self.epoch, offset, art.blob, art.sha256, art.signature])
         if written == -1:  # Redis lost every epoch (emptied, or restarted without its data): go on
