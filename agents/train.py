@@ -185,8 +185,10 @@ def register(rt: Runtime) -> None:
             log.warning("%s: this worker stops training until the examples partition comes back", exc)
             run.trainer = None
             return
-        except redis.RedisError as exc:  # learning goes on in memory; the next batch tries again
-            log.warning("the trainer's checkpoint was not saved (%s): trying again after the next batch", exc)
+        except redis.RedisError as exc:  # learning goes on in memory; tried again as if it had been saved
+            # (a try after every 2 ms slice of learning pickled the trainer each time: scoring crawled)
+            log.warning("the trainer's checkpoint was not saved (%s): trying again in %g s", exc, CHECKPOINT_EVERY)
+            run.saved_at = time.monotonic()
             return
         run.saved_at = time.monotonic()
         run.dirty = False

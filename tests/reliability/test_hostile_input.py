@@ -16,9 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
 
+from schemas import Accepted, decode
 from streams.core.join import source_of
+from streams.core.labels import coerce_label
+from streams.kafka.partitioner import key_hash
 from streams.kafka.reader import read_topic
 from streams.settings import Settings
+from streams.specs.load import load_spec
 from tests.support.invariants import caught_up
 from tests.support.pipeline import Worker, settled
 
@@ -99,6 +103,7 @@ def test_arbitrary_records_each_end_as_one_outcome_and_the_worker_lives(stack_se
     producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", max_request_size=2**20)
     sent = {"raw": 0, "feedback": 0}
     written: dict[str, list[Any]] = {"raw": [], "feedback": []}  # each record's send, for where it landed
+    feedback_sent: list[bytes] = []
     try:
         settled(s, 1)
 
@@ -111,8 +116,9 @@ def test_arbitrary_records_each_end_as_one_outcome_and_the_worker_lives(stack_se
                 written["raw"].append(producer.send(s.topic("raw"), key=data.draw(keys), value=data.draw(raw_values(n))))
                 sent["raw"] += 1
             if data.draw(st.booleans()):
-                written["feedback"].append(producer.send(s.topic("feedback"), key=data.draw(keys),
-                                                         value=data.draw(feedback_values(n))))
+                value = data.draw(feedback_values(n))
+                written["feedback"].append(producer.send(s.topic("feedback"), key=data.draw(keys), value=value))
+                feedback_sent.append(value)
                 sent["feedback"] += 1
 
         case()
@@ -135,11 +141,22 @@ def test_arbitrary_records_each_end_as_one_outcome_and_the_worker_lives(stack_se
     raw_outcomes = Counter((f["source_partition"], f["source_offset"]) for f in features)
     raw_outcomes.update((d["partition"], d["offset"]) for d in letters if d["source_topic"] == s.topic("raw"))
     assert not [d for d in letters if d["source_topic"] == s.topic("rekeyed")], "a dead letter that lost its raw record"
-    # the feedback agent's outcome of each record: a label (its header names the feedback record),
-    # or a dead letter; the join's later outcomes of a label (duplicate_label, unknown_event) name
-    # the same feedback record, once each
+    # the first outcome of each feedback record: a label re-keyed (its header names the feedback
+    # record), a dead letter, or the join took it as it is (a label of the task's type on its
+    # event's partition); the join's later outcomes of a label (duplicate_label, unknown_event)
+    # name the same feedback record, once each
     joined = {"duplicate_label", "unknown_event"}
+    task = load_spec(None).task
+
+    def taken_as_it_is(m: Any, value: bytes) -> bool:
+        got = decode("feedback", value, max_bytes=s.max_event_bytes)
+        return isinstance(got, Accepted) and coerce_label(task, got.value.label) is not None \
+            and key_hash(got.value.event_id.encode()) % s.partitions == m.partition
+
     feedback_outcomes = Counter(source_of(r.headers, "feedback", ("labels", None, None))[1:] for r in labels)
+    feedback_outcomes.update((m.partition, m.offset) for m, value in
+                             zip((f.get(timeout=60) for f in written["feedback"]), feedback_sent, strict=True)
+                             if taken_as_it_is(m, value))
     feedback_outcomes.update((d["partition"], d["offset"]) for d in letters
                              if d["source_topic"] == s.topic("feedback") and d["reason"] not in joined)
     labels_letters = Counter((d["partition"], d["offset"]) for d in letters
