@@ -324,7 +324,7 @@ def quick_raw(payload: bytes | None, max_bytes: int, record_ts: float | None,
             return None
     if not fits(data):
         return None
-    return RawEvent(event_id=event_id, data=data, entity_id=entity_id, ts=ts)
+    return RawEvent.made(event_id, data, entity_id, ts)
 
 
 def encode(record: _Record) -> bytes:

@@ -201,6 +201,9 @@ def make_detector(signal: str, detector: str, params: dict[str, Any]) -> Any:
     return DETECTOR_TYPES[detector](**detector_params(signal, detector, params))
 
 
+_NUMBERS = (int, float)  # a tuple: ``int | float`` is built anew at every isinstance
+
+
 class DriftMonitor:
     """One detector on one signal, with warm-up, debouncing and direction rules."""
 
@@ -230,7 +233,7 @@ class DriftMonitor:
         before = float(getattr(self.detector, "estimation", self.mean))
         if isinstance(value, bool):
             value = float(value)
-        if isinstance(value, int | float):  # long-run and recent levels, for detectors that keep none
+        if isinstance(value, _NUMBERS):  # long-run and recent levels, for detectors that keep none
             self.mean += (float(value) - self.mean) / min(self.updates, LONG_RUN)
             self.recent += (float(value) - self.recent) / min(self.updates, RECENT)
         if self.values is not None:
