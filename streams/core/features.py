@@ -44,7 +44,7 @@ import orjson
 from schemas.reasons import Reason
 from schemas.records import RawEvent
 from streams.core import plugins
-from streams.core.spec import EntityFeatureSpec, PipelineSpec
+from streams.core.spec import PipelineSpec
 
 EntityState = dict[str, Any]
 BUCKETS = 60  # buckets in a time window: its memory bound and its resolution
@@ -68,16 +68,10 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, _NUMBERS) and not isinstance(value, bool) else None
 
 
-def _last_update(window: list[Any], value: float | None, size: int) -> None:
-    window.append(value)
-    if len(window) > size:
-        del window[0]
-
-
 def _last_aggregate(agg: str, window: list[Any]) -> float:
     if agg == "count":
         return float(len(window))
-    values = [v for v in window if v is not None]
+    values = window if None not in window else [v for v in window if v is not None]
     if not values:
         return 0.0
     if agg == "mean":
@@ -126,10 +120,6 @@ def _time_aggregate(agg: str, window: list[list[Any]]) -> float:
     if agg == "mean":
         return mean
     return math.sqrt(max(0.0, sum(map(_squares_of, window)) / n - mean * mean))  # std
-
-
-def _aggregate(e: EntityFeatureSpec, window: list[Any]) -> float:
-    return _last_aggregate(e.agg, window) if e.last is not None else _time_aggregate(e.agg, window)
 
 
 def new_state(spec: PipelineSpec) -> EntityState:
@@ -219,20 +209,24 @@ def featurize(spec: PipelineSpec, event: RawEvent, state: EntityState | None,
         _call(spec, event, x, state, counted)
     previous = state["t"]
     for e, window in zip(spec.entity, state["w"], strict=True):
-        if e.agg == "time_since_previous":
+        agg, last = e.agg, e.last
+        if agg == "time_since_previous":
             x[e.name] = float(now - previous) if previous is not None else -1.0
             continue
-        if not counted:
-            value = _number(data.get(e.field)) if e.field else None
-            if e.last is not None:
-                _last_update(window, value, e.last)
-            else:
-                _time_update(window, value, now, float(e.seconds or 0.0))
-        x[e.name] = _aggregate(e, window)
+        if last is not None:
+            if not counted:
+                window.append(_number(data.get(e.field)) if e.field else None)
+                if len(window) > last:
+                    del window[0]
+            x[e.name] = _last_aggregate(agg, window)
+        else:
+            if not counted:
+                _time_update(window, _number(data.get(e.field)) if e.field else None, now, float(e.seconds or 0.0))
+            x[e.name] = _time_aggregate(agg, window)
     if not counted:
-        state["t"] = now if previous is None else max(previous, now)
+        state["t"] = now if previous is None or now > previous else previous
         if position is not None:
-            state["o"] = [position[0], position[1]]
+            state["o"] = list(position)
     return x, state
 
 
