@@ -10,7 +10,7 @@ turns a record back into bytes; ``check_fields`` checks raw ``data`` against dec
 True
 """
 
-from schemas.decode import Accepted, Decoded, Rejected, decode, encode, quick_raw
+from schemas.decode import Accepted, Decoded, Rejected, decode, encode, quick_features, quick_raw
 from schemas.fields import FIELD_TYPES, FieldSpec, FieldType, check_fields, check_value, fits_compiled
 from schemas.jsonschema import export_schemas, json_schemas
 from schemas.reasons import Reason
@@ -34,5 +34,5 @@ __all__ = [
     "FIELD_TYPES", "RECORD_TYPES", "SCHEMA_VERSION",
     "Accepted", "Alert", "AlertKind", "DeadLetter", "Decoded", "FeatureVector", "Feedback", "FieldSpec", "FieldType",
     "JSONScalar", "Label", "ModelVersion", "Prediction", "RawEvent", "Reason", "Record", "Rejected",
-    "check_fields", "check_value", "decode", "encode", "fits_compiled", "quick_raw", "export_schemas", "json_schemas",
+    "check_fields", "check_value", "decode", "encode", "fits_compiled", "quick_features", "quick_raw", "export_schemas", "json_schemas",
 ]

