@@ -327,3 +327,21 @@ def test_no_offset_is_committed_once_a_record_could_not_be_written(monkeypatch: 
     assert asyncio.run(consumer._commit({TP: 9})) is True and committed == [{TP: 9}]
     consumer.app.send_failed = RuntimeError("MessageSizeTooLarge")  # the runtime's send callback sets it
     assert asyncio.run(consumer._commit({TP: 12})) is False and committed == [{TP: 9}]
+
+
+def test_the_app_runs_without_fausts_stats_monitor(tmp_path: Any) -> None:
+    """Faust's Monitor timed every record and event for pages nothing reads: the app's sensors
+    leave it out, and the services the app starts do not include it; the app's other sensors stay."""
+    from dataclasses import replace
+
+    from faust.sensors import Sensor
+
+    from streams.settings import Settings
+    from streams.worker.app import create_app
+
+    app = create_app(replace(Settings.from_env({}), state_dir=tmp_path))
+    ours = Sensor()
+    app.sensors.add(ours)
+    services = list(app.on_init_dependencies())
+    assert app.monitor not in set(app.sensors) and app.monitor not in services
+    assert ours in set(app.sensors) and ours in services
