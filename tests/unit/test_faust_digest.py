@@ -145,6 +145,10 @@ RELIED = [
     Relied("faust.app.base:App.flow_control",
            "f664abbe76e25985fd8ebcd1fbc5e2b3174909d2000a5aa3595e8516fdb903a5",
            f"{TRANSPORT} App.flow_control, which replaces it with our FlowControl(loop=self.loop)."),
+    Relied("faust.app.base:App.on_init_dependencies",
+           "7621a70a9b01f93f5d8ee7a909a2065402bd7c5458ffa7e338e51de5032624b2",
+           f"{TRANSPORT} App.on_init_dependencies, which calls it and then removes the Monitor it adds to the app's "
+           "sensors: check that Faust still adds it there, and that the services it returns read the sensors lazily."),
     # ---- mode
     Relied("mode.utils.queues:FlowControlEvent.resume",
            "4dcdc1253fd0dcb40de18a3702503c01d21e9da7e5e55b122fb92615f27648d9",
