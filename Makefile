@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # River, Faust and scikit-learn again, about 3.5 s of CPU each
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo test test-unit test-integration test-reliability test-readme test-containers test-containers-all images container-deps bench bench-drift setup system-deps kafka-jars stack-up stack-down lint clean
+.PHONY: demo docs docs-serve test test-unit test-integration test-reliability test-readme test-containers test-containers-all images container-deps bench bench-drift setup system-deps kafka-jars stack-up stack-down lint clean
 
 # DEMO_ARGS passes options on to `driftline demo` (e.g. DEMO_ARGS="--events 8000"); none by default
 DEMO_ARGS ?=
@@ -31,7 +31,7 @@ UNIT := tests/unit tests/support streams agents schemas examples/driftline-acme/
 TEST_WORKERS ?= 3
 PYTEST_TIMEOUT ?= 900
 
-test: setup lint
+test: setup lint docs
 	$(BIN)/pytest -n 2 --dist worksteal $(UNIT)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --timeout $(PYTEST_TIMEOUT) tests/integration
 	$(BIN)/pytest -n 3 --dist loadgroup --timeout $(PYTEST_TIMEOUT) -m "readme or reliability" tests/readme tests/reliability
@@ -68,6 +68,17 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams agents schemas tests benchmarks examples
+
+# mkdocs-material and a plugin print banners about MkDocs' future on every build: not ours to read each time
+DOCS_ENV := NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true
+# The docs site (mkdocs.yml) into site/: a warning, a broken link or a missing page fails the build.
+# The reference pages are generated from the code as it builds (docs/gen_reference.py).
+docs: $(STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs build --strict
+
+# The docs site served at http://127.0.0.1:8000, rebuilt as pages change
+docs-serve: $(STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs serve
 
 bench: setup
 	@if [ -d benchmarks ]; then $(BIN)/python -m benchmarks; else echo "no benchmarks yet (the performance issue adds them)"; fi

@@ -10,6 +10,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 
@@ -27,64 +28,86 @@ def _default_cache_dir() -> Path:
     return Path(base) / "driftline"
 
 
+def _var(env: str, default: Any, help: str, *, shown: str | None = None, secret: bool = False) -> Any:
+    """A setting read from ``env``: its default (a value, or a function that makes it), what it
+    means, how the default reads in the docs when the value alone does not say it (``shown``), and
+    whether it is a secret (never in a repr). The reference page is generated from these
+    (``streams.reference``): a setting added here is documented there."""
+    meta = {"env": env, "help": help, "shown": shown}
+    if callable(default):
+        return field(default_factory=default, repr=not secret, metadata=meta)
+    return field(default=default, repr=not secret, metadata=meta)
+
+
 @dataclass(frozen=True)
 class Settings:
     """driftline's configuration. Build it with :meth:`from_env`; never mutate it."""
 
-    kafka_bootstrap: str = field(default="127.0.0.1:9092", metadata={"env": "DRIFTLINE_KAFKA_BOOTSTRAP"})
-    #: how every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
-    kafka_security_protocol: str = field(default="PLAINTEXT", metadata={"env": "DRIFTLINE_KAFKA_SECURITY_PROTOCOL"})
-    #: with SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, and the user's name and password
-    kafka_sasl_mechanism: str = field(default="SCRAM-SHA-512", metadata={"env": "DRIFTLINE_KAFKA_SASL_MECHANISM"})
-    kafka_username: str = field(default="", metadata={"env": "DRIFTLINE_KAFKA_USERNAME"})
-    kafka_password: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_KAFKA_PASSWORD"})
-    #: with TLS: the CA that signed the brokers' certificates (else the system's), and a client
-    #: certificate and key when the brokers ask for one
-    kafka_ca_file: str = field(default="", metadata={"env": "DRIFTLINE_KAFKA_CA_FILE"})
-    kafka_cert_file: str = field(default="", metadata={"env": "DRIFTLINE_KAFKA_CERT_FILE"})
-    kafka_key_file: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_KAFKA_KEY_FILE"})
-    #: may carry a password (redis://:secret@host or rediss:// for TLS): never shown, see redis_url_shown
-    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False, metadata={"env": "DRIFTLINE_REDIS_URL"})
-    topic_prefix: str = field(default="driftline", metadata={"env": "DRIFTLINE_TOPIC_PREFIX"})
-    pipeline: str = field(default="", metadata={"env": "DRIFTLINE_PIPELINE"})
-    web_port: int = field(default=6066, metadata={"env": "DRIFTLINE_WEB_PORT"})
-    #: the address the worker's web server listens on: the loopback only, unless told (containers)
-    web_bind: str = field(default="127.0.0.1", metadata={"env": "DRIFTLINE_WEB_BIND"})
-    state_dir: Path = field(default_factory=_default_state_dir, metadata={"env": "DRIFTLINE_STATE_DIR"})
-    cache_dir: Path = field(default_factory=_default_cache_dir, metadata={"env": "DRIFTLINE_CACHE_DIR"})
-    partitions: int = field(default=4, metadata={"env": "DRIFTLINE_PARTITIONS"})
-    #: copies of each topic the broker keeps (1 for the local single-node stack; 3 on a cluster)
-    replication_factor: int = field(default=1, metadata={"env": "DRIFTLINE_REPLICATION_FACTOR"})
-    max_event_bytes: int = field(default=64 * 1024, metadata={"env": "DRIFTLINE_MAX_EVENT_BYTES"})
-    #: this worker's stable name in its consumer group (Kafka's static membership): a worker
-    #: restarted under the same name gets its partitions back at once, with no rebalance;
-    #: empty means "<host>-<web port>"
-    worker_id: str = field(default="", metadata={"env": "DRIFTLINE_WORKER_ID"})
-    #: a worker that stops heartbeating for this long is dropped and its partitions move on
-    session_timeout_s: int = field(default=10, metadata={"env": "DRIFTLINE_SESSION_TIMEOUT_S"})
-    #: agents take up to this many records at a time (more per batch: less work per record)
-    batch_max: int = field(default=1000, metadata={"env": "DRIFTLINE_BATCH_MAX"})
-    #: ... and wait at most this long for a batch to fill (the latency a quiet stream pays)
-    batch_wait_ms: int = field(default=10, metadata={"env": "DRIFTLINE_BATCH_WAIT_MS"})
-    kafka_controller_port: int = field(default=0, metadata={"env": "DRIFTLINE_KAFKA_CONTROLLER_PORT"})
-    kafka_heap_opts: str = field(default="-Xms256m -Xmx512m", metadata={"env": "DRIFTLINE_KAFKA_HEAP_OPTS"})
-    kafka_version: str = field(default="3.9.1", metadata={"env": "DRIFTLINE_KAFKA_VERSION"})
-    model_key: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_MODEL_KEY"})
-    #: test machinery (streams.failpoints): places where the process kills itself, e.g. "registry.logged@2"
-    failpoints: str = field(default="", metadata={"env": "DRIFTLINE_FAILPOINTS"})
-    #: alerts are also POSTed here as JSON when set (a webhook URL often carries a secret: no repr)
-    alert_webhook: str = field(default="", repr=False, metadata={"env": "DRIFTLINE_ALERT_WEBHOOK"})
-
-    #: every this many seconds a worker asks the broker how full its log directories are and
-    #: where outside subscribers of the outputs stand (0: never)
-    broker_watch_s: int = field(default=30, metadata={"env": "DRIFTLINE_BROKER_WATCH_S"})
-    #: a broker log directory with less than this share (percent) of its disk usable is alerted on
-    broker_disk_min_free_pct: int = field(default=10, metadata={"env": "DRIFTLINE_BROKER_DISK_MIN_FREE_PCT"})
-    #: a subscriber whose committed offsets stand still this long, with records to read, is alerted on
-    subscriber_stall_s: int = field(default=300, metadata={"env": "DRIFTLINE_SUBSCRIBER_STALL_S"})
-    #: set by a driftline process that starts a worker (the demo, a live replay, the tests): the
-    #: worker stops when that process is gone (0: it runs on its own)
-    parent_pid: int = field(default=0, metadata={"env": "DRIFTLINE_PARENT_PID"})
+    kafka_bootstrap: str = _var("DRIFTLINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers, `host:port[,host:port...]`.")
+    kafka_security_protocol: str = _var("DRIFTLINE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT",
+                                        "How every Kafka client connects: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.")
+    kafka_sasl_mechanism: str = _var("DRIFTLINE_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
+                                     "With SASL: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.")
+    kafka_username: str = _var("DRIFTLINE_KAFKA_USERNAME", "", "With SASL: the user's name (required, with the password).")
+    kafka_password: str = _var("DRIFTLINE_KAFKA_PASSWORD", "", "With SASL: the user's password. Never printed.", secret=True)
+    kafka_ca_file: str = _var("DRIFTLINE_KAFKA_CA_FILE", "", "With TLS: the PEM file of the CA that signed the brokers' "
+                              "certificates (host names are checked).", shown="the system's CAs")
+    kafka_cert_file: str = _var("DRIFTLINE_KAFKA_CERT_FILE", "", "With TLS, when the brokers ask for a client certificate: "
+                                "its PEM certificate (with `DRIFTLINE_KAFKA_KEY_FILE`).")
+    kafka_key_file: str = _var("DRIFTLINE_KAFKA_KEY_FILE", "", "With TLS: the client certificate's PEM key.", secret=True)
+    redis_url: str = _var("DRIFTLINE_REDIS_URL", "redis://127.0.0.1:6379/0",
+                          "Redis for the model registry and state: `redis://:password@host:port/db`, or `rediss://` for "
+                          "TLS. Without a password, the local stack's generated one (`<state>/redis.password`) is used "
+                          "when there is one. Never printed: status and messages mask it (see `redis_url_shown`).",
+                          secret=True)
+    topic_prefix: str = _var("DRIFTLINE_TOPIC_PREFIX", "driftline", "Topic names are `<prefix>.<name>`.")
+    pipeline: str = _var("DRIFTLINE_PIPELINE", "", "Path to a pipeline spec (TOML).", shown="the built-in demo pipeline")
+    web_port: int = _var("DRIFTLINE_WEB_PORT", 6066, "The worker's HTTP port: the dashboard at `/`, `/metrics`, `/health`, `/api/*`.")
+    web_bind: str = _var("DRIFTLINE_WEB_BIND", "127.0.0.1",
+                         "The address the worker's web server listens on: the loopback only, unless told (`0.0.0.0` in a container).")
+    state_dir: Path = _var("DRIFTLINE_STATE_DIR", _default_state_dir, "The local stack's pid files, logs and data.",
+                           shown="~/.local/state/driftline")
+    cache_dir: Path = _var("DRIFTLINE_CACHE_DIR", _default_cache_dir, "Kafka's jars, fetched once per machine.",
+                           shown="~/.cache/driftline")
+    partitions: int = _var("DRIFTLINE_PARTITIONS", 4, "Partitions of the event topics (`alerts`, `models`, `examples` have 1).")
+    replication_factor: int = _var("DRIFTLINE_REPLICATION_FACTOR", 1,
+                                   "Copies the broker keeps of each topic driftline creates (its own and Faust's "
+                                   "changelogs): 1 for the local single-node stack, 3 on a production cluster.")
+    max_event_bytes: int = _var("DRIFTLINE_MAX_EVENT_BYTES", 64 * 1024, "Larger raw values are dead-lettered as `oversized`.")
+    worker_id: str = _var("DRIFTLINE_WORKER_ID", "",
+                          "The worker's stable member name in its consumer group (Kafka's static membership): a worker "
+                          "restarted under the same name takes its partitions back at once, with no rebalance.",
+                          shown="<host>-<web port>")
+    session_timeout_s: int = _var("DRIFTLINE_SESSION_TIMEOUT_S", 10,
+                                  "A worker silent this long (seconds, 6 to 300) is dropped from the group and the "
+                                  "others take its partitions over.")
+    batch_max: int = _var("DRIFTLINE_BATCH_MAX", 1000, "Records an agent takes at a time (more per batch: less work per record).")
+    batch_wait_ms: int = _var("DRIFTLINE_BATCH_WAIT_MS", 10,
+                              "How long (milliseconds) an agent waits for a batch to fill: the latency a quiet stream pays.")
+    kafka_controller_port: int = _var("DRIFTLINE_KAFKA_CONTROLLER_PORT", 0, "The local broker's KRaft controller port.",
+                                      shown="a free port, kept")
+    kafka_heap_opts: str = _var("DRIFTLINE_KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m", "The local broker's JVM heap.")
+    kafka_version: str = _var("DRIFTLINE_KAFKA_VERSION", "3.9.1", "The Apache Kafka release the local stack fetches and runs.")
+    model_key: str = _var("DRIFTLINE_MODEL_KEY", "", "Signs and verifies model artifacts (HMAC-SHA256): set the same "
+                          "secret on every worker.", shown="the local stack's generated `<state>/model.key`", secret=True)
+    failpoints: str = _var("DRIFTLINE_FAILPOINTS", "", "Test machinery (`streams.failpoints`): places where the process "
+                           "kills itself, such as `registry.logged@2`, to prove what survives a crash.")
+    alert_webhook: str = _var("DRIFTLINE_ALERT_WEBHOOK", "", "An `http://` or `https://` URL: each alert is also POSTed "
+                              "there as JSON. Never printed (a webhook URL often carries a secret).", shown="empty (off)",
+                              secret=True)
+    broker_watch_s: int = _var("DRIFTLINE_BROKER_WATCH_S", 30,
+                               "Every this many seconds a worker asks the broker how full its log directories are and "
+                               "where outside subscribers of `alerts`, `predictions` and `deadletter` stand (0: never).")
+    broker_disk_min_free_pct: int = _var("DRIFTLINE_BROKER_DISK_MIN_FREE_PCT", 10,
+                                         "A broker log directory with less of its disk usable (percent) raises "
+                                         "`broker_disk_low` (critical).")
+    subscriber_stall_s: int = _var("DRIFTLINE_SUBSCRIBER_STALL_S", 300,
+                                   "An outside consumer group with records to read whose offsets stand still this long "
+                                   "(seconds) raises `subscriber_stalled`.")
+    parent_pid: int = _var("DRIFTLINE_PARENT_PID", 0,
+                           "Set by a driftline process that starts a worker (the demo, a live replay, the tests): the "
+                           "worker stops when that process is gone, instead of consuming on with no one to stop it.",
+                           shown="0 (off)")
 
     def __post_init__(self) -> None:
         if not self.topic_prefix or any(c not in _TOPIC_CHARS for c in self.topic_prefix):
