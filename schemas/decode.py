@@ -297,6 +297,26 @@ def quick_raw(payload: bytes | None, max_bytes: int, record_ts: float | None,
     >>> quick_raw(b'{"event_id": "e-1", "data": {"amount": "12.5"}}', 1024, 5.0, fits) is None
     True
     """
+    obj = _quick_object(payload, max_bytes)
+    if obj is None:
+        return None
+    get = obj.get
+    event_id, data, entity_id, ts = get("event_id"), get("data"), get("entity_id"), get("ts")
+    if not _quick_ids(event_id, entity_id) or not _quick_scalars(data):
+        return None
+    if ts is None:
+        ts = record_ts
+    elif (type(ts) is float or type(ts) is int) and 0 <= ts <= r.MAX_TS:
+        ts = float(ts)
+    else:
+        return None
+    if not fits(data):
+        return None
+    return RawEvent.made(event_id, data, entity_id, ts)
+
+
+def _quick_object(payload: bytes | None, max_bytes: int) -> dict[str, Any] | None:
+    """The quick paths' JSON object, of a schema version this code reads; None: ask decode."""
     if not payload or len(payload) > max_bytes:
         return None
     try:
@@ -305,27 +325,28 @@ def quick_raw(payload: bytes | None, max_bytes: int, record_ts: float | None,
         return None
     if type(obj) is not dict:
         return None
-    get = obj.get
-    event_id, data, entity_id, ts = get("event_id"), get("data"), get("entity_id"), get("ts")
-    if type(event_id) is not str or not 0 < len(event_id) <= r.MAX_ID or type(data) is not dict:
-        return None
-    if entity_id is not None and (type(entity_id) is not str or not 0 < len(entity_id) <= r.MAX_ID):
-        return None
-    if ts is None:
-        ts = record_ts
-    elif (type(ts) is float or type(ts) is int) and 0 <= ts <= r.MAX_TS:
-        ts = float(ts)
-    else:
-        return None
-    version = get("schema_version", 1)
+    version = obj.get("schema_version", 1)
     if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
         return None
-    for value in data.values():
+    return obj
+
+
+def _quick_ids(event_id: Any, entity_id: Any) -> bool:
+    """A string event id and a string entity id or none, each of 1 to ``MAX_ID`` characters (decode
+    also takes numbers, and converts them: the quick paths leave those to it)."""
+    if type(event_id) is not str or not 0 < len(event_id) <= r.MAX_ID:
+        return False
+    return entity_id is None or (type(entity_id) is str and 0 < len(entity_id) <= r.MAX_ID)
+
+
+def _quick_scalars(values: Any) -> bool:
+    """An object whose values are all scalars (no object, no array)."""
+    if type(values) is not dict:
+        return False
+    for value in values.values():
         if type(value) is dict or type(value) is list:
-            return None
-    if not fits(data):
-        return None
-    return RawEvent.made(event_id, data, entity_id, ts)
+            return False
+    return True
 
 
 def quick_features(payload: bytes | None) -> FeatureVector | None:
@@ -339,19 +360,12 @@ def quick_features(payload: bytes | None) -> FeatureVector | None:
     >>> quick_features(b'{"event_id": "e-1", "ts": 5, "features": {"a": [1]}}') is None
     True
     """
-    if not payload or len(payload) > _FEATURES_MAX_BYTES:
-        return None
-    try:
-        obj = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
-    if type(obj) is not dict:
+    obj = _quick_object(payload, _FEATURES_MAX_BYTES)
+    if obj is None:
         return None
     get = obj.get
     event_id, entity_id, ts, features = get("event_id"), get("entity_id"), get("ts"), get("features")
-    if type(event_id) is not str or not 0 < len(event_id) <= r.MAX_ID or type(features) is not dict:
-        return None
-    if entity_id is not None and (type(entity_id) is not str or not 0 < len(entity_id) <= r.MAX_ID):
+    if not _quick_ids(event_id, entity_id) or not _quick_scalars(features):
         return None
     if not ((type(ts) is float or type(ts) is int) and 0 <= ts <= r.MAX_TS) or get("lookups") is not None:
         return None
@@ -362,12 +376,6 @@ def quick_features(payload: bytes | None) -> FeatureVector | None:
     prediction = get("prediction")
     if prediction is not None and not (type(prediction) in (bool, int, str) or (type(prediction) is float and math.isfinite(prediction))):
         return None
-    version = get("schema_version", 1)
-    if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
-        return None
-    for value in features.values():
-        if type(value) is dict or type(value) is list:
-            return None
     return FeatureVector.made(event_id, entity_id, float(ts), features, *counts[:3], prediction, counts[3], None)
 
 
