@@ -1,6 +1,7 @@
 """The reference pages of the docs site, generated from the code they describe, so that they
 cannot drift from it: every setting from the settings object's own metadata (its variable, its
-default and what it means). `docs/gen_reference.py` writes them when `make docs` builds the site.
+default and what it means), every metric from the metric objects the worker serves (name, type,
+labels, help). `docs/gen_reference.py` writes them when `make docs` builds the site.
 
 >>> print(settings_page().splitlines()[4])
 | variable | default | meaning |
@@ -8,14 +9,16 @@ default and what it means). `docs/gen_reference.py` writes them when `make docs`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import MISSING, fields
+from types import ModuleType
 from typing import Any
 
 from streams.settings import Settings
 
 
 class MissingHelp(ValueError):
-    """A setting with no help text: the reference page would show a blank."""
+    """A setting or a metric with no help text: the reference page would show a blank."""
 
 
 def _default(f: Any) -> str:
@@ -51,5 +54,44 @@ def settings_page(cls: type = Settings) -> str:
         "`KAFKA_HOME`, when set, names an unpacked Apache Kafka that the local stack runs instead of the jars it fetches.",
         "",
         "*Generated from `streams/settings.py` by `streams/reference.py`: edit the code, not this page.*",
+        "",
+    ])
+
+
+def metrics_page(modules: Sequence[ModuleType] | None = None) -> str:
+    """The metrics reference: each Prometheus metric defined in ``modules`` (by default the ones the
+    worker serves: ``streams.worker.metrics`` and ``streams.worker.webhook``), as Prometheus names
+    it, in the order the modules define them. One without help text raises :class:`MissingHelp`."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    if modules is None:
+        from streams.worker import metrics, webhook
+        modules = (metrics, webhook)
+    rows, seen = [], set()
+    for module in modules:
+        for metric in vars(module).values():
+            if not isinstance(metric, MetricWrapperBase) or id(metric) in seen:
+                continue
+            seen.add(id(metric))
+            kind, text = metric._type, metric._documentation.strip()  # noqa: SLF001 - what /metrics prints as TYPE and HELP
+            name = metric._name + ("_total" if kind == "counter" else "")  # noqa: SLF001
+            if not text:
+                raise MissingHelp(f"metric {name} ({module.__name__}) has no help text: give it one where it is defined")
+            labels = ", ".join(f"`{label}`" for label in metric._labelnames) or "—"  # noqa: SLF001
+            rows.append(f"| `{name}` | {kind} | {labels} | {text.replace('|', '&#124;')} |")
+    return "\n".join([
+        "# Metrics",
+        "",
+        "Every `driftline worker` serves these at `http://<host>:6066/metrics` (`DRIFTLINE_WEB_PORT`), beside "
+        "prometheus-client's own `process_*` and `python_*` series; each worker counts what it did itself. "
+        "A histogram's series are `<name>_bucket`, `_sum` and `_count`. What each means in operation, the alert "
+        "rules and the Grafana dashboard: [Metrics, alert rules and Grafana](../metrics.md).",
+        "",
+        "| name | type | labels | help |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "*Generated from `streams/worker/metrics.py` and `streams/worker/webhook.py` by `streams/reference.py`: "
+        "edit the code, not this page.*",
         "",
     ])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 
 import pytest
 
-from streams.reference import MissingHelp, settings_page
+from streams.reference import MissingHelp, metrics_page, settings_page
 from streams.settings import Settings, _var
 
 
@@ -37,3 +37,33 @@ def test_a_setting_without_help_fails_the_page_naming_it() -> None:
 
     with pytest.raises(MissingHelp, match="DRIFTLINE_MYSTERY"):
         settings_page(Silent)
+
+
+def test_every_metric_the_worker_serves_is_on_the_metrics_page() -> None:
+    from prometheus_client import REGISTRY
+
+    page = metrics_page()
+    served = {family.name for family in REGISTRY.collect() if family.name.startswith("driftline_")}
+    assert served, "the worker's metrics are imported"
+    for name in served:
+        shown = name + "_total" if f"| `{name}_total` | counter |" in page else name
+        assert f"| `{shown}` |" in page, name
+    assert "| `driftline_processing_seconds` | histogram | `agent` |" in page
+
+
+def test_a_metric_added_to_the_code_appears_on_the_metrics_page_and_one_without_help_fails() -> None:
+    from types import ModuleType
+
+    from prometheus_client import Counter, Gauge
+
+    grown = ModuleType("grown")
+    grown.SPILLED = Counter("driftline_spilled_total", "Records spilled to disk, by topic", ["topic"], registry=None)  # type: ignore[attr-defined]
+    grown.DEPTH = Gauge("driftline_queue_depth", "Records waiting in the outbox", registry=None)  # type: ignore[attr-defined]
+    page = metrics_page([grown])
+    assert "| `driftline_spilled_total` | counter | `topic` | Records spilled to disk, by topic |" in page
+    assert "| `driftline_queue_depth` | gauge | — | Records waiting in the outbox |" in page
+
+    silent = ModuleType("silent")
+    silent.QUIET = Counter("driftline_quiet_total", " ", registry=None)  # type: ignore[attr-defined]
+    with pytest.raises(MissingHelp, match="driftline_quiet_total"):
+        metrics_page([silent])
