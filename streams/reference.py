@@ -1,7 +1,8 @@
 """The reference pages of the docs site, generated from the code they describe, so that they
 cannot drift from it: every setting from the settings object's own metadata (its variable, its
 default and what it means), every metric from the metric objects the worker serves (name, type,
-labels, help). `docs/gen_reference.py` writes them when `make docs` builds the site.
+labels, help), every command and option from the CLI's argument parser. `docs/gen_reference.py`
+writes them when `make docs` builds the site.
 
 >>> print(settings_page().splitlines()[4])
 | variable | default | meaning |
@@ -9,7 +10,8 @@ labels, help). `docs/gen_reference.py` writes them when `make docs` builds the s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import argparse
+from collections.abc import Iterator, Sequence
 from dataclasses import MISSING, fields
 from types import ModuleType
 from typing import Any
@@ -95,3 +97,46 @@ def metrics_page(modules: Sequence[ModuleType] | None = None) -> str:
         "edit the code, not this page.*",
         "",
     ])
+
+
+def _commands(parser: argparse.ArgumentParser, path: str, text: str) -> Iterator[tuple[str, str, argparse.ArgumentParser]]:
+    """Each command of ``parser`` (itself first), depth first: its words, its help, its parser."""
+    yield path, text, parser
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps no public list of its arguments
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            helps = {choice.dest: choice.help or "" for choice in action._choices_actions}  # noqa: SLF001
+            for name, child in action.choices.items():
+                yield from _commands(child, f"{path} {name}", helps.get(name, ""))
+
+
+def cli_page(parser: argparse.ArgumentParser | None = None) -> str:
+    """The CLI reference: every command and subcommand of ``parser`` (by default driftline's own),
+    each argument with what it means, its choices and its default. A command or an argument
+    without help text raises :class:`MissingHelp`, naming it."""
+    if parser is None:
+        from streams.cli.main import build_parser
+        parser = build_parser()
+    out = ["# Commands", "",
+           "Every command and option of `driftline`, as its argument parser defines them. Bad usage gets one line "
+           "and exit code 2.", ""]
+    for path, text, command in _commands(parser, parser.prog, parser.description or ""):
+        if not text.strip():
+            raise MissingHelp(f"command `{path}` has no help text: give it one where it is added")
+        rows = []
+        for action in command._actions:  # noqa: SLF001
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):  # noqa: SLF001
+                continue
+            name = ", ".join(action.option_strings) or str(action.metavar or action.dest)
+            if not (action.help or "").strip():
+                raise MissingHelp(f"`{path}` argument {name} has no help text: give it one where it is added")
+            meaning = action.help.replace("|", "&#124;")
+            if action.choices and not isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                meaning += " (one of " + ", ".join(f"`{c}`" for c in action.choices) + ")"
+            default = action.default
+            shown = "" if default in (None, False, [], argparse.SUPPRESS) or not action.option_strings else f"`{default}`"
+            rows.append(f"| `{name}` | {meaning} | {shown} |")
+        out += [f"## `{path}`", "", text.strip(), ""]
+        if rows:
+            out += ["| argument | meaning | default |", "|---|---|---|", *rows, ""]
+    out += ["*Generated from `streams/cli/main.py` by `streams/reference.py`: edit the code, not this page.*", ""]
+    return "\n".join(out)

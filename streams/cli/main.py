@@ -201,18 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("stack", help="the local stack: a real Kafka (KRaft) broker and Redis")
-    p.add_argument("action", choices=["up", "down", "status", "fetch"])
+    p.add_argument("action", choices=["up", "down", "status", "fetch"],
+                   help="up: start the broker and Redis; down: stop them; status: say how they are; fetch: Kafka's jars only")
     p.add_argument("--json", action="store_true", help="status as JSON, for scripts")
     p.set_defaults(run=_stack)
 
     p = sub.add_parser("schemas", help="the event schemas")
-    p.add_argument("action", choices=["export"])
+    p.add_argument("action", choices=["export"], help="export: write the schemas out")
     p.add_argument("directory", help="folder to write one JSON Schema per value kind into")
     p.set_defaults(run=_schemas)
 
     p = sub.add_parser("worker", help="one worker running every agent")
     p.add_argument("--agents", help="comma-separated subset of: validate, feedback, join, train, models")
-    p.add_argument("--loglevel", default="WARNING", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--loglevel", default="WARNING", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="how much the worker logs")
     p.set_defaults(run=_worker)
 
     p = sub.add_parser("produce", help="produce raw events and feedback from a built-in stream or a file")
@@ -221,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=_rate, help="events per second, or 'max' (the default)")
     p.add_argument("--feedback-delay", type=_count, default=0, help="labels follow their events by this many events")
     p.add_argument("--feedback-fraction", type=_fraction, default=1.0, help="share of events that get a label")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="the built-in stream's random seed: the same seed, the same events")
     p.add_argument("--drift-at", type=_positive_int, default=10_000, help="event where the built-in concept changes")
     p.set_defaults(run=_produce)
 
@@ -240,16 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
     q = models.add_parser("list", help="every version: status, created, examples, metrics, parent")
     q.add_argument("--json", action="store_true", help="as JSON, for scripts")
     q = models.add_parser("show", help="everything about one version, with its lineage")
-    q.add_argument("version", type=_positive_int)
+    q.add_argument("version", type=_positive_int, help="the version's number")
     q.add_argument("--json", action="store_true", help="as JSON, for scripts")
     q = models.add_parser("promote", help="make a version the champion (recorded with who and why)")
-    q.add_argument("version", type=_positive_int)
+    q.add_argument("version", type=_positive_int, help="the version's number")
     q.add_argument("--reason", help="why, for the record")
     q = models.add_parser("rollback", help="put the previous champion back in service")
     q.add_argument("--reason", help="why, for the record")
     q = models.add_parser("diff", help="two versions side by side")
-    q.add_argument("version", type=_positive_int)
-    q.add_argument("other", type=_positive_int)
+    q.add_argument("version", type=_positive_int, help="one version's number")
+    q.add_argument("other", type=_positive_int, help="the other's")
     q = models.add_parser("register", help="a model trained elsewhere as a new signed version (checked on the stream first)")
     q.add_argument("path", type=Path, help="a .skops, .joblib or .pkl/.pickle file (scikit-learn or River), or an MLflow model directory")
     q.add_argument("--as", dest="status", choices=["challenger", "candidate"], required=True,
@@ -287,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 when a reported metric is under VALUE (repeatable)")
     p.add_argument("--limit", type=_positive_int,
                    help="stop after this many events (a built-in stream, which never ends: twice --drift-at, 20000)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="a built-in stream's random seed: the same seed, the same events")
     p.add_argument("--drift-at", type=_positive_int, default=10_000, help="event where the built-in concept changes")
     p.add_argument("--name", help="a name for this run's experiment record")
     p.add_argument("--tag", action="append", default=[], help="a tag for this run's experiment record (repeatable)")
@@ -308,14 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("id", help="an experiment id (or a unique prefix, or its --name)")
     q.add_argument("--json", action="store_true", help="as JSON, for scripts")
     q = ex.add_parser("compare", help="runs side by side: metrics, differences, the spec diff")
-    q.add_argument("ids", nargs="+", metavar="ID")
+    q.add_argument("ids", nargs="+", metavar="ID", help="experiment ids (or unique prefixes, or --name)")
     q = ex.add_parser("report", help="one HTML report of these runs, with their comparison")
-    q.add_argument("ids", nargs="+", metavar="ID")
+    q.add_argument("ids", nargs="+", metavar="ID", help="experiment ids (or unique prefixes, or --name)")
     q.add_argument("--out", type=Path, required=True, help="the report's folder")
     p.set_defaults(run=_experiments)
 
     p = sub.add_parser("spec", help="pipeline specs: infer one from a sample file")
-    p.add_argument("action", choices=["init"])
+    p.add_argument("action", choices=["init"], help="init: write a spec inferred from the sample")
     p.add_argument("file", type=Path, help="a .csv or .jsonl sample with a label column")
     p.set_defaults(run=_spec)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 
 import pytest
 
-from streams.reference import MissingHelp, metrics_page, settings_page
+from streams.reference import MissingHelp, cli_page, metrics_page, settings_page
 from streams.settings import Settings, _var
 
 
@@ -67,3 +67,30 @@ def test_a_metric_added_to_the_code_appears_on_the_metrics_page_and_one_without_
     silent.QUIET = Counter("driftline_quiet_total", " ", registry=None)  # type: ignore[attr-defined]
     with pytest.raises(MissingHelp, match="driftline_quiet_total"):
         metrics_page([silent])
+
+
+def test_every_command_and_option_is_on_the_commands_page() -> None:
+    page = cli_page()
+    for command in ("driftline stack", "driftline worker", "driftline models register", "driftline replay",
+                    "driftline experiments report", "driftline spec", "driftline demo"):
+        assert f"## `{command}`" in page, command
+    assert "| `--as-live, --as-trained` |" in page and "| `--window` |" in page and "| `1000` |" in page
+
+
+def test_an_option_added_to_the_parser_appears_and_one_without_help_fails() -> None:
+    import argparse
+
+    from streams.cli.main import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub.choices["worker"].add_argument("--fetch-wait-ms", type=int, default=25, help="how long a fetch waits")
+    tail = sub.add_parser("tail", help="follow a topic")
+    tail.add_argument("topic", help="the topic to follow")
+    page = cli_page(parser)
+    assert "| `--fetch-wait-ms` | how long a fetch waits | `25` |" in page
+    assert "## `driftline tail`" in page and "| `topic` | the topic to follow |  |" in page
+
+    tail.add_argument("--raw", action="store_true")
+    with pytest.raises(MissingHelp, match="driftline tail.*--raw"):
+        cli_page(parser)
