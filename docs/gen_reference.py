@@ -1,15 +1,24 @@
-"""Writes the reference pages into the site as `make docs` builds it (mkdocs-gen-files): they are
-generated from the code (streams/reference.py), never edited by hand."""
+"""Writes the generated pages into the site as `make docs` builds it (mkdocs-gen-files): the
+reference pages from the code (streams/reference.py) and the benchmarks page from `make bench`'s
+results (benchmarks/page.py). Never edited by hand."""
+
+import sys
+from pathlib import Path
 
 import mkdocs_gen_files
 
-from streams.reference import cli_page, metrics_page, settings_page
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the benchmarks package, beside streams
 
-with mkdocs_gen_files.open("reference/settings.md", "w") as page:
-    page.write(settings_page())
+from benchmarks import page as bench_page  # noqa: E402
+from streams.reference import cli_page, metrics_page, settings_page  # noqa: E402
 
-with mkdocs_gen_files.open("reference/metrics.md", "w") as page:
-    page.write(metrics_page())
+for name, text in (("settings", settings_page()), ("metrics", metrics_page()), ("cli", cli_page())):
+    with mkdocs_gen_files.open(f"reference/{name}.md", "w") as out:
+        out.write(text)
 
-with mkdocs_gen_files.open("reference/cli.md", "w") as page:
-    page.write(cli_page())
+latest, history = bench_page.load()
+with mkdocs_gen_files.open("benchmarks/index.md", "w") as out:
+    out.write(bench_page.page(latest, history))
+if history:
+    with mkdocs_gen_files.open(f"benchmarks/{bench_page.PLOT}", "wb") as image:
+        image.write(bench_page.plot(history))
