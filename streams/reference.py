@@ -1,7 +1,8 @@
 """The reference pages of the docs site, generated from the code they describe, so that they
 cannot drift from it: every setting from the settings object's own metadata (its variable, its
 default and what it means), every metric from the metric objects the worker serves (name, type,
-labels, help), every command and option from the CLI's argument parser. `docs/gen_reference.py`
+labels, help), every command and option from the CLI's argument parser, every record of the
+contract from its JSON Schema (as `driftline schemas export` writes it). `docs/gen_reference.py`
 writes them when `make docs` builds the site.
 
 >>> print(settings_page().splitlines()[4])
@@ -11,6 +12,7 @@ writes them when `make docs` builds the site.
 from __future__ import annotations
 
 import argparse
+import html
 from collections.abc import Iterator, Sequence
 from dataclasses import MISSING, fields
 from types import ModuleType
@@ -139,4 +141,37 @@ def cli_page(parser: argparse.ArgumentParser | None = None) -> str:
         if rows:
             out += ["| argument | meaning | default |", "|---|---|---|", *rows, ""]
     out += ["*Generated from `streams/cli/main.py` by `streams/reference.py`: edit the code, not this page.*", ""]
+    return "\n".join(out)
+
+
+_CONSTRAINTS = (("minLength", "length ≥ {}"), ("maxLength", "length ≤ {}"), ("minimum", "≥ {}"),
+                ("maximum", "≤ {}"), ("enum", "one of {}"))
+
+
+def _schema_type(prop: dict[str, Any]) -> str:
+    kinds = prop.get("type", "any")
+    return " or ".join(kinds) if isinstance(kinds, list) else str(kinds)
+
+
+def schemas_page(schemas: dict[str, dict[str, Any]] | None = None) -> str:
+    """The records reference: each value kind's JSON Schema (by default the contract's, as
+    :func:`schemas.json_schemas` gives them) as a table of its fields: type, required or not,
+    bounds, and what the schema says of it."""
+    if schemas is None:
+        from schemas import json_schemas
+        schemas = json_schemas()
+    out = ["# Records", "",
+           "The JSON object each topic carries (`<prefix>.<name>`), as its JSON Schema (draft 2020-12) says. "
+           "`driftline schemas export DIR` writes the schemas themselves, one file per kind, for your own "
+           "clients and checks. Fields not listed are allowed and ignored.", ""]
+    for kind, schema in schemas.items():
+        required = set(schema.get("required", []))
+        out += [f"## `{kind}`", "", html.escape(str(schema.get("description", "")).strip(), quote=False), "",
+                "| field | type | required | bounds | meaning |", "|---|---|---|---|---|"]
+        for name, prop in schema.get("properties", {}).items():
+            bounds = "; ".join(text.format(prop[key]) for key, text in _CONSTRAINTS if key in prop)
+            meaning = html.escape(str(prop.get("description", "")), quote=False).replace("|", "&#124;")
+            out.append(f"| `{name}` | {_schema_type(prop)} | {'yes' if name in required else ''} | {bounds} | {meaning} |")
+        out.append("")
+    out += ["*Generated from `schemas/` by `streams/reference.py`: edit the code, not this page.*", ""]
     return "\n".join(out)

@@ -3,11 +3,12 @@ object is on the settings page, with its variable, default and meaning, and none
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 
 import pytest
 
-from streams.reference import MissingHelp, cli_page, metrics_page, settings_page
+from streams.reference import MissingHelp, cli_page, metrics_page, schemas_page, settings_page
 from streams.settings import Settings, _var
 
 
@@ -94,3 +95,23 @@ def test_an_option_added_to_the_parser_appears_and_one_without_help_fails() -> N
     tail.add_argument("--raw", action="store_true")
     with pytest.raises(MissingHelp, match="driftline tail.*--raw"):
         cli_page(parser)
+
+
+def test_every_record_kind_and_field_of_the_contract_is_on_the_records_page() -> None:
+    from schemas import json_schemas
+
+    page = schemas_page()
+    for kind, schema in json_schemas().items():
+        assert f"## `{kind}`" in page
+        for name in schema["properties"]:
+            flag = "yes" if name in schema.get("required", []) else ""
+            assert re.search(rf"\| `{re.escape(name)}` \| [^|]+ \| {flag} \|", page), (kind, name)
+    assert "&lt;prefix&gt;.raw" in page  # the schemas' own words, shown and not taken for HTML
+
+
+def test_a_field_added_to_a_schema_appears_on_the_records_page() -> None:
+    grown = {"raw": {"description": "An event.", "required": ["event_id"], "properties": {
+        "event_id": {"type": "string", "maxLength": 256}, "tenant": {"type": ["string", "null"], "description": "who sent it"}}}}
+    page = schemas_page(grown)
+    assert "| `event_id` | string | yes | length ≤ 256 |  |" in page
+    assert "| `tenant` | string or null |  |  | who sent it |" in page
