@@ -22,7 +22,7 @@ from streams.settings import Settings
 
 
 class MissingHelp(ValueError):
-    """A setting or a metric with no help text: the reference page would show a blank."""
+    """A setting, metric, command or argument with no help text: the reference page would show a blank."""
 
 
 def _default(f: Any) -> str:
