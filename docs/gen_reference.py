@@ -10,10 +10,10 @@ import mkdocs_gen_files
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the benchmarks package, beside streams
 
 from benchmarks import page as bench_page  # noqa: E402
-from streams.reference import cli_page, metrics_page, schemas_page, settings_page  # noqa: E402
+from streams.reference import cli_page, metrics_page, schemas_page, settings_page, spec_page  # noqa: E402
 
 for name, text in (("settings", settings_page()), ("metrics", metrics_page()), ("cli", cli_page()),
-                   ("records", schemas_page())):
+                   ("records", schemas_page()), ("spec", spec_page())):
     with mkdocs_gen_files.open(f"reference/{name}.md", "w") as out:
         out.write(text)
 

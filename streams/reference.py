@@ -2,7 +2,8 @@
 cannot drift from it: every setting from the settings object's own metadata (its variable, its
 default and what it means), every metric from the metric objects the worker serves (name, type,
 labels, help), every command and option from the CLI's argument parser, every record of the
-contract from its JSON Schema (as `driftline schemas export` writes it). `docs/gen_reference.py`
+contract from its JSON Schema (as `driftline schemas export` writes it), every section and key of
+the pipeline spec from the list the spec loader accepts. `docs/gen_reference.py`
 writes them when `make docs` builds the site.
 
 >>> print(settings_page().splitlines()[4])
@@ -141,6 +142,51 @@ def cli_page(parser: argparse.ArgumentParser | None = None) -> str:
         if rows:
             out += ["| argument | meaning | default |", "|---|---|---|", *rows, ""]
     out += ["*Generated from `streams/cli/main.py` by `streams/reference.py`: edit the code, not this page.*", ""]
+    return "\n".join(out)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def spec_page(sections: Sequence[Any] | None = None) -> str:
+    """The pipeline spec reference: each section of the spec and each key it accepts (by default the
+    spec loader's own list, :data:`streams.core.spec_keys.SECTIONS`), with its type, its default and
+    what it means. A section or a key without help text raises :class:`MissingHelp`."""
+    from streams.core.spec_keys import REQUIRED, SECTIONS
+
+    if sections is None:
+        sections = list(SECTIONS.values())
+    out = ["# Pipeline spec", "",
+           "A pipeline spec is a TOML file that `DRIFTLINE_PIPELINE` names (the built-in one is "
+           "`streams/specs/demo_pipeline.toml`; `driftline spec init FILE` infers one from a sample of your events). "
+           "It says what raw events hold, the features, the model, the drift monitors and how the trainer learns. "
+           "A spec that does not parse or names a key not listed here is refused at start-up with its line and the "
+           "reason (exit code 2).", ""]
+    for section in sections:
+        if not section.help.strip():
+            raise MissingHelp(f"spec section {section.header} has no help text: give it one in streams/core/spec_keys.py")
+        out += [f"## `{section.header}`", "", section.help.strip(), "",
+                "| key | type | default | meaning |", "|---|---|---|---|"]
+        for key in section.keys:
+            if not key.help.strip():
+                raise MissingHelp(f"spec key {section.path}.{key.name} has no help text: give it one in streams/core/spec_keys.py")
+            if key.shown:
+                default = key.shown
+            elif key.default is REQUIRED:
+                default = "required"
+            elif key.default is None:
+                default = "none"
+            else:
+                default = f"`{_toml(key.default)}`"
+            out.append(f"| `{key.name}` | {key.type} | {default} | {key.help.replace('|', '&#124;')} |")
+        out.append("")
+    out += ["*Generated from `streams/core/spec_keys.py`, the list the spec loader accepts keys from, by "
+            "`streams/reference.py`: edit the code, not this page.*", ""]
     return "\n".join(out)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from schemas.fields import FIELD_TYPES, FieldSpec
 from streams.core import plugins
+from streams.core.spec_keys import SECTIONS, TOP_LEVEL
 
 Task = Literal["binary", "multiclass", "regression"]
 TASKS = ("binary", "multiclass", "regression")
@@ -115,7 +116,7 @@ class TrainingSpec:
     #: what concept drift starts: "sklearn" (a batch model refitted on a sliding window of recent
     #: examples) or "river" (a fresh copy of the spec's online model)
     challenger: str = "sklearn"
-    sklearn_estimator: str = ""  # default: HistGradientBoosting{Classifier,Regressor} for the task
+    sklearn_estimator: str = ""  # default: streams.core.batch.DEFAULT_ESTIMATORS (decision trees)
     sklearn_window: int = 1000
     sklearn_refit_every: int = 250
     #: also start a scikit-learn challenger every N examples without drift (0: only on drift)
@@ -189,7 +190,9 @@ def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], default
     return value
 
 
-def _known(table: dict[str, Any], allowed: set[str], text: str, where: str) -> None:
+def _known(table: dict[str, Any], section: str, text: str) -> None:
+    """Refuse a key the section does not have (:mod:`streams.core.spec_keys` lists them)."""
+    allowed, where = (TOP_LEVEL, "the spec") if section == "" else (SECTIONS[section].names, SECTIONS[section].header)
     for key in table:
         if key not in allowed:
             raise _fail(text, key, f"unknown key {key!r} in {where} (known: {', '.join(sorted(allowed))})")
@@ -264,7 +267,7 @@ def _functions(feats: dict[str, Any], text: str) -> tuple[FunctionSpec, ...]:
 
     out = []
     for f in feats.get("function", []):
-        _known(f, {"name", "params", "outputs"}, text, "[[features.function]]")
+        _known(f, "features.function", text)
         name = f.get("name")
         if not isinstance(name, str) or name not in plugins.installed(plugins.FEATURES):
             raise _fail(text, str(name), f"feature function {name!r} is not an installed plugin{_plugins_named(plugins.FEATURES)}")
@@ -297,7 +300,7 @@ def _lookups(feats: dict[str, Any], names: set[str], text: str) -> tuple[LookupS
     """``[[features.lookup]]``: reference tables to enrich each event from."""
     out = []
     for lk in feats.get("lookup", []):
-        _known(lk, {"name", "topic", "key", "fields", "on_miss", "default", "prefix"}, text, "[[features.lookup]]")
+        _known(lk, "features.lookup", text)
         topic = lk.get("topic")
         if not isinstance(topic, str) or not _TOPIC.fullmatch(topic):
             raise _fail(text, "topic", f"[[features.lookup]] topic must be a Kafka topic name, not {topic!r}")
@@ -334,9 +337,9 @@ def parse_spec(text: str) -> PipelineSpec:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise SpecError(f"line {match.group(1)}: {exc}" if match else str(exc)) from None
-    _known(doc, {"pipeline", "fields", "features", "model", "drift", "training", "join", "validate"}, text, "the spec")
+    _known(doc, "", text)
     head = doc.get("pipeline", {})
-    _known(head, {"name", "task"}, text, "[pipeline]")
+    _known(head, "pipeline", text)
     task = head.get("task", "binary")
     if task not in TASKS:
         raise _fail(text, "task", f"task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -346,7 +349,7 @@ def parse_spec(text: str) -> PipelineSpec:
         raise SpecError("the spec declares no [[fields]]")
     fields_: list[FieldSpec] = []
     for f in raw_fields:
-        _known(f, {"name", "type", "required", "min", "max", "categories", "unseen"}, text, "[[fields]]")
+        _known(f, "fields", text)
         name = f.get("name")
         if not isinstance(name, str) or not name:
             raise _fail(text, "[[fields]]", "every [[fields]] needs a name")
@@ -365,14 +368,14 @@ def parse_spec(text: str) -> PipelineSpec:
     names = {f.name for f in fields_}
 
     feats = doc.get("features", {})
-    _known(feats, {"passthrough", "transform", "entity", "entity_ttl_seconds", "function", "lookup"}, text, "[features]")
+    _known(feats, "features", text)
     passthrough = tuple(feats.get("passthrough", [f.name for f in fields_ if f.type != "text"]))
     for name in passthrough:
         if name not in names:
             raise _fail(text, name, f"passthrough names unknown field {name!r}")
     transforms = []
     for t in feats.get("transform", []):
-        _known(t, {"name", "field", "op"}, text, "[[features.transform]]")
+        _known(t, "features.transform", text)
         if t.get("field") not in names:
             raise _fail(text, str(t.get("field")), f"transform {t.get('name')!r} names unknown field {t.get('field')!r}")
         if t.get("op") not in TRANSFORMS:
@@ -380,7 +383,7 @@ def parse_spec(text: str) -> PipelineSpec:
         transforms.append(TransformSpec(str(t.get("name", f"{t['op']}_{t['field']}")), t["field"], t["op"]))
     entity = []
     for e in feats.get("entity", []):
-        _known(e, {"name", "agg", "field", "last", "seconds"}, text, "[[features.entity]]")
+        _known(e, "features.entity", text)
         agg = e.get("agg")
         if agg not in AGGREGATES:
             raise _fail(text, str(agg), f"entity feature agg must be one of {', '.join(AGGREGATES)}")
@@ -396,7 +399,7 @@ def parse_spec(text: str) -> PipelineSpec:
     entity_ttl = float(entity_ttl)
 
     model_doc = doc.get("model", {})
-    _known(model_doc, {"estimator", "params", "scale", "one_hot"}, text, "[model]")
+    _known(model_doc, "model", text)
     default_estimator = "river.linear_model.LinearRegression" if task == "regression" else ModelSpec.estimator
     model = ModelSpec(
         estimator=model_doc.get("estimator", default_estimator),
@@ -411,7 +414,7 @@ def parse_spec(text: str) -> PipelineSpec:
 
     drifts = []
     for d in doc.get("drift", []):
-        _known(d, {"signal", "detector", "feature", "params", "warmup", "cooldown", "after_examples"}, text, "[[drift]]")
+        _known(d, "drift", text)
         if d.get("signal") not in SIGNALS:
             raise _fail(text, str(d.get("signal")), f"drift signal must be one of {', '.join(SIGNALS)}")
         # HDDM_A reads a 0/1 error; a regression's errors are sizes, for ADWIN
@@ -430,9 +433,7 @@ def parse_spec(text: str) -> PipelineSpec:
             raise _fail(text, "after_examples", "after_examples is for the prediction signal only")
 
     tr = doc.get("training", {})
-    _known(tr, {"publish_every", "publish_seconds", "metric", "challenger_on_drift", "promotion_min_examples", "promotion_margin",
-                "promotion_timeout_examples", "challenger", "sklearn_estimator", "sklearn_window", "sklearn_refit_every",
-                "sklearn_every", "rollback_examples", "rollback_threshold", "canary_percent"}, text, "[training]")
+    _known(tr, "training", text)
     metric = tr.get("metric", "mae" if task == "regression" else "accuracy")
     if metric not in METRICS:
         raise _fail(text, str(metric), f"training metric must be one of {', '.join(METRICS)}")
@@ -461,9 +462,9 @@ def parse_spec(text: str) -> PipelineSpec:
     if training.publish_every < 1:
         raise _fail(text, "publish_every", "training.publish_every must be at least 1")
     join = doc.get("join", {})
-    _known(join, {"horizon_seconds", "early_label_grace_seconds"}, text, "[join]")
+    _known(join, "join", text)
     validate = doc.get("validate", {})
-    _known(validate, {"dedup_horizon_seconds"}, text, "[validate]")
+    _known(validate, "validate", text)
     spec = PipelineSpec(
         name=str(head.get("name", "pipeline")), task=task, fields=tuple(fields_), passthrough=passthrough,
         transforms=tuple(transforms), entity=tuple(entity), functions=_functions(feats, text), lookups=_lookups(feats, names, text),

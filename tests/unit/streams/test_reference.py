@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 
 import pytest
 
-from streams.reference import MissingHelp, cli_page, metrics_page, schemas_page, settings_page
+from streams.reference import MissingHelp, cli_page, metrics_page, schemas_page, settings_page, spec_page
 from streams.settings import Settings, _var
 
 
@@ -115,3 +115,29 @@ def test_a_field_added_to_a_schema_appears_on_the_records_page() -> None:
     page = schemas_page(grown)
     assert "| `event_id` | string | yes | length ≤ 256 |  |" in page
     assert "| `tenant` | string or null |  |  | who sent it |" in page
+
+
+def test_every_spec_key_the_loader_accepts_is_on_the_spec_page() -> None:
+    from streams.core.spec_keys import SECTIONS
+
+    page = spec_page()
+    for section in SECTIONS.values():
+        assert f"## `{section.header}`" in page
+        for key in section.keys:
+            assert f"| `{key.name}` |" in page.split(f"## `{section.header}`", 1)[1].split("\n## ", 1)[0], key.name
+    assert "| `canary_percent` | number | `0` |" in page
+    assert "| `agg` | `count`, `mean`, `std`, `min`, `max` or `time_since_previous` | required |" in page
+
+
+def test_a_spec_key_added_to_the_code_appears_on_the_spec_page_and_one_without_help_fails() -> None:
+    from dataclasses import replace
+
+    from streams.core.spec_keys import SECTIONS, Key
+
+    join = SECTIONS["join"]
+    grown = replace(join, keys=(*join.keys, Key("late_label_policy", "`drop` or `deadletter`", "drop", "What a late label does.")))
+    page = spec_page([grown])
+    assert '| `late_label_policy` | `drop` or `deadletter` | `"drop"` | What a late label does. |' in page
+    assert "late_label_policy" not in spec_page()
+    with pytest.raises(MissingHelp, match="join.hush"):
+        spec_page([replace(join, keys=(*join.keys, Key("hush", "integer", 1, "")))])
