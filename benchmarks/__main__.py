@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 from benchmarks import core_cost, features_cost, live, pipeline
 from benchmarks.relay import bare_relay, transactional_relay
 from benchmarks.replay_speed import challenger_cost, replay_against_bare, trainer_speed
-from benchmarks.results import RESULTS, Row, Run
+from benchmarks.results import RESULTS, Row, Run, machine
 from streams import stack
 from streams.kafka import admin
 from streams.kafka.produce import ProduceOptions, produce
@@ -34,12 +33,6 @@ from streams.stack.ports import free_port
 EVENTS = int(os.environ.get("DRIFTLINE_BENCH_EVENTS", "30000"))
 KEEP_UP_RATES = [int(r) for r in os.environ.get("DRIFTLINE_BENCH_RATES", "500,1000").split(",")]
 KEEP_UP_SECONDS = int(os.environ.get("DRIFTLINE_BENCH_SECONDS", "60"))
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?")
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def references(s: Settings, tmp: Path) -> tuple[float, tuple[float, float], float, float]:

@@ -41,6 +41,7 @@ import orjson
 from river.datasets import synth
 
 from benchmarks.live import _quantile
+from benchmarks.results import write_drift
 from schemas import DeadLetter
 from streams.core.drift import DETECTOR_TYPES, KIND, make_detector
 from streams.core.example import Example
@@ -321,7 +322,9 @@ def main() -> None:
               f"{len(r.alerts)} alerts" + "".join(f"; {k} at {n:,}" for k, _, n in r.alerts), flush=True)
 
     table = rows(evaluate(all_cases, workers, say))
-    print(f"\n{markdown(table)}\n\n{time.monotonic() - began:.0f} s", flush=True)
+    seconds = time.monotonic() - began
+    print(f"\n{markdown(table)}\n\n{seconds:.0f} s", flush=True)
+    print(f"results: {write_drift(markdown(table), len(all_cases), total, seconds, workers)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,12 @@ RATIOS = {"full_over_hot": ("full loop / hot path", 0.5), "core_over_bare": ("ho
 PLOT = "history.png"
 
 
+def drift(folder: Path = RESULTS) -> str | None:
+    """The last `make bench-drift`'s ``drift.md``, or None before any."""
+    path = folder / "drift.md"
+    return path.read_text() if path.exists() else None
+
+
 def load(folder: Path = RESULTS) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The last run (None before any) and every run's line, oldest first."""
     latest = folder / "latest.json"
@@ -36,11 +42,17 @@ def _ratios(values: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def page(latest: dict[str, Any] | None, history: list[dict[str, Any]]) -> str:
-    """The page: the last run, row by row with its targets, then the history plot and table."""
+def page(latest: dict[str, Any] | None, history: list[dict[str, Any]], drift_table: str | None = None) -> str:
+    """The page: the last run, row by row with its targets, then the history plot and table, then
+    the last `make bench-drift` when there is one."""
     lines = ["# Benchmarks", ""]
+    drift_part = ["## Drift alerts", "",
+                  "How often each drift alert kind fires on streams that never change, and how fast it catches a known "
+                  "change, beside the bare River detector ([how it is measured](../concepts/drift.md#how-it-is-measured)).",
+                  "", drift_table.strip(), ""] if drift_table else []
     if latest is None:
-        return "\n".join(lines + ["No `make bench` run is recorded yet: `make bench` writes `benchmarks/results/`.", ""])
+        return "\n".join(lines + ["No `make bench` run is recorded yet: `make bench` writes `benchmarks/results/`.", "",
+                                  *drift_part])
     lines += [f"The last `make bench`: {latest['started']}, commit `{latest['commit']}`, on {latest['machine']}; "
               f"backlogs of {latest['events']:,} events. Figures depend on the machine: compare ratios within a run.", "",
               "| measure | figure | reference | target |", "|---|---|---|---|"]
@@ -55,7 +67,7 @@ def page(latest: dict[str, Any] | None, history: list[dict[str, Any]]) -> str:
         cells = [f"{values[k]:,.0f}" if k in values else "" for k in THROUGHPUT] + \
                 [f"{ratios[k]:.2f}" if k in ratios else "" for k in RATIOS]
         lines.append(f"| {run['started']} | `{run['commit']}` | " + " | ".join(cells) + " |")
-    lines += ["", "*Generated from `benchmarks/results/` by `benchmarks/page.py`: `make bench` writes those files; "
+    lines += ["", *drift_part, "*Generated from `benchmarks/results/` by `benchmarks/page.py`: `make bench` and `make bench-drift` write those files; "
               "edit neither this page nor them by hand.*", ""]
     return "\n".join(lines)
 

@@ -5,12 +5,15 @@ per run in the history.
   number where it has one), with the machine, the date and the commit;
 - ``benchmarks/results/latest.md``: the same as one Markdown table, the benchmarks page;
 - ``benchmarks/results/history.jsonl``: one JSON object per run (date, commit, machine, each
-  keyed figure and whether each target was met), appended: the history is data, not prose.
+  keyed figure and whether each target was met), appended: the history is data, not prose;
+- ``benchmarks/results/drift.md``: the last `make bench-drift`, its streams and its table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import platform
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -78,6 +81,12 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "?")
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
 def _commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
@@ -87,3 +96,12 @@ def _commit() -> str:
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def write_drift(table: str, streams: int, events: int, seconds: float, processes: int, folder: Path = RESULTS) -> Path:
+    """The last `make bench-drift` as ``drift.md``: when, at which commit, on what, and its table."""
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    path = folder / "drift.md"
+    path.write_text(f"The last `make bench-drift`: {started}, commit `{_commit()}`, on {machine()}; {streams} streams, "
+                    f"{events:,} events, {seconds:.0f} s on {processes} processes.\n\n{table}\n")
+    return path

@@ -19,7 +19,7 @@ for name, text in (("settings", settings_page()), ("metrics", metrics_page()), (
 
 latest, history = bench_page.load()
 with mkdocs_gen_files.open("benchmarks/index.md", "w") as out:
-    out.write(bench_page.page(latest, history))
+    out.write(bench_page.page(latest, history, bench_page.drift()))
 if history:
     with mkdocs_gen_files.open(f"benchmarks/{bench_page.PLOT}", "wb") as image:
         image.write(bench_page.plot(history))

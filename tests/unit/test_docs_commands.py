@@ -14,16 +14,25 @@ from streams.cli.main import build_parser
 from streams.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
+SHELL_OPERATORS = {"&", "&&", "||", "|", ";", ">", ">>", "<", "2>&1"}
 BLOCK = re.compile(r"^```console\n(.*?)^```", re.S | re.M)
 
 
 def console_commands(text: str) -> list[str]:
     """The `make` and `driftline` command lines of ``text``'s console blocks, without their comments
-    or a leading `$ ` prompt; environment assignments before the command are dropped."""
+    or a leading `$ ` prompt; environment assignments before the command are dropped.
+
+    >>> console_commands("```console\\nexport A=1 \\\\\\n  B=2\\nX=1 make demo \\\\\\n  DEMO_ARGS=--keep\\n```\\n")
+    ['make demo DEMO_ARGS=--keep']
+    >>> console_commands("```console\\ndriftline worker &   # all\\ndriftline spec init a.csv > a.toml\\n```\\n")
+    ['driftline worker', 'driftline spec init a.csv']
+    """
     out = []
     for block in BLOCK.findall(text):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():  # a line continued with a backslash, as a shell joins it
             words = shlex.split(line.removeprefix("$ "), comments=True)
+            cut = next((i for i, w in enumerate(words) if w in SHELL_OPERATORS), len(words))
+            words = words[:cut]  # what the shell hands the command: not `&`, a pipe or a redirection
             while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
                 words.pop(0)
             if words and words[0] in ("make", "driftline", ".venv/bin/driftline"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks import page
-from benchmarks.results import Row, Run
+from benchmarks.results import Row, Run, write_drift
 
 
 def bench(folder: Path, hot: float, full: float, replay: float) -> None:
@@ -34,3 +34,15 @@ def test_before_any_run_the_page_says_how_to_make_one(tmp_path: Path) -> None:
     latest, history = page.load(tmp_path)
     assert latest is None and history == []
     assert "make bench" in page.page(latest, history)
+
+
+def test_the_last_bench_drift_is_written_and_shown_on_the_page(tmp_path: Path) -> None:
+    assert page.drift(tmp_path) is None
+    assert "## Drift alerts" not in page.page(None, [], page.drift(tmp_path))
+    table = "| alert kind | caught |\n|---|---|\n| concept_drift | 100% |"
+    written = write_drift(table, streams=72, events=2_016_000, seconds=287.6, processes=2, folder=tmp_path)
+    assert written == tmp_path / "drift.md"
+    text = page.drift(tmp_path)
+    assert text is not None and "72 streams, 2,016,000 events, 288 s on 2 processes" in text and "commit `" in text
+    shown = page.page(None, [], text)
+    assert "## Drift alerts" in shown and "| concept_drift | 100% |" in shown
