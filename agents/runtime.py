@@ -92,6 +92,6 @@ class Runtime:
     async def drift_alert(self, found: Detection, *, counts: str = "at_event", **where: Any) -> None:
         """A drift alert; its position named by what the detector counts: ``at_event`` (events
         scored) or ``at_example`` (the trainer's labelled examples)."""
-        severity = "critical" if found.kind == "concept_drift" else "warning"
+        severity = {"concept_drift": "critical", "performance_recovered": "info"}.get(found.kind, "warning")
         await self.alert(found.kind, severity, found.subject, found.sentence(), **explained(found),
                          **{counts: found.position}, **where)

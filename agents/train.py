@@ -29,6 +29,7 @@ from faust.types import TP
 
 from agents.runtime import Runtime
 from schemas import ModelVersion
+from streams.core.drift import KIND
 from streams.core.example import Example
 from streams.core.promotion import StatusChange
 from streams.core.scoring import registered_challenger
@@ -39,6 +40,8 @@ from streams.state.checkpoint import CheckpointStore, Superseded
 from streams.state.redis_trouble import refuses_writes, trouble
 from streams.state.registry import RegistryLost, RegistryUnwritable
 from streams.worker import metrics
+
+DRIFT_KINDS = frozenset(KIND.values())  # what the drift metrics count
 
 GAUGE_EVERY = 50  # examples between updates of the metric gauges (a scrape is seconds apart)
 LEARN_SLICE_S = 0.002  # seconds of learning between turns of the event loop (the scorer's)
@@ -277,8 +280,9 @@ def register(rt: Runtime) -> None:
             changed = False
             for example, detections, requests in done:
                 for found in detections:
-                    metrics.DRIFT.labels(found.kind).inc()
-                    metrics.DRIFT_MERGED.labels(found.kind).inc(found.merged)
+                    if found.kind in DRIFT_KINDS:  # not the served metric's performance_drop
+                        metrics.DRIFT.labels(found.kind).inc()
+                        metrics.DRIFT_MERGED.labels(found.kind).inc(found.merged)
                     await rt.drift_alert(found, counts="at_example", model_version=t.champion.version,
                                          event_id=example.event_id, event_ts=example.ts)
                 for req in requests:

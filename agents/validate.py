@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from typing import Any
 
 import orjson
@@ -35,6 +36,7 @@ from agents import lookups
 from agents.runtime import Runtime
 from schemas import DeadLetter, encode
 from streams.core.features import Unscorable, expired
+from streams.core.levels import DeadLetterRate
 from streams.core.scoring import Where
 from streams.kafka.partitioner import key_hash
 from streams.state.redis_trouble import refuses_writes, trouble
@@ -62,6 +64,7 @@ def register(rt: Runtime) -> None:
     features_topic, predictions_topic = rt.settings.topic("features"), rt.settings.topic("predictions")
     said = [True]  # whether the last alert said Redis takes the event ids (none said yet: it does)
     tables_loaded = lookups.register(rt)  # the spec's reference tables, read before any event is scored
+    dead_rate = DeadLetterRate(spec.deadletter_rate, spec.deadletter_window)
 
     async def say() -> None:
         """An alert when the memory of event ids went away or came back since the last one."""
@@ -87,6 +90,8 @@ def register(rt: Runtime) -> None:
             touched: dict[bytes, tuple[int, Any]] = {}
             newest = 0.0
             checked = []
+            dead: Counter[str] = Counter()  # this batch's dead letters by reason
+            forwarded = 0  # sent round `rekeyed`: their outcome comes when the copy is read
             for event in events:
                 message = event.message
                 where = Where(message.topic, message.partition, message.offset, message.timestamp)
@@ -96,12 +101,14 @@ def register(rt: Runtime) -> None:
                 if isinstance(outcome, DeadLetter):
                     await send("deadletter", encode(outcome), key=message.key)
                     metrics.DEADLETTERS.labels(outcome.reason.value).inc()
+                    dead[outcome.reason.value] += 1
                     continue
                 if spec.keyed and outcome.entity_id is not None and message.topic == raw_name \
                         and message.key != (entity := outcome.entity_id.encode()):
                     await send("rekeyed", event.value, key=entity, timestamp=message.timestamp,
                                headers=[(ORIGIN, f"{message.partition}:{message.offset}".encode())])
                     rekeyed.inc()
+                    forwarded += 1
                     continue
                 checked.append((event, where, outcome))
             admitted = await asyncio.to_thread(
@@ -113,6 +120,7 @@ def register(rt: Runtime) -> None:
                     letter = scorer.duplicate(event.value, where, outcome.event_id)
                     await send("deadletter", encode(letter), key=message.key)
                     metrics.DEADLETTERS.labels(letter.reason.value).inc()
+                    dead[letter.reason.value] += 1
                     continue
                 key = outcome.entity_id.encode() if outcome.entity_id is not None else None
                 state = None
@@ -130,6 +138,7 @@ def register(rt: Runtime) -> None:
                     letter = scorer.unscorable(problem, event.value, where)
                     await send("deadletter", encode(letter), key=message.key)
                     metrics.DEADLETTERS.labels(letter.reason.value).inc()
+                    dead[letter.reason.value] += 1
                     continue
                 if key is not None:
                     touched[key] = (message.partition, state)
@@ -151,6 +160,10 @@ def register(rt: Runtime) -> None:
                 await out.add(changelog, value, key, partition=partition)
             if spec.keyed and newest:
                 await _sweep(rt, store, changelog, newest)
+            crossed = dead_rate.observe(len(events) - forwarded, dead)
+            if crossed is not None:
+                await rt.alert(crossed.kind, "info" if crossed.recovered else "warning", raw_name, dead_rate.sentence(crossed),
+                               rate=round(crossed.value, 6), threshold=crossed.line, records=crossed.over, **dict(crossed.detail))
             await out.send()
             metrics.observe_batch(timer, (time.perf_counter() - began) / len(events), len(events))
 

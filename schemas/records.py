@@ -40,6 +40,8 @@ class AlertKind(StrEnum):
     MODEL_PROMOTED = "model_promoted"
     MODEL_ROLLED_BACK = "model_rolled_back"
     DEADLETTER_RATE = "deadletter_rate"
+    MODEL_RETIRED = "model_retired"
+    MODEL_REJECTED = "model_rejected"
 
 
 class _Record:

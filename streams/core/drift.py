@@ -84,7 +84,15 @@ class Detection:
         >>> Detection("concept_drift", "model errors", "HDDM_A", 0.131, 0.052, 10_208,
         ...           window=(("since_reset", 1203),)).sentence()
         'The error rate of the model rose from 5.2% to 13.1% (HDDM_A, over the last 1,203 values).'
+        >>> Detection("performance_drop", "served accuracy", "threshold", 0.81, 0.97, 12_000,
+        ...           params=(("drop", 0.1),), window=(("recent", 1000),)).sentence()
+        'The served accuracy fell from 0.97 to 0.81 over the last 1,000 labelled examples, more than the 0.1 drop allowed.'
         """
+        if self.kind in ("performance_drop", "performance_recovered"):
+            over, drop = f"over the last {dict(self.window).get('recent', 0):,} labelled examples", dict(self.params).get("drop", 0)
+            if self.kind == "performance_drop":
+                return f"The {self.subject} fell from {self.before:.4g} to {self.statistic:.4g} {over}, more than the {drop:g} drop allowed."
+            return f"The {self.subject} is back at {self.statistic:.4g} {over}, within half the {drop:g} drop allowed from {self.before:.4g}."
         what = {"concept_drift": "The error rate of the model", "prediction_drift": "The predictions' mean",
                 "data_drift": f"The mean of {self.subject}"}.get(self.kind, self.subject)
         moved = "rose" if self.statistic > self.before else "fell"

@@ -128,6 +128,9 @@ class TrainingSpec:
     #: share of entities (a stable hash of ``entity_id``) served by the challenger: a canary;
     #: 0 keeps the challenger in shadow only (its prediction rides along in ``challenger``)
     canary_percent: float = 0.0
+    #: a ``performance_drop`` alert when the served metric over the last 1,000 labelled examples
+    #: falls from its best by more than this (points, or a share where lower is better); 0: never
+    performance_drop: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,10 @@ class PipelineSpec:
     drift: tuple[DriftSpec, ...] = ()
     training: TrainingSpec = field(default_factory=TrainingSpec)
     dedup_horizon: float = 3600.0
+    #: a ``deadletter_rate`` alert when more than this share of the last ``deadletter_window`` raw
+    #: records were dead-lettered
+    deadletter_rate: float = 0.05
+    deadletter_window: int = 1000
     join_horizon: float = 3600.0
     join_early_grace: float = 60.0
     source_text: str = ""
@@ -449,9 +456,12 @@ def parse_spec(text: str) -> PipelineSpec:
         sklearn_every=int(tr.get("sklearn_every", 20000)),
         rollback_examples=int(tr.get("rollback_examples", 500)), rollback_threshold=float(tr.get("rollback_threshold", 0.05)),
         canary_percent=float(tr.get("canary_percent", 0.0)),
+        performance_drop=float(tr.get("performance_drop", 0.1)),
     )
     if not 0.0 <= training.canary_percent <= 100.0:
         raise _fail(text, "canary_percent", "training.canary_percent must be between 0 and 100")
+    if training.performance_drop < 0:
+        raise _fail(text, "performance_drop", "training.performance_drop must be 0 (never) or more")
     if training.challenger not in ("sklearn", "river"):
         raise _fail(text, "challenger", "training.challenger must be sklearn or river")
     if training.sklearn_estimator:
@@ -465,11 +475,18 @@ def parse_spec(text: str) -> PipelineSpec:
     _known(join, "join", text)
     validate = doc.get("validate", {})
     _known(validate, "validate", text)
+    deadletter_rate = _get(validate, "deadletter_rate", (int, float), 0.05, text, "[validate]")
+    deadletter_window = _get(validate, "deadletter_window", int, 1000, text, "[validate]")
+    if not 0 < deadletter_rate <= 1:
+        raise _fail(text, "deadletter_rate", "validate.deadletter_rate must be a share above 0 and at most 1")
+    if deadletter_window < 1:
+        raise _fail(text, "deadletter_window", "validate.deadletter_window must be at least 1 record")
     spec = PipelineSpec(
         name=str(head.get("name", "pipeline")), task=task, fields=tuple(fields_), passthrough=passthrough,
         transforms=tuple(transforms), entity=tuple(entity), functions=_functions(feats, text), lookups=_lookups(feats, names, text),
         entity_ttl=entity_ttl, model=model, drift=tuple(drifts), training=training,
         dedup_horizon=float(validate.get("dedup_horizon_seconds", 3600.0)),
+        deadletter_rate=float(deadletter_rate), deadletter_window=deadletter_window,
         join_horizon=float(join.get("horizon_seconds", 3600.0)),
         join_early_grace=float(join.get("early_label_grace_seconds", 60.0)), source_text=text,
     )

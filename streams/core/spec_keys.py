@@ -3,8 +3,8 @@ accepts keys from (:func:`streams.core.spec.parse_spec` refuses any other key) a
 site's spec reference is generated from (:func:`streams.reference.spec_page`). A key added to the
 loader is added here, with its help, or the loader refuses it.
 
->>> SECTIONS["join"].names
-frozenset({'early_label_grace_seconds', 'horizon_seconds'})
+>>> sorted(SECTIONS["join"].names)
+['early_label_grace_seconds', 'horizon_seconds']
 >>> sorted(TOP_LEVEL)[:3]
 ['drift', 'features', 'fields']
 """
@@ -160,6 +160,10 @@ _SECTIONS = (
         Key("rollback_threshold", "number", 0.05, "Roll back when the new champion trails the one before by more than this."),
         Key("canary_percent", "number", 0.0,
             "Share of entities (a stable hash of `entity_id`) the challenger serves, 0 to 100; 0 keeps it in shadow only."),
+        Key("performance_drop", "number", 0.1,
+            "A `performance_drop` alert when the served metric over the last 1,000 labelled examples falls from its best "
+            "by more than this: points where higher is better (accuracy), a share of the best where lower is (MAE). "
+            "`performance_recovered` once it is back within half of it; 0: never."),
     )),
     Section("join", False, "How labels meet their scored events.", (
         Key("horizon_seconds", "number", 3600.0, "How long a scored event waits for its label; a later label is `unknown_event`."),
@@ -168,6 +172,10 @@ _SECTIONS = (
     Section("validate", False, "Checks on raw events beyond their fields.", (
         Key("dedup_horizon_seconds", "number", 3600.0,
             "How long an event id is remembered to catch a duplicate (`duplicate_event`): wall clock live, event time in replay."),
+        Key("deadletter_rate", "number", 0.05,
+            "A `deadletter_rate` alert when more than this share of the last `deadletter_window` raw records a worker "
+            "read were dead-lettered; `deadletter_rate_recovered` once it is back at half of it."),
+        Key("deadletter_window", "integer", 1000, "The raw records the dead-letter rate is taken over."),
     )),
 )
 

@@ -18,6 +18,7 @@ from river import base, metrics, utils
 from streams.core.batch import WindowedSklearn
 from streams.core.drift import Detection, DriftMonitor
 from streams.core.example import Example
+from streams.core.levels import PerformanceWatch
 from streams.core.model import build_model, is_classifier, snapshot
 from streams.core.promotion import Duel, StatusChange
 from streams.core.seen import SeenEvents
@@ -82,6 +83,8 @@ class Trainer:
         self.monitors = [DriftMonitor(d, "model errors") for d in spec.drift if d.signal == "error"]
         self.served_metric = utils.Rolling(make_metric(spec), window_size=WINDOW)
         self.higher_is_better = METRICS[spec.training.metric][1]
+        self.served = 0  # examples the served metric has seen
+        self.performance = PerformanceWatch(spec.training.performance_drop, self.higher_is_better, WINDOW)
         self.gate: Duel | None = None  # challenger vs champion, from the challenger's publication
         self.previous: Lane | None = None  # the champion before a promotion, while it is watched
         self.watch: Duel | None = None  # new champion vs previous, for the rollback decision
@@ -125,10 +128,13 @@ class Trainer:
             return [], []
         self.position += 1
         x, y = example.x, example.y
+        detections: list[Detection] = []
         if example.served is not None:
             self.served_metric.update(y, example.served)
+            found = self._performance()
+            if found is not None:
+                detections.append(found)
         y_pred = self._test_then_train(self.champion, x, y)
-        detections: list[Detection] = []
         requests: list[PublishRequest | StatusChange] = []
         error = self._error(y, y_pred)
         if error is not None:
@@ -161,6 +167,22 @@ class Trainer:
             self.gate = Duel(make_metric(self.spec), make_metric(self.spec), higher_is_better=self.higher_is_better)
         requests += self._judge()
         return detections, requests
+
+    def _performance(self) -> Detection | None:
+        """The served metric against its best: a ``performance_drop`` when it fell by more than the
+        spec's ``performance_drop`` (0: never), a ``performance_recovered`` when it is back."""
+        watch = getattr(self, "performance", None)  # a checkpoint from before the watch has none
+        if watch is None:
+            self.served = 0
+            watch = self.performance = PerformanceWatch(self.spec.training.performance_drop, self.higher_is_better, WINDOW)
+        self.served += 1
+        if not watch.drop:
+            return None
+        crossed = watch.update(float(self.served_metric.get()), self.served)
+        if crossed is None:
+            return None
+        return Detection(crossed.kind, f"served {self.metric_name}", "threshold", crossed.value, crossed.line, self.position,
+                         params=(("drop", watch.drop),), window=(("recent", WINDOW),))
 
     def _start_challenger(self, reason: str, *, sklearn: bool = False) -> None:
         training = self.spec.training

@@ -136,6 +136,12 @@ def test_twenty_thousand_events_with_drift_corruption_and_delayed_labels(worker:
                       for a in found if a["kind"] in drift_kinds)
 
     assert positions(replayed["alerts"]) == positions(alerts) and positions(alerts)
+    # the served accuracy fell with the change: one performance_drop, after the first changed
+    # example; and 1% of the raw records dead-lettered stays under the 5% a deadletter_rate needs
+    dropped = [a for a in alerts if a["kind"] == "performance_drop"]
+    assert len(dropped) == 1 and dropped[0]["at_example"] >= first_after, dropped
+    assert "served accuracy fell from" in dropped[0]["message"] and dropped[0]["severity"] == "warning"
+    assert not [a for a in alerts if a["kind"].startswith("deadletter_rate")]
     live_served = sum(e["served"] == e["y"] for e in joined if e["served"] is not None)
     assert replayed["served_accuracy"] == live_served / sum(e["served"] is not None for e in joined)
     live_published: dict[int, dict] = {}  # type: ignore[type-arg]

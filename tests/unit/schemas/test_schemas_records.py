@@ -99,7 +99,7 @@ def test_alert_detail_is_flattened_without_overwriting_named_fields() -> None:
 def test_alert_kinds_have_the_contract_strings() -> None:
     assert {k.value for k in AlertKind} == {
         "data_drift", "concept_drift", "prediction_drift", "performance_drop",
-        "model_published", "model_promoted", "model_rolled_back", "deadletter_rate"}
+        "model_published", "model_promoted", "model_rolled_back", "model_retired", "model_rejected", "deadletter_rate"}
 
 
 def test_a_dead_letter_reason_is_written_as_its_plain_code() -> None:

@@ -42,6 +42,10 @@ def test_delayed_labels_drift_versions_and_dead_letters_are_reported() -> None:
     drift = [a for a in result.alerts if a["kind"] == "concept_drift"]
     assert len(drift) == 1 and 10_000 <= drift[0]["at_event"] < 11_000
     assert [a["kind"] for a in result.alerts if a["kind"] == "model_promoted"] == ["model_promoted"]
+    # the served accuracy fell with the change, once, and came back with the promoted model, once
+    performance = [(a["kind"], a["at_event"]) for a in result.alerts if a["kind"].startswith("performance_")]
+    assert [kind for kind, _ in performance] == ["performance_drop", "performance_recovered"], performance
+    assert 10_000 <= performance[0][1] < 11_500 and performance[1][1] > performance[0][1]
     assert result.versions[0]["version"] == 1 and 0.9 < result.served_accuracy < 1.0
     # labels 500 late, in the events' order: the examples come in progressive_val_score's order
     expected = evaluate.progressive_val_score(featurize_all(SPEC, clean), build_model(SPEC), metrics.Accuracy())
@@ -121,6 +125,6 @@ def test_the_demo_stream_raises_no_drift_alert_before_its_change(seed: int) -> N
     change = DemoOptions().drift_at
     items = list(itertools.islice(builtin("agrawal-drift", seed=seed, drift_at=change), change))
     result = replay(SPEC, items, label_delay=LABEL_DELAY)
-    drift = [(a["kind"], a["at_event"]) for a in result.alerts if a["kind"].endswith("_drift")]
+    drift = [(a["kind"], a["at_event"]) for a in result.alerts if a["kind"].endswith("_drift") or a["kind"].startswith("performance_")]
     assert drift == [], drift
     assert result.versions, "the models did learn meanwhile"

@@ -45,7 +45,8 @@ WHERE = {
 }
 #: keys kept under another name
 RENAMED = {("features", "entity_ttl_seconds"): "entity_ttl", ("join", "horizon_seconds"): "join_horizon",
-           ("join", "early_label_grace_seconds"): "join_early_grace", ("validate", "dedup_horizon_seconds"): "dedup_horizon"}
+           ("join", "early_label_grace_seconds"): "join_early_grace", ("validate", "dedup_horizon_seconds"): "dedup_horizon",
+           ("validate", "deadletter_window"): "deadletter_window", ("validate", "deadletter_rate"): "deadletter_rate"}
 
 
 def _parsed(spec: PipelineSpec, path: str, key: str) -> Any:
