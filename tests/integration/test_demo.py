@@ -128,8 +128,11 @@ def producing_demo(settings: Settings, tmp_path: Path) -> Iterator[tuple[subproc
     still runs when the block ends."""
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
+        # Ctrl-C as a terminal's foreground job gets it: a run started in the background by a
+        # shell without job control inherits SIGINT ignored, and Python keeps it ignored
         demo = subprocess.Popen([DRIFTLINE, "demo", "--events", "40000", "--rate", str(RATE)], env=settings.as_env(),
-                                cwd=tmp_path, stdout=stdout, stderr=stderr)
+                                cwd=tmp_path, stdout=stdout, stderr=stderr,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
         try:
             deadline = time.monotonic() + 300
             while "] producing: produced" not in out.read_text() and demo.poll() is None and time.monotonic() < deadline:
