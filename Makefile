@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # River, Faust and scikit-learn again, about 3.5 s of CPU each
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo docs docs-serve test test-unit test-integration test-reliability test-readme test-containers test-containers-all images container-deps bench bench-drift setup system-deps kafka-jars stack-up stack-down lint clean
+.PHONY: demo docs docs-serve helm test test-unit test-integration test-reliability test-readme test-containers test-containers-all images container-deps bench bench-drift setup system-deps kafka-jars stack-up stack-down lint clean
 
 # DEMO_ARGS passes options on to `driftline demo` (e.g. DEMO_ARGS="--events 8000"); none by default
 DEMO_ARGS ?=
@@ -31,13 +31,13 @@ UNIT := tests/unit tests/support streams agents schemas examples/driftline-acme/
 TEST_WORKERS ?= 3
 PYTEST_TIMEOUT ?= 900
 
-test: setup lint docs
+test: setup helm lint docs
 	$(BIN)/pytest -n 2 --dist worksteal $(UNIT)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --timeout $(PYTEST_TIMEOUT) tests/integration
 	$(BIN)/pytest -n 3 --dist loadgroup --timeout $(PYTEST_TIMEOUT) -m "readme or reliability" tests/readme tests/reliability
 
 # The integration tests alone, in parallel as in make test
-test-integration: setup
+test-integration: setup helm
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --timeout $(PYTEST_TIMEOUT) tests/integration
 
 # The README's commands as a new user runs them: a fresh clone, an empty HOME, no DRIFTLINE_*
@@ -165,6 +165,19 @@ container-deps:
 	[ -x /usr/lib/podman/netavark ] || command -v netavark >/dev/null || missing="$$missing netavark aardvark-dns"; \
 	[ -x /usr/sbin/iptables ] || command -v iptables >/dev/null || missing="$$missing iptables"; \
 	$(APT_INSTALL)
+
+# Helm, built from its Go module once per machine into ~/.cache/driftline: the tests check the chart
+# (deploy/helm/driftline) with helm lint and helm template, offline. Building it needs Go (1.24 or
+# newer) and the Go module proxy, once.
+HELM_VERSION := v4.3.2
+HELM := $(CACHE_DIR)/helm-$(HELM_VERSION)/helm
+GO := $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
+helm: $(HELM)
+$(HELM):
+	@test -x "$(GO)" || { echo "make helm: building Helm needs Go (1.24 or newer), and none was found"; exit 1; }
+	rm -rf "$(@D).part" && mkdir -p "$(@D).part"
+	GOBIN="$(@D).part" "$(GO)" install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	rm -rf "$(@D)" && mv "$(@D).part" "$(@D)"
 
 # Apache Kafka's jars, resolved by Maven once per machine into ~/.cache/driftline.
 kafka-jars: $(STAMP)

@@ -57,9 +57,11 @@ class Settings:
     kafka_key_file: str = _var("DRIFTLINE_KAFKA_KEY_FILE", "", "With TLS: the client certificate's PEM key.", secret=True)
     redis_url: str = _var("DRIFTLINE_REDIS_URL", "redis://127.0.0.1:6379/0",
                           "Redis for the model registry and state: `redis://:password@host:port/db`, or `rediss://` for "
-                          "TLS. Without a password, the local stack's generated one (`<state>/redis.password`) is used "
-                          "when there is one. Never printed: status and messages mask it (see `redis_url_shown`).",
-                          secret=True)
+                          "TLS. Without a password, `DRIFTLINE_REDIS_PASSWORD`, else the local stack's generated one "
+                          "(`<state>/redis.password`) is used when there is one. Never printed: status and messages mask "
+                          "it (see `redis_url_shown`).", secret=True)
+    redis_password: str = _var("DRIFTLINE_REDIS_PASSWORD", "", "The Redis password, when `DRIFTLINE_REDIS_URL` names none: "
+                               "from a Secret, so that it is in no URL. Never printed.", secret=True)
     topic_prefix: str = _var("DRIFTLINE_TOPIC_PREFIX", "driftline", "Topic names are `<prefix>.<name>`.")
     pipeline: str = _var("DRIFTLINE_PIPELINE", "", "Path to a pipeline spec (TOML).", shown="the built-in demo pipeline")
     web_port: int = _var("DRIFTLINE_WEB_PORT", 6066, "The worker's HTTP port: the dashboard at `/`, `/metrics`, `/health`, `/api/*`.")
@@ -206,14 +208,18 @@ class Settings:
 
     @property
     def redis_connect_url(self) -> str:
-        """The URL clients connect with: :attr:`redis_url`, with the local stack's generated
-        password when the URL names none and the stack made one. Never print it: see
-        :attr:`redis_url_shown`."""
+        """The URL clients connect with: :attr:`redis_url`, with :attr:`redis_password` or else the
+        local stack's generated password when the URL names none. Never print it: see
+        :attr:`redis_url_shown`.
+
+        >>> Settings(redis_url="rediss://cache:6380/0", redis_password="p@ss").redis_connect_url
+        'rediss://:p%40ss@cache:6380/0'
+        """
         parts = urlsplit(self.redis_url)
         if parts.password:
             return self.redis_url
         try:
-            password = self.redis_password_file.read_text().strip()
+            password = self.redis_password or self.redis_password_file.read_text().strip()
         except OSError:
             return self.redis_url
         if not password:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
 import redis
 
@@ -98,3 +99,20 @@ def test_a_redis_client_without_tls_or_the_password_is_refused(tls_redis: TlsRed
         redis.Redis.from_url(tls_redis.url(tls=False), socket_timeout=2).ping()
     with pytest.raises(redis.AuthenticationError):
         redis.Redis.from_url(tls_redis.url(password="wrong"), socket_timeout=2).ping()
+
+
+def test_the_password_in_its_own_variable_reaches_redis_and_shows_nowhere(stack_settings: Settings, tls_redis: TlsRedis,
+                                                                          tmp_path: Path) -> None:
+    """``DRIFTLINE_REDIS_PASSWORD`` (from a Secret, in the Helm chart) with a URL that names none."""
+    bare = tls_redis.url().replace(f":{tls_redis.password}@", "")
+    assert tls_redis.password not in bare and "@" not in bare
+    s = replace(stack_settings, redis_url=bare, state_dir=tmp_path / "state")  # no stack password file to fall back on
+
+    def status(password: str) -> dict:  # type: ignore[type-arg]
+        env = {**s.as_env(), "DRIFTLINE_REDIS_PASSWORD": password, "PATH": "/usr/bin:/bin"}
+        shown = subprocess.run([str(DRIFTLINE), "status", "--json"], env=env, capture_output=True, text=True, timeout=60)
+        assert tls_redis.password not in shown.stdout + shown.stderr
+        return {c["name"]: c["healthy"] for c in orjson.loads(shown.stdout)["stack"]}
+
+    assert status(tls_redis.password)["redis"] is True
+    assert status("wrong")["redis"] is False
