@@ -34,6 +34,10 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
     from streams import stack
     from streams.cli.stack import print_down, print_status, print_up
 
+    if args.brokers is not None:
+        from streams.stack.kafka import remember
+
+        settings = remember(settings, args.brokers)
     if args.action == "up":
         print_up(stack.up(settings, say=_say))
         return 0
@@ -195,6 +199,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _brokers(text: str) -> int:
+    value = _positive_int(text)
+    if value > 5:
+        raise argparse.ArgumentTypeError(f"{value}: at most 5 brokers on one machine")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="driftline", description="Online machine learning on live Kafka event streams.")
     parser.add_argument("--version", action="version", version=f"driftline {__version__}")
@@ -204,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["up", "down", "status", "fetch"],
                    help="up: start the broker and Redis; down: stop them; status: say how they are; fetch: Kafka's jars only")
     p.add_argument("--json", action="store_true", help="status as JSON, for scripts")
+    p.add_argument("--brokers", type=_brokers, help="a cluster of this many brokers (1 to 5) on the bootstrap's port and "
+                   "the ones after it, each a KRaft controller too; kept for later stack commands")
     p.set_defaults(run=_stack)
 
     p = sub.add_parser("schemas", help="the event schemas")

@@ -18,6 +18,10 @@ def print_up(report: UpReport) -> None:
     print(f"started {started} in {report.seconds:.1f}s")
     if report.topics_created:
         print(f"topics  created {len(report.topics_created)}: {', '.join(report.topics_created)}")
+    brokers = report.bootstrap.count(",") + 1
+    if brokers > 1:  # workers create Faust's changelogs themselves: they must ask for the copies too
+        copies = min(brokers, 3)
+        print(f"workers export DRIFTLINE_KAFKA_BOOTSTRAP={report.bootstrap} DRIFTLINE_REPLICATION_FACTOR={copies}")
 
 
 def print_down(stopped: list[str]) -> None:

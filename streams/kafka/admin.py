@@ -20,6 +20,11 @@ from streams.kafka.topics import TopicSpec
 from streams.settings import Settings
 
 
+#: how long a cluster may take to stop listing a broker it lost (the controller fences a broker
+#: silent for ``broker.session.timeout.ms``, 9 s by default)
+CLUSTER_CHANGE_S = 30.0
+
+
 @dataclass(frozen=True)
 class ClusterInfo:
     """What one metadata request told us about the cluster."""
@@ -48,7 +53,18 @@ def _admin(settings: Settings, timeout_ms: int) -> KafkaAdminClient:
 
 
 def cluster_info(settings: Settings, timeout_ms: int = 2000) -> ClusterInfo | None:
-    """A metadata request; None when no broker answers in time."""
+    """A metadata request; None when no broker answers in time. Asked again within the time: a
+    cluster that just lost a broker still lists it for a few seconds, and a request the client
+    sends there fails at once."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        info = _cluster_info(settings, timeout_ms)
+        if info is not None or time.monotonic() + 0.2 > deadline:
+            return info
+        time.sleep(0.2)
+
+
+def _cluster_info(settings: Settings, timeout_ms: int) -> ClusterInfo | None:
     with _quiet_kafka_logs():
         try:
             admin = _admin(settings, timeout_ms)
@@ -56,13 +72,83 @@ def cluster_info(settings: Settings, timeout_ms: int = 2000) -> ClusterInfo | No
             return None
         try:
             cluster = admin.describe_cluster()
-            first = cluster["brokers"][0]["broker_id"]
-            version = str(admin.get_broker_version_data(first)).strip("<>").split()[-1]
+            version = _any_version(admin, [b["broker_id"] for b in cluster["brokers"]])
+            if version is None:
+                return None
             return ClusterInfo(str(cluster["cluster_id"]), len(cluster["brokers"]), version)
         except (KafkaError, OSError, ValueError, IndexError, KeyError):
             return None
         finally:
             admin.close()
+
+
+def _any_version(admin: KafkaAdminClient, brokers: list[int]) -> str | None:
+    """The version the first broker that answers implies. A broker just lost is still listed for
+    a few seconds (until the controller fences it): asking it alone said no broker answered, and
+    a worker starting then refused to start."""
+    for broker in brokers:
+        try:
+            return str(admin.get_broker_version_data(broker)).strip("<>").split()[-1]
+        except (KafkaError, OSError):
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class Health:
+    """The cluster's replication as its metadata says it: which brokers are in, what each leads,
+    which partitions lack a copy in sync (under-replicated) or a leader (offline)."""
+
+    brokers: dict[int, str]  # node id -> host:port, the brokers the controller counts as alive
+    leaders: dict[int, int]  # node id -> partitions it leads
+    under_replicated: tuple[str, ...]  # "topic/partition"
+    offline: tuple[str, ...]
+
+
+def health(settings: Settings, timeout_ms: int = 2000) -> Health | None:
+    """One look at every topic's partitions; None when no broker answers in time."""
+    with _quiet_kafka_logs():
+        try:
+            admin = _admin(settings, timeout_ms)
+        except KafkaError:
+            return None
+        try:
+            cluster = admin.describe_cluster()
+            topics = admin.describe_topics()
+        except (KafkaError, OSError, ValueError, KeyError):
+            return None
+        finally:
+            admin.close()
+    return replication(cluster["brokers"], topics)
+
+
+def replication(brokers: list[dict], topics: list[dict]) -> Health:  # type: ignore[type-arg]
+    """:class:`Health` from a describe_cluster's brokers and a describe_topics answer.
+
+    >>> b = [{"node_id": 1, "host": "h", "port": 1}, {"node_id": 2, "host": "h", "port": 2}]
+    >>> t = [{"topic": "d.raw", "partitions": [
+    ...     {"partition_index": 0, "leader_id": 1, "replica_nodes": [1, 2], "isr_nodes": [1, 2]},
+    ...     {"partition_index": 1, "leader_id": 1, "replica_nodes": [2, 1], "isr_nodes": [1]},
+    ...     {"partition_index": 2, "leader_id": -1, "replica_nodes": [3], "isr_nodes": []}]}]
+    >>> replication(b, t)
+    Health(brokers={1: 'h:1', 2: 'h:2'}, leaders={1: 2}, under_replicated=('d.raw/1', 'd.raw/2'), offline=('d.raw/2',))
+    """
+    alive = {int(b.get("node_id", b.get("broker_id", -1))): f"{b['host']}:{b['port']}" for b in brokers}
+    leaders: dict[int, int] = {}
+    under: list[str] = []
+    offline: list[str] = []
+    for topic in sorted(topics, key=lambda t: str(t.get("topic") or t.get("name"))):
+        name = topic.get("topic") or topic.get("name")
+        for part in sorted(topic["partitions"], key=lambda p: p["partition_index"]):
+            where = f"{name}/{part['partition_index']}"
+            leader = part["leader_id"]
+            if leader < 0:
+                offline.append(where)
+            else:
+                leaders[leader] = leaders.get(leader, 0) + 1
+            if len(part["isr_nodes"]) < len(part["replica_nodes"]):
+                under.append(where)
+    return Health(alive, leaders, tuple(under), tuple(offline))
 
 
 def mismatched(specs: Iterable[TopicSpec], partitions: dict[str, int]) -> list[str]:
@@ -84,6 +170,19 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicSpec], timeout_ms: in
     longer meet their partners; unless ``any_partitions`` (a topic read whole, such as a reference
     topic)."""
     specs = list(specs)
+    deadline = time.monotonic() + max(timeout_ms / 1000, CLUSTER_CHANGE_S)
+    while True:
+        try:
+            return _ensure_topics(settings, specs, timeout_ms, any_partitions)
+        except KafkaError as exc:
+            # a broker just lost is listed until the controller fences it (9 s), and a request
+            # sent there fails at once: asked again, the cluster answers without it
+            if not getattr(exc, "retriable", False) or time.monotonic() + 1 > deadline:
+                raise
+            time.sleep(1)
+
+
+def _ensure_topics(settings: Settings, specs: list[TopicSpec], timeout_ms: int, any_partitions: bool) -> list[str]:
     created: list[str] = []
     with _quiet_kafka_logs():
         admin = _admin(settings, timeout_ms)

@@ -1,4 +1,9 @@
-"""The local Apache Kafka broker: find it, configure it (KRaft, one node), start it.
+"""The local Apache Kafka broker, or a cluster of them: find it, configure it (KRaft), start it.
+
+One address in ``DRIFTLINE_KAFKA_BOOTSTRAP`` is one broker, which is its own controller; several
+addresses (``driftline stack up --brokers 3`` lists them) are a cluster: one JVM per address, each a
+broker and a member of the controller quorum, one folder each under ``<state>/kafka/``, one cluster
+id, and the durability a production cluster has (three copies, two in sync for a write).
 
 Kafka comes, in this order, from an unpacked distribution named by ``KAFKA_HOME``; from Apache
 Kafka's own jars, resolved by Maven from ``kafka-pom.xml`` into a cache outside the repository
@@ -15,7 +20,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from streams.errors import EnvironmentProblem
@@ -25,6 +30,83 @@ from streams.stack.procs import ProcessRecord, is_alive, start_ticks, stop
 
 POM = Path(__file__).with_name("kafka-pom.xml")
 READY_TIMEOUT = 120.0
+#: each broker's heap in a local cluster, unless DRIFTLINE_KAFKA_HEAP_OPTS says otherwise: three fit
+#: beside the test suite on a small machine
+CLUSTER_HEAP_OPTS = "-Xms128m -Xmx256m"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One broker of the local stack: its id, its address, its folder and its pid file's name."""
+
+    node_id: int
+    host: str
+    port: int
+    folder: Path
+    name: str  # "kafka" for a single broker, "kafka-<id>" in a cluster
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def addresses(settings: Settings) -> list[tuple[str, int]]:
+    """Every ``host:port`` of the bootstrap list, in order."""
+    from streams.settings import kafka_address
+
+    return [kafka_address(part) for part in settings.kafka_bootstrap.split(",") if part.strip()]
+
+
+def cluster_bootstrap(settings: Settings, brokers: int) -> str:
+    """The bootstrap list of a local cluster of ``brokers``: the addresses given, then the ports
+    after the last one.
+
+    >>> cluster_bootstrap(Settings(), 3)
+    '127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094'
+    """
+    listed = addresses(settings)[:brokers]
+    host, port = listed[-1]
+    listed += [(host, port + k) for k in range(1, brokers - len(listed) + 1)]
+    return ",".join(f"{h}:{p}" for h, p in listed)
+
+
+def _layout_file(settings: Settings) -> Path:
+    return settings.state_dir / "kafka" / "brokers"
+
+
+def remember(settings: Settings, brokers: int) -> Settings:
+    """``stack up --brokers N``: the settings of a local cluster of ``brokers``, kept in the state
+    folder so that later stack commands given only the first address find every broker."""
+    bootstrap = cluster_bootstrap(settings, brokers)
+    path = _layout_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(bootstrap + "\n")
+    return replace(settings, kafka_bootstrap=bootstrap)
+
+
+def nodes(settings: Settings) -> list[Node]:
+    """The local stack's brokers: one per bootstrap address; a cluster the state folder keeps
+    (``stack up --brokers``) when the bootstrap names its first broker only."""
+    kafka_dir = settings.state_dir / "kafka"
+    listed = addresses(settings)
+    kept = _layout_file(settings)
+    if len(listed) == 1 and kept.exists():
+        cluster = addresses(replace(settings, kafka_bootstrap=kept.read_text().strip()))
+        if cluster[0] == listed[0]:
+            listed = cluster
+    if len(listed) == 1:
+        return [Node(1, *listed[0], kafka_dir, "kafka")]
+    return [Node(i, host, port, kafka_dir / f"node-{i}", f"kafka-{i}") for i, (host, port) in enumerate(listed, 1)]
+
+
+def replicas(brokers: int) -> tuple[int, int]:
+    """Copies of each partition on a cluster of ``brokers``, and how many must have a write.
+
+    >>> replicas(1), replicas(2), replicas(3), replicas(5)
+    ((1, 1), (2, 1), (3, 2), (3, 2))
+    """
+    copies = min(brokers, 3)
+    return copies, copies - 1 if copies >= 3 else 1
 
 
 @dataclass(frozen=True)
@@ -132,14 +214,34 @@ def _controller_port(settings: Settings, kafka_dir: Path) -> int:
     return port
 
 
-def write_config(settings: Settings, kafka_dir: Path) -> tuple[Path, Path]:
-    """Write server.properties (absolute paths, KRaft, one node) and log4j.properties."""
-    host, port = settings.kafka_host_port
-    cport = _controller_port(settings, kafka_dir)
+def _controller_ports(settings: Settings, layout: list[Node]) -> dict[int, int]:
+    """Each node's controller port: the single broker's as before; a cluster's, the ones its state
+    folder used before, else free ones (kept, as every node names them all as the quorum)."""
+    kafka_dir = settings.state_dir / "kafka"
+    kafka_dir.mkdir(parents=True, exist_ok=True)
+    if len(layout) == 1:
+        return {1: _controller_port(settings, kafka_dir)}
+    from streams.stack.ports import free_port
+
+    path = kafka_dir / "controller.ports"
+    kept = [int(p) for p in path.read_text().split()] if path.exists() else []
+    if len(kept) != len(layout):
+        kept = [free_port() for _ in layout]
+        path.write_text(" ".join(map(str, kept)))
+    return {node.node_id: port for node, port in zip(layout, kept)}
+
+
+def write_config(settings: Settings, node: Node, controllers: dict[int, int]) -> tuple[Path, Path]:
+    """Write a node's server.properties (absolute paths, KRaft) and log4j.properties."""
+    host, port, cport = node.host, node.port, controllers[node.node_id]
+    kafka_dir = node.folder
+    kafka_dir.mkdir(parents=True, exist_ok=True)
+    copies, in_sync = replicas(len(controllers))
+    voters = ",".join(f"{nid}@{host}:{p}" for nid, p in sorted(controllers.items()))
     props = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@{host}:{cport}",
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": voters,
         "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
         "advertised.listeners": f"PLAINTEXT://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
@@ -147,13 +249,17 @@ def write_config(settings: Settings, kafka_dir: Path) -> tuple[Path, Path]:
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str((kafka_dir / "data").resolve()),
         "num.partitions": str(settings.partitions),
-        "offsets.topic.replication.factor": "1",
+        "default.replication.factor": str(copies),
+        "min.insync.replicas": str(in_sync),
+        "offsets.topic.replication.factor": str(copies),
         "offsets.topic.num.partitions": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": str(copies),
+        "transaction.state.log.min.isr": str(in_sync),
         "transaction.state.log.num.partitions": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.replication.factor": str(copies),
+        "share.coordinator.state.topic.min.isr": str(in_sync),
         "group.initial.rebalance.delay.ms": "0",
+        "leader.imbalance.check.interval.seconds": "30",  # a broker back leads its share again soon
         "auto.create.topics.enable": "true",
         "log.flush.interval.messages": "9223372036854775807",
     }
@@ -176,49 +282,71 @@ def write_config(settings: Settings, kafka_dir: Path) -> tuple[Path, Path]:
 LOCAL_JVM_OPTS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 
 
-def _java_cmd(settings: Settings, jars: KafkaJars, log4j: Path, main: list[str]) -> list[str]:
+def _heap(settings: Settings, brokers: int) -> list[str]:
+    """The heap options: the setting's, but a cluster's smaller ones when the setting is its default."""
+    default = next(f.default for f in fields(Settings) if f.name == "kafka_heap_opts")
+    chosen = CLUSTER_HEAP_OPTS if brokers > 1 and settings.kafka_heap_opts == default else settings.kafka_heap_opts
+    return chosen.split()
+
+
+def _java_cmd(settings: Settings, jars: KafkaJars, log4j: Path, main: list[str], brokers: int = 1) -> list[str]:
     return [
-        java(), *LOCAL_JVM_OPTS, *settings.kafka_heap_opts.split(), "-Djava.awt.headless=true",
+        java(), *LOCAL_JVM_OPTS, *_heap(settings, brokers), "-Djava.awt.headless=true",
         f"-Dlog4j.configuration=file:{log4j}", "-cp", jars.classpath, *main,
     ]
 
 
-def start(settings: Settings, jars: KafkaJars, log: Path) -> ProcessRecord:
-    """Format the storage (once) and start the broker; return when a metadata request succeeds."""
-    kafka_dir = settings.state_dir / "kafka"
-    kafka_dir.mkdir(parents=True, exist_ok=True)
-    server, log4j = write_config(settings, kafka_dir)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    fmt = _java_cmd(
-        settings, jars, log4j,
-        ["kafka.tools.StorageTool", "format", "-t", _cluster_id(kafka_dir), "-c", str(server), "--ignore-formatted"],
-    )
-    with log.open("ab") as out:
-        result = subprocess.run(fmt, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if result.returncode != 0:
-        raise EnvironmentProblem(f"Kafka could not format its storage in {kafka_dir}; see {log}")
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            _java_cmd(settings, jars, log4j, ["kafka.Kafka", str(server)]),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=kafka_dir,
-        )
-    record = ProcessRecord("kafka", proc.pid, start_ticks(proc.pid), settings.kafka_host_port[1])
+def start(settings: Settings, jars: KafkaJars, logs: Path, which: list[Node] | None = None) -> list[ProcessRecord]:
+    """Format the storage (once) and start the stack's brokers (``which`` of them, else all);
+    return when each answers a metadata request. A cluster's nodes all start before any is waited
+    for: a quorum needs most of its members."""
+    layout = nodes(settings)
+    controllers = _controller_ports(settings, layout)
+    cluster_id = _cluster_id(settings.state_dir / "kafka")
+    logs.mkdir(parents=True, exist_ok=True)
+    started: list[tuple[Node, ProcessRecord, Path]] = []
     try:
-        wait_ready(settings, proc.pid, log)
+        for node in which if which is not None else layout:
+            log = logs / f"{node.name}.log"
+            server, log4j = write_config(settings, node, controllers)
+            fmt = _java_cmd(settings, jars, log4j,
+                            ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(server), "--ignore-formatted"],
+                            len(layout))
+            with log.open("ab") as out:
+                result = subprocess.run(fmt, stdout=out, stderr=subprocess.STDOUT, check=False)
+            if result.returncode != 0:
+                raise EnvironmentProblem(f"Kafka could not format its storage in {node.folder}; see {log}")
+            with log.open("ab") as out:
+                proc = subprocess.Popen(
+                    _java_cmd(settings, jars, log4j, ["kafka.Kafka", str(server)], len(layout)),
+                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True, cwd=node.folder,
+                )
+            started.append((node, ProcessRecord(node.name, proc.pid, start_ticks(proc.pid), node.port), log))
+        for node, record, log in started:
+            wait_ready(replace(settings, kafka_bootstrap=node.address), record.pid, log)
+        if len(layout) > 1 and started:  # and until every broker is in the metadata each one serves
+            # (an admin client told of a controller not yet registered fails: UnknownBrokerIdError)
+            for node in layout:
+                wait_ready(replace(settings, kafka_bootstrap=node.address), None, logs / f"{node.name}.log",
+                           brokers=len(layout))
     except BaseException:
-        stop(proc.pid, grace=10)  # never leave a half-started broker behind
+        for _, record, _ in started:  # never leave a half-started broker behind
+            stop(record.pid, grace=10)
         raise
-    return record
+    return [record for _, record, _ in started]
 
 
-def wait_ready(settings: Settings, pid: int | None, log: Path, timeout: float = READY_TIMEOUT) -> None:
-    """Poll with metadata requests until the broker answers; fail fast if the process died."""
+def wait_ready(settings: Settings, pid: int | None, log: Path, timeout: float = READY_TIMEOUT, brokers: int = 1) -> None:
+    """Poll with metadata requests until the broker answers, naming at least ``brokers`` brokers;
+    fail fast if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pid is not None and not is_alive(pid):
             raise EnvironmentProblem(f"Kafka exited during start-up; see {log}")
-        if cluster_info(settings, timeout_ms=1500) is not None:
+        info = cluster_info(settings, timeout_ms=1500)
+        if info is not None and info.brokers >= brokers:
             return
         time.sleep(0.3)
-    raise EnvironmentProblem(f"Kafka did not answer a metadata request within {timeout:.0f}s; see {log}")
+    raise EnvironmentProblem(f"Kafka did not answer a metadata request naming {brokers} broker(s) within "
+                             f"{timeout:.0f}s; see {log}")

@@ -116,3 +116,21 @@ def stop(pid: int, *, grace: float = 30.0) -> bool:
     while is_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     return True
+
+
+def stop_all(pids: list[int], *, grace: float = 30.0) -> list[bool]:
+    """SIGTERM to each at once, wait up to ``grace`` seconds, then SIGKILL those left; for each,
+    whether it had to be forced."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while any(is_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    forced = [is_alive(pid) for pid in pids]
+    for pid, force in zip(pids, forced):
+        if force:
+            stop(pid, grace=0)
+    return forced

@@ -91,7 +91,7 @@ def build(settings: Settings, agents: Sequence[str] = AGENTS):  # type: ignore[n
                     for subject, (n, v, t) in rt.scorer.watching_since.items()}
         return web.json({"status": "ok", "agents": list(agents), "model_version": rt.scorer.champion.version,
                          "following_models": rt.following, "watching_predictions_since": watching,
-                         "assigned_partitions": _assigned(app)})
+                         "assigned_partitions": _assigned(app), "training": _holds(app, settings.topic("examples"))})
 
     return app, rt
 
@@ -102,6 +102,14 @@ def _assigned(app: Any) -> int:
         return len(app.consumer.assignment())
     except Exception:  # noqa: BLE001 - no consumer yet, or one that is being rebuilt
         return 0
+
+
+def _holds(app: Any, topic: str) -> bool:
+    """Whether the group gave this worker a partition of ``topic`` (the trainer's role: ``examples``)."""
+    try:
+        return any(tp.topic == topic for tp in app.consumer.assignment())
+    except Exception:  # noqa: BLE001 - no consumer yet, or one that is being rebuilt
+        return False
 
 
 def _quiet_worker():  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ Everything else is Faust's own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -240,9 +241,41 @@ class Producer(driver.Producer):  # type: ignore[misc]
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
+#: how long the creation of one of Faust's topics (a changelog) is tried again while the cluster
+#: changes under it: a broker lost, a controller being elected
+CREATE_PATIENCE_S = 120.0
+
+
 class Transport(driver.Transport):  # type: ignore[misc]
+    """Faust's transport, whose topic creation is tried again while the cluster changes.
+
+    Faust asks the first broker it knows of which broker is the controller, and sends the creation
+    there, once: a broker just lost (still in the metadata until the controller fences it, 9 s)
+    failed the worker's start, and a worker starting as the quorum lost its leader waited for good
+    on a changelog never made."""
+
     Consumer = Consumer
     Producer = Producer
+
+    async def _really_create_topic(self, owner: Any, client: Any, topic: str, partitions: int, replication: int,
+                                   **kwargs: Any) -> None:
+        from aiokafka.errors import KafkaError
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CREATE_PATIENCE_S
+        delay = 0.5
+        while True:
+            try:
+                await super()._really_create_topic(owner, client, topic, partitions, replication, **kwargs)
+                return
+            except (KafkaError, RuntimeError, OSError, asyncio.TimeoutError) as exc:
+                if owner.should_stop or loop.time() + delay > deadline:
+                    raise
+                log.warning("creating topic %s: %s; trying again in %.1fs", topic, exc or type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                with contextlib.suppress(KafkaError, OSError):
+                    await client.force_metadata_update()
+                delay = min(delay * 2, 5.0)
 
 
 class FlowControl(FlowControlEvent):  # type: ignore[misc]

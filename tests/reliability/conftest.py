@@ -52,3 +52,50 @@ def small_disk_stack(tmp_path: Path) -> Iterator[Settings]:
             stack.down(base)
         finally:
             subprocess.run(["umount", "-l", str(data)], check=False)
+
+
+BROKERS = 3
+
+
+@pytest.fixture(scope="module")
+def cluster_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A three-broker cluster (each broker a KRaft controller too) and Redis, for a module's tests,
+    as ``driftline stack up --brokers 3`` starts it; down after them."""
+    from dataclasses import replace
+
+    from streams.stack.kafka import remember
+
+    base = remember(stack_settings(tmp_path_factory.mktemp("cluster")), BROKERS)
+    base = replace(base, replication_factor=BROKERS)
+    try:
+        stack.up(base)
+        yield base
+    finally:
+        stack.down(base)
+
+
+@pytest.fixture
+def cluster(cluster_base: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The module's cluster whole again (every broker up, no partition short of a copy), and a
+    namespace of the test's own on it."""
+    from dataclasses import replace
+
+    from streams.kafka import admin
+    from tests.support.pipeline import wait_for
+
+    stack.up(cluster_base)  # brokers an earlier test left down are started again
+    wait_for("every broker in and no partition under-replicated", lambda: whole(cluster_base), 180)
+    prefix = "c" + "".join(ch for ch in request.node.name if ch.isalnum())[:40]
+    s = replace(cluster_base, topic_prefix=prefix).with_credentials()
+    from streams.kafka.topics import topic_specs
+
+    admin.ensure_topics(s, topic_specs(s))
+    return s
+
+
+def whole(settings: Settings) -> bool:
+    """Every broker of the cluster is in, and no partition lacks a copy in sync."""
+    from streams.kafka import admin
+
+    seen = admin.health(settings, timeout_ms=3000)
+    return seen is not None and len(seen.brokers) == BROKERS and not seen.under_replicated and not seen.offline

@@ -106,24 +106,24 @@ def settled(settings: Settings, members: int, timeout_s: float = 120) -> None:
     """Wait until the worker group is stable with ``members`` members: every process has its
     share (a process answers on its web port before it has joined the group)."""
     group = f"{settings.topic_prefix}-worker"
-    admin = clients.admin(settings)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if hasattr(admin, "describe_groups"):  # kafka-python 3
-                    found = admin.describe_groups([group])[group]
-                    state, joined = found["group_state"], len(found["members"])
-                else:
-                    found = admin.describe_consumer_groups([group])[0]
-                    state, joined = found.state, len(found.members)
-            except KafkaError:  # a new broker has no group coordinator for a moment
-                state, joined = "", 0
-            if state == "Stable" and joined == members:
-                return
-            time.sleep(0.5)
-    finally:
-        admin.close()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        # a client of its own each time: one that knew a broker since lost keeps asking it
+        admin = clients.admin(settings)
+        try:
+            if hasattr(admin, "describe_groups"):  # kafka-python 3
+                found = admin.describe_groups([group])[group]
+                state, joined = found["group_state"], len(found["members"])
+            else:
+                found = admin.describe_consumer_groups([group])[0]
+                state, joined = found.state, len(found.members)
+        except KafkaError:  # a new broker has no group coordinator for a moment
+            state, joined = "", 0
+        finally:
+            admin.close()
+        if state == "Stable" and joined == members:
+            return
+        time.sleep(0.5)
     raise AssertionError(f"the group {group} did not settle with {members} members within {timeout_s:.0f}s")
 
 

@@ -1,0 +1,273 @@
+"""Faults only a cluster has, on three brokers (replication factor 3, ``min.insync.replicas`` 2),
+each followed by the invariants of ``test_faults``: I1 nothing lost, I2 duplicates bounded, I3 the
+registry whole, I4 the lag back to 0.
+
+The tests share one cluster (``cluster_base``), one at a time (their xdist group): starting three
+brokers costs more than a fault. Each has a namespace of its own and finds the cluster whole.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams import stack
+from streams.kafka import admin
+from streams.kafka.reader import read_topic
+from streams.settings import Settings
+from streams.stack.kafka import nodes
+from streams.stack.procs import stop
+from tests.reliability.conftest import whole
+from tests.reliability.test_faults import CAUGHT_UP_S, LABEL_DELAY, RATE, check
+from tests.support.faults import kill, stack_pid
+from tests.support.feed import Feed
+from tests.support.invariants import alerts, caught_up
+from tests.support.pipeline import Worker, settled, wait_for
+
+pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("cluster")]
+
+EVENTS = 6_000
+DOWN_S = 60.0  # a lost leader stays down this long
+
+
+def leaders(s: Settings, *names: str) -> dict[int, int]:
+    """Partitions of these topics each broker leads."""
+    topics = admin_topics(s, [s.topic(n) for n in names])
+    count: dict[int, int] = {}
+    for topic in topics:
+        for part in topic["partitions"]:
+            count[part["leader_id"]] = count.get(part["leader_id"], 0) + 1
+    return count
+
+
+def admin_topics(s: Settings, names: list[str]) -> list[dict]:  # type: ignore[type-arg]
+    from streams.kafka import clients
+
+    client = clients.admin(s)
+    try:
+        return client.describe_topics(names)  # type: ignore[no-any-return]
+    finally:
+        client.close()
+
+
+def longest_gap(s: Settings, since: float) -> float:
+    """The longest time (seconds) between two predictions written after ``since`` (wall time)."""
+    stamps = sorted(r.timestamp / 1000 for r in read_topic(s, "predictions", timeout_s=60) if r.timestamp / 1000 >= since)
+    return max((b - a for a, b in zip(stamps, stamps[1:])), default=0.0)
+
+
+def broker(s: Settings, node_id: int) -> int:
+    return stack_pid(s, f"kafka-{node_id}")
+
+
+def test_the_leader_lost_writes_go_on_through_the_new_leaders(cluster: Settings, tmp_path: Path) -> None:
+    """The broker leading most ``raw`` and ``predictions`` partitions SIGKILLed mid-stream and not
+    brought back for a minute: the others take the leadership over, writes go on (acks=all, two in
+    sync), and every invariant holds while it is still down."""
+    s = cluster
+    worker = Worker(s, tmp_path / "worker")
+    worker.start()
+    try:
+        settled(s, 1)
+        feed = Feed(s, EVENTS * 2, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 2,)).start()
+        feed.wait_hold(timeout=300)
+        caught_up(s, worker, CAUGHT_UP_S)
+        led = leaders(s, "raw", "predictions")
+        doomed = max(led, key=lambda n: led[n])
+        killed_at = time.time()
+        kill(broker(s, doomed), signal.SIGKILL)
+        feed.go_on()
+        check(s, worker, feed, faults=1)
+        gap = longest_gap(s, killed_at - 1)
+        down = time.time() - killed_at
+        print(f"broker {doomed} led {led[doomed]} of {sum(led.values())} raw and predictions partitions; "
+              f"longest gap between predictions {gap:.1f}s; down {down:.0f}s when the checks ended")
+        assert worker.running()
+        assert doomed not in leaders(s, "raw", "predictions"), "the killed broker still leads"
+        assert gap < DOWN_S, f"predictions stopped for {gap:.1f}s: they waited for the lost broker"
+        time.sleep(max(0.0, DOWN_S - down))
+    finally:
+        worker.stop()
+
+
+ROLLING_GAP_S = 30.0  # the longest pause of predictions a rolling restart may cause
+
+
+def test_a_rolling_restart_under_a_steady_stream(cluster: Settings, tmp_path: Path) -> None:
+    """Each broker in turn stopped (a controlled shutdown) and started again, the next one only
+    once every partition has its copies back, as an upgrade does it, while events keep coming."""
+    s = cluster
+    worker = Worker(s, tmp_path / "worker")
+    worker.start()
+    try:
+        settled(s, 1)
+        feed = Feed(s, EVENTS * 3, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 2,)).start()
+        feed.wait_hold(timeout=300)
+        began = time.time()
+        feed.go_on()
+        took = []
+        for node in nodes(s):
+            t0 = time.monotonic()
+            stop(broker(s, node.node_id), grace=60)
+            stack.up(s)
+            wait_for(f"broker {node.node_id} back with every copy in sync", lambda: whole(s), 180)
+            took.append(time.monotonic() - t0)
+        still_feeding = not feed.done.is_set()
+        check(s, worker, feed, faults=len(took))
+        gap = longest_gap(s, began)
+        print(f"restarts took {', '.join(f'{t:.1f}s' for t in took)}; the feed went on throughout: {still_feeding}; "
+              f"longest gap between predictions {gap:.1f}s")
+        assert worker.running()
+        assert gap < ROLLING_GAP_S, f"predictions stopped for {gap:.1f}s in the rolling restart"
+    finally:
+        worker.stop()
+
+
+def test_below_min_insync_replicas_the_worker_waits_and_says_why(cluster: Settings, tmp_path: Path) -> None:
+    """Two brokers of three down: every partition has one copy in sync, below
+    ``min.insync.replicas`` (2), and the broker refuses writes (NotEnoughReplicas). The worker
+    neither loses nor skips anything: it raises one alert naming the cause, waits, and goes on
+    once a broker is back."""
+    s = cluster
+    worker = Worker(s, tmp_path / "worker", loglevel="INFO")
+    worker.start()
+    try:
+        settled(s, 1)
+        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 3,)).start()
+        feed.wait_hold(timeout=300)
+        caught_up(s, worker, CAUGHT_UP_S)
+        survivor, *others = [n.node_id for n in nodes(s)]
+        for node_id in others:  # one at a time, as brokers go: the ISR shrinks to the survivor
+            stop(broker(s, node_id), grace=60)
+        refused = refused_write(s)
+        feed.go_on()
+        time.sleep(BELOW_S)  # the feed's producer waits too; the worker reads what was written before
+        assert worker.running(), "the worker died below min.insync.replicas"
+        stack.up(s)  # both back; the alert written once writes are taken again
+        check(s, worker, feed, faults=1)
+        said = [a for a in alerts(s) if a["kind"] == "kafka_unwritable"]
+        print(f"a write below min.insync.replicas: {refused}; alerts {[(a['kind'], a['message']) for a in said]}")
+        assert "NotEnoughReplicas" in refused, refused
+        assert len(said) == 1 and "min.insync.replicas" in said[0]["message"], said
+        assert any(a["kind"] == "kafka_writable" for a in alerts(s)), "the return of writes was not said"
+    finally:
+        worker.stop()
+
+
+BELOW_S = 20.0  # how long the cluster stays below min.insync.replicas
+
+
+def refused_write(s: Settings) -> str:
+    """What the broker answers a write (acks=all) to ``raw`` now."""
+    from kafka.errors import KafkaError
+
+    from streams.kafka import clients
+
+    producer = clients.producer(s, retries=0, request_timeout_ms=10_000)
+    try:
+        producer.send(s.topic("raw"), b"{}", key=b"probe").get(timeout=30)
+        return "accepted"
+    except KafkaError as exc:
+        return type(exc).__name__
+    finally:
+        producer.close(timeout=5)
+
+
+def test_a_controller_quorum_member_lost_while_a_namespace_starts(cluster: Settings, tmp_path: Path) -> None:
+    """The quorum's leader (the active controller) SIGKILLed just as a new namespace starts: its
+    topics and the worker's changelogs are being created. The others elect a new leader; the
+    topics are made, and the namespace runs whole."""
+    s = cluster
+    worker = Worker(s, tmp_path / "worker", loglevel="INFO")  # its log says what it tried again
+    leader = quorum_leader(s)
+    worker_started = time.monotonic()
+    # the stack's topics of the namespace are made by `driftline stack up` (the fixture); the
+    # worker makes its own (changelogs, repartitions) as it starts: the kill lands in the middle
+    from threading import Thread
+
+    killer = Thread(target=kill, args=(broker(s, leader), signal.SIGKILL))
+    killer.start()
+    worker.start(timeout_s=180)
+    killer.join()
+    try:
+        settled(s, 1, timeout_s=180)
+        took = time.monotonic() - worker_started
+        new_leader = quorum_leader(s, not_=leader)
+        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY).start()
+        check(s, worker, feed, faults=1)
+        print(f"quorum leader {leader} killed as the worker started; {new_leader} leads now; "
+              f"the worker had its partitions {took:.1f}s after it started")
+        assert worker.running()
+    finally:
+        worker.stop()
+
+
+def quorum_leader(s: Settings, not_: int | None = None, timeout_s: float = 60) -> int:
+    """The node leading the KRaft metadata quorum, as a live node's quorum-state file says."""
+    import json
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for node in nodes(s):
+            state = node.folder / "data" / "__cluster_metadata-0" / "quorum-state"
+            try:
+                leader = int(json.loads(state.read_text())["leaderId"])
+            except (OSError, ValueError, KeyError):
+                continue
+            if leader > 0 and leader != not_ and stack_alive(s, node.node_id):
+                return leader
+        assert time.monotonic() < deadline, "no quorum leader found"
+        time.sleep(0.5)
+
+
+def stack_alive(s: Settings, node_id: int) -> bool:
+    from streams.stack.procs import PidFiles
+
+    return PidFiles(s.state_dir / "run").read(f"kafka-{node_id}") is not None
+
+
+def test_a_worker_lost_for_good_the_survivor_takes_over(cluster: Settings, tmp_path: Path) -> None:
+    """Two workers on 8 partitions; the one with the trainer's role SIGKILLed and not restarted.
+    The survivor takes its partitions and the role within the session timeout, and the stream
+    is whole."""
+    from dataclasses import replace
+
+    from streams.kafka.topics import topic_specs
+
+    s = replace(cluster, partitions=8, topic_prefix=cluster.topic_prefix + "eight")
+    admin.ensure_topics(s, topic_specs(s))
+    first, second = Worker(s, tmp_path / "first"), Worker(s, tmp_path / "second")
+    first.start()
+    second.start()
+    try:
+        settled(s, 2)
+        feed = Feed(s, EVENTS, rate=RATE, label_delay=LABEL_DELAY, hold_at=(EVENTS // 3,)).start()
+        feed.wait_hold(timeout=300)
+        wait_for("a trainer", lambda: first.health()["training"] or second.health()["training"], 120)
+        doomed, survivor = (first, second) if first.health()["training"] else (second, first)
+        killed_at = time.time()
+        doomed.stop(signal.SIGKILL)
+        feed.go_on()
+        wait_for("the survivor with every partition and the trainer's role",
+                 lambda: survivor.health()["training"] and settled_alone(s), s.session_timeout_s + 120)
+        took = time.time() - killed_at
+        check(s, survivor, feed, faults=1)
+        gap = longest_gap(s, killed_at - 1)
+        print(f"the survivor took over in {took:.1f}s (session timeout {s.session_timeout_s}s); "
+              f"longest gap between predictions {gap:.1f}s")
+        assert gap < s.session_timeout_s + ROLLING_GAP_S, f"predictions stopped for {gap:.1f}s"
+    finally:
+        first.stop()
+        second.stop()
+
+
+def settled_alone(s: Settings) -> bool:
+    try:
+        settled(s, 1, timeout_s=1)
+        return True
+    except AssertionError:
+        return False
