@@ -106,6 +106,9 @@ def run(s: Settings, tmp: Path, results: Run) -> None:
     hot = pipeline.hot_path(s, tmp, EVENTS)
     row("hot path (--agents validate)", f"{hot:,.0f} ev/s", f"{hot / bare:.3f}× bare; {hot / ours:.2f}× the agent on our loop",
         key="hot_path", value=hot)
+    hot3 = pipeline.cluster_hot_path(s, tmp, EVENTS)
+    row("hot path on three brokers (3 copies, min.insync.replicas 2, acks=all)", f"{hot3:,.0f} ev/s",
+        f"{hot3 / hot:.2f}× the same on one broker", key="hot_path_3_brokers", value=hot3)
     loop, loop_hot = pipeline.full_loop(s, tmp, EVENTS)
     row("full loop (every agent, labels 500 late)", f"{loop:,.0f} ev/s",
         f"{loop / hot:.2f}× the hot path, {loop / bare:.3f}× bare; its scoring ran at {loop_hot:,.0f}/s",

@@ -78,6 +78,22 @@ def hot_path(settings: Settings, tmp: Path, events: int, workers: int = 1, label
     return len(ts) / max(1e-9, max(ts) - min(ts))
 
 
+def cluster_hot_path(settings: Settings, tmp: Path, events: int) -> float:
+    """The hot path on a local three-broker cluster (``driftline stack up --brokers 3``): every
+    topic with three copies, ``min.insync.replicas`` 2, every write ``acks=all`` (as always). The
+    one-broker stack's Redis serves it too."""
+    from streams import stack
+    from streams.stack.kafka import remember
+
+    base = replace(settings, kafka_bootstrap=f"127.0.0.1:{free_port()}", state_dir=tmp / "cluster")
+    cluster = replace(remember(base, 3), replication_factor=3)
+    stack.up(cluster)
+    try:
+        return hot_path(cluster, tmp, events, label="hot3")
+    finally:
+        stack.down(cluster)
+
+
 def scale_out(settings: Settings, tmp: Path, events: int) -> tuple[float, float]:
     """The hot path on 8 partitions with one worker process, then with two."""
     eight = replace(settings, partitions=8)

@@ -1,8 +1,10 @@
 """What the broker watch concludes from what the broker says about itself.
 
-Two things can go wrong outside the pipeline that it cannot see by itself:
+Three things can go wrong outside the pipeline that it cannot see by itself:
 - a broker's log directory runs close to full: the broker stops when it is full, and the
   pipeline with it;
+- partitions have fewer copies in sync than ``min.insync.replicas`` (brokers of a cluster are
+  down): the brokers refuse every write to them (``NotEnoughReplicas``) and the pipeline waits;
 - a subscriber to one of the pipeline's outputs (``alerts``, ``predictions``, ``deadletter``)
   stops reading: Kafka never lets it slow the pipeline down, so nobody notices until the
   retention deletes what it never read.
@@ -56,6 +58,16 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class Copies:
+    """One partition's copies in sync, and how many a write needs (``min.insync.replicas``)."""
+
+    topic: str
+    partition: int
+    in_sync: int
+    min_in_sync: int
+
+
+@dataclass(frozen=True)
 class Finding:
     """An alert to raise: its kind, severity, subject, sentence and detail."""
 
@@ -91,6 +103,33 @@ class Watch:
     #: (group, topic) -> (committed, since when it has been at that offset, with records to read)
     positions: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
     stalled: set[tuple[str, str]] = field(default_factory=set)
+    refused: bool = False  # partitions below min.insync.replicas, said
+
+    def writes(self, parts: Iterable[Copies]) -> list[Finding]:
+        """A finding when partitions fall below ``min.insync.replicas`` (writes refused), and one
+        when none is any longer.
+
+        >>> w = Watch(0.1, 60)
+        >>> [f.kind for f in w.writes([Copies("d.raw", 0, 1, 2), Copies("d.raw", 1, 3, 2)])]
+        ['kafka_unwritable']
+        >>> w.writes([Copies("d.raw", 0, 1, 2)]), [f.kind for f in w.writes([Copies("d.raw", 0, 2, 2)])]
+        ([], ['kafka_writable'])
+        """
+        short = sorted(((p.topic, p.partition, p.in_sync, p.min_in_sync) for p in parts if p.in_sync < p.min_in_sync))
+        if short and not self.refused:
+            self.refused = True
+            topic, partition, in_sync, needed = short[0]
+            named = [f"{t}/{n}" for t, n, _, _ in short]
+            return [Finding("kafka_unwritable", "critical", "kafka",
+                            f"{len(short)} partitions have fewer copies in sync than min.insync.replicas ({topic}/"
+                            f"{partition}: {in_sync} of the {needed} a write needs): the brokers refuse writes to them "
+                            "(NotEnoughReplicas); the pipeline waits and loses nothing. Bring the brokers back",
+                            {"partitions": named[:20], "count": len(short), "min_insync_replicas": needed})]
+        if not short and self.refused:
+            self.refused = False
+            return [Finding("kafka_writable", "info", "kafka",
+                            "every partition has min.insync.replicas copies in sync again: writes go on", {})]
+        return []
 
     def disks(self, dirs: Iterable[LogDir]) -> list[Finding]:
         """Findings for log directories that went below ``min_free``, or came back above it."""

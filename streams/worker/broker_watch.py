@@ -1,9 +1,11 @@
-"""The broker watch: every ``DRIFTLINE_BROKER_WATCH_S`` seconds a worker asks the broker how full
-its log directories are (DescribeLogDirs) and where the consumer groups outside the pipeline
-stand on its outputs (``alerts``, ``predictions``, ``deadletter``), sets the gauges
-``driftline_broker_disk_free_ratio`` and ``driftline_subscriber_lag``, and raises the alerts
-:class:`streams.core.watch.Watch` finds (``broker_disk_low`` / ``broker_disk_recovered``,
-``subscriber_stalled`` / ``subscriber_recovered``).
+"""The broker watch: every ``DRIFTLINE_BROKER_WATCH_S`` seconds a worker asks the broker how many
+copies of the pipeline's partitions are in sync, how full its log directories are
+(DescribeLogDirs) and where the consumer groups outside the pipeline stand on its outputs
+(``alerts``, ``predictions``, ``deadletter``), sets the gauges ``driftline_broker_disk_free_ratio``
+and ``driftline_subscriber_lag``, and raises the alerts :class:`streams.core.watch.Watch` finds
+(``kafka_unwritable`` / ``kafka_writable``, ``broker_disk_low`` / ``broker_disk_recovered``,
+``subscriber_stalled`` / ``subscriber_recovered``). The copies are asked first and on their own:
+with brokers down, the other questions may find no answer.
 
 Every worker sets the gauges; only the one holding partition 0 of its first source topic raises
 the alerts, so a group of workers says each thing once (a worker that takes that partition over
@@ -22,8 +24,9 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from streams.core.watch import Finding, LogDir, Subscription, Watch
+from streams.core.watch import Copies, Finding, LogDir, Subscription, Watch
 from streams.kafka import clients
+from streams.kafka.topics import durability, topic_specs
 from streams.kafka.groups import committed_offsets, group_states
 from streams.settings import Settings
 from streams.worker import metrics
@@ -82,6 +85,19 @@ class BrokerWatch:
         self._consumer: KafkaConsumer | None = None
         self.shown: dict[str, set[tuple[str, ...]]] = {"disk": set(), "lag": set()}
 
+    def copies(self) -> list[Copies]:
+        """Each of the pipeline's partitions' copies in sync (blocking: run it on a thread); a
+        client of its own each time, as one that knew a broker since lost keeps asking it."""
+        needed = dict(durability(self.settings.replication_factor)).get("min.insync.replicas", "1")
+        names = [spec.name for spec in topic_specs(self.settings)]
+        admin = clients.admin(self.settings, request_timeout_ms=TIMEOUT_MS)
+        try:
+            topics = admin.describe_topics(names)
+        finally:
+            admin.close()
+        return [Copies(str(t.get("topic") or t.get("name")), int(p["partition_index"]), len(p["isr_nodes"]), int(needed))
+                for t in topics for p in t["partitions"]]
+
     def ask(self) -> tuple[list[LogDir], list[Subscription]]:
         """The broker's answers (blocking: run it on a thread)."""
         if self._admin is None:
@@ -130,19 +146,25 @@ def register(app: Any, settings: Settings, first_topic: str | None,
 
     @app.timer(interval=float(settings.broker_watch_s), name="broker-watch")
     async def watch_broker() -> None:
+        found: list[Finding] = []
+        try:
+            found += watcher.watch.writes(await asyncio.to_thread(watcher.copies))
+        except Exception as exc:  # noqa: BLE001 - not answering now: the next tick asks again
+            log.debug("broker watch: no copies this time: %r", exc)
         try:
             dirs, subs = await asyncio.to_thread(watcher.ask)
         except Exception as exc:  # noqa: BLE001 - not answering now: the next tick asks again
             log.debug("broker watch: no answer this time: %r", exc)
             await asyncio.to_thread(watcher.close)
-            return
-        watcher.gauges(dirs, subs)
+        else:
+            watcher.gauges(dirs, subs)
+            found += watcher.findings(dirs, subs, time.time())
         speaks = first_topic is not None and any(
             tp.topic == first_topic and tp.partition == 0 for tp in app.consumer.assignment())
         if not speaks:  # another worker says it; were this one to take over, it says what stands then
             watcher.forget()
             return
-        for finding in watcher.findings(dirs, subs, time.time()):
+        for finding in found:
             log.warning("%s: %s", finding.kind, finding.message)
             await alert(finding)
 
