@@ -33,7 +33,10 @@ def print_status(components: list[Component], *, as_json: bool) -> None:
         print(json.dumps([asdict(c) for c in components], indent=2))
         return
     table = Table("component", "address", "pid", "health", "detail", box=None)
+    cluster = any(c.name.startswith("kafka-") for c in components)
     for c in components:
         pid = str(c.pid) if c.pid else ("not ours" if c.healthy else "not running")
+        if cluster and c.name == "kafka":
+            pid = "-"  # the cluster as a whole: its brokers' rows have theirs
         table.add_row(c.name, c.address, pid, "[green]up[/]" if c.healthy else "[red]down[/]", c.detail)
     output_console().print(table)

@@ -19,7 +19,6 @@ from streams.kafka import clients
 from streams.kafka.topics import TopicSpec
 from streams.settings import Settings
 
-
 #: how long a cluster may take to stop listing a broker it lost (the controller fences a broker
 #: silent for ``broker.session.timeout.ms``, 9 s by default)
 CLUSTER_CHANGE_S = 30.0

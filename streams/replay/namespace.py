@@ -10,6 +10,7 @@ everything; :func:`replay_namespace` recomputes the run's numbers exactly from i
 
 from __future__ import annotations
 
+import logging
 import shutil
 import signal
 import tempfile
@@ -38,6 +39,8 @@ from streams.settings import Settings
 from streams.stack.ports import free_port
 from streams.state.models_log import load_models, trained_examples
 from streams.worker.process import WorkerProcess
+
+log = logging.getLogger(__name__)
 
 BATCH_S = 0.02  # records due within this many seconds go out together (one wake-up, one batch)
 CHECK_EVERY = 100  # events produced between checks that the worker still runs
@@ -197,30 +200,38 @@ def produce_paced(settings: Settings, records: Iterable[Recorded], speed: float,
 
 
 def wait_consumed(settings: Settings, worker: WorkerProcess, timeout_s: float) -> None:
-    """Until the worker's consumer group has committed every record of every topic it reads."""
+    """Until the worker's consumer group has committed every record of every topic it reads.
+
+    A question the cluster does not answer (its leaders moving: a broker restarted, a preferred
+    leader elected again) is asked again with clients of their own, until the deadline: a client
+    that knew the old leaders kept asking them for 30 s, then failed."""
     group = f"{settings.topic_prefix}-worker"
-    client = clients.admin(settings)
-    consumer = clients.consumer(settings)
-    try:
-        tps = [TopicPartition(settings.topic(name), p) for name in CONSUMED
-               for p in sorted(consumer.partitions_for_topic(settings.topic(name)) or ())]
-        deadline = time.monotonic() + timeout_s
-        settled = 0
-        while time.monotonic() < deadline:
-            if not worker.running():
-                raise worker_stopped(settings, worker)
-            ends = consumer.end_offsets(tps)
-            committed = _committed(client, group)
-            behind = sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps if ends[tp])
-            settled = settled + 1 if behind == 0 else 0
-            if settled >= 3:  # nothing left and nothing new (the trainer's last versions are out)
-                return
-            time.sleep(1.0)
-        raise EnvironmentProblem(f"the worker of {settings.topic_prefix} had not consumed everything after "
-                                 f"{timeout_s:.0f}s: see {worker.log}")
-    finally:
-        consumer.close()
-        client.close()
+    deadline = time.monotonic() + timeout_s
+    settled = 0
+    while time.monotonic() < deadline:
+        client = clients.admin(settings)
+        consumer = clients.consumer(settings)
+        try:
+            tps = [TopicPartition(settings.topic(name), p) for name in CONSUMED
+                   for p in sorted(consumer.partitions_for_topic(settings.topic(name)) or ())]
+            while time.monotonic() < deadline:
+                if not worker.running():
+                    raise worker_stopped(settings, worker)
+                ends = consumer.end_offsets(tps)
+                committed = _committed(client, group)
+                behind = sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps if ends[tp])
+                settled = settled + 1 if behind == 0 else 0
+                if settled >= 3:  # nothing left and nothing new (the trainer's last versions are out)
+                    return
+                time.sleep(1.0)
+        except KafkaError as exc:
+            log.info("waiting for %s: %s; asking again", group, exc)
+            settled = 0
+        finally:
+            consumer.close()
+            client.close()
+    raise EnvironmentProblem(f"the worker of {settings.topic_prefix} had not consumed everything after "
+                             f"{timeout_s:.0f}s: see {worker.log}")
 
 
 def worker_stopped(settings: Settings, worker: WorkerProcess) -> EnvironmentProblem:

@@ -214,7 +214,7 @@ def _controller_port(settings: Settings, kafka_dir: Path) -> int:
     return port
 
 
-def _controller_ports(settings: Settings, layout: list[Node]) -> dict[int, int]:
+def controller_ports(settings: Settings, layout: list[Node]) -> dict[int, int]:
     """Each node's controller port: the single broker's as before; a cluster's, the ones its state
     folder used before, else free ones (kept, as every node names them all as the quorum)."""
     kafka_dir = settings.state_dir / "kafka"
@@ -301,7 +301,7 @@ def start(settings: Settings, jars: KafkaJars, logs: Path, which: list[Node] | N
     return when each answers a metadata request. A cluster's nodes all start before any is waited
     for: a quorum needs most of its members."""
     layout = nodes(settings)
-    controllers = _controller_ports(settings, layout)
+    controllers = controller_ports(settings, layout)
     cluster_id = _cluster_id(settings.state_dir / "kafka")
     logs.mkdir(parents=True, exist_ok=True)
     started: list[tuple[Node, ProcessRecord, Path]] = []

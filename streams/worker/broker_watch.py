@@ -26,8 +26,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from streams.core.watch import Copies, Finding, LogDir, Subscription, Watch
 from streams.kafka import clients
-from streams.kafka.topics import durability, topic_specs
 from streams.kafka.groups import committed_offsets, group_states
+from streams.kafka.topics import durability, topic_specs
 from streams.settings import Settings
 from streams.worker import metrics
 

@@ -211,9 +211,10 @@ def test_kafka_is_a_one_node_kraft_broker_and_controller() -> None:
 
 
 def test_kafka_broker_settings_are_the_local_stacks(tmp_path: Path) -> None:
-    from streams.stack.kafka import write_config
+    from streams.stack.kafka import controller_ports, nodes, write_config
 
-    server, _ = write_config(DEFAULTS, tmp_path)
+    s = replace(DEFAULTS, state_dir=tmp_path)
+    server, _ = write_config(s, nodes(s)[0], controller_ports(s, nodes(s)))
     local = dict(line.split("=", 1) for line in server.read_text().splitlines() if line)
     docker = kafka_properties(env_of("kafka"))
     # where the two must differ: addresses, the node's own paths

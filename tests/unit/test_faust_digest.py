@@ -126,6 +126,10 @@ RELIED = [
     Relied("faust.transport.drivers.aiokafka:Producer._settings_extra",
            "a4c7bc41b63822236e4c9be1c49437d091f58c1b3a983eecabb7362a819aa8bd",
            f"{TRANSPORT} Producer._settings_extra adds acks='all' and enable_idempotence=True to what it returns."),
+    Relied("faust.transport.drivers.aiokafka:Transport._really_create_topic",
+           "698806ec237ce0d79243e063ca3913ebed5205e37095932282bf130ee5483fbd",
+           f"{TRANSPORT} Transport._really_create_topic calls it again while it raises (a broker lost, a controller "
+           "being elected): it must still return when the topic exists or was made, and raise otherwise."),
     # ---- Faust's stream: the agents' stream class is streams/worker/stream.py's
     Relied("faust.streams:Stream.take_events",
            "607d48aead118ba8ea868718a0df87de1c5fcecd10ec542c659b448796728e08",
