@@ -88,7 +88,8 @@ class Settings:
                               "How long (milliseconds) an agent waits for a batch to fill: the latency a quiet stream pays.")
     kafka_controller_port: int = _var("DRIFTLINE_KAFKA_CONTROLLER_PORT", 0, "The local broker's KRaft controller port.",
                                       shown="a free port, kept")
-    kafka_heap_opts: str = _var("DRIFTLINE_KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m", "The local broker's JVM heap.")
+    kafka_heap_opts: str = _var("DRIFTLINE_KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m", "The local broker's JVM heap; each broker of a local "
+                                 "cluster (`stack up --brokers`) gets `-Xms128m -Xmx256m` while this is left at its default.")
     kafka_version: str = _var("DRIFTLINE_KAFKA_VERSION", "3.9.1", "The Apache Kafka release the local stack fetches and runs.")
     model_key: str = _var("DRIFTLINE_MODEL_KEY", "", "Signs and verifies model artifacts (HMAC-SHA256): set the same "
                           "secret on every worker.", shown="the local stack's generated `<state>/model.key`", secret=True)

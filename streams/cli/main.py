@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"driftline {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("stack", help="the local stack: a real Kafka (KRaft) broker and Redis")
+    p = sub.add_parser("stack", help="the local stack: a real Kafka (KRaft) broker, or a cluster of them, and Redis")
     p.add_argument("action", choices=["up", "down", "status", "fetch"],
                    help="up: start the broker and Redis; down: stop them; status: say how they are; fetch: Kafka's jars only")
     p.add_argument("--json", action="store_true", help="status as JSON, for scripts")

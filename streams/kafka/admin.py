@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -18,6 +19,8 @@ from streams.errors import EnvironmentProblem
 from streams.kafka import clients
 from streams.kafka.topics import TopicSpec
 from streams.settings import Settings
+
+T = TypeVar("T")
 
 #: how long a cluster may take to stop listing a broker it lost (the controller fences a broker
 #: silent for ``broker.session.timeout.ms``, 9 s by default)
@@ -63,22 +66,28 @@ def cluster_info(settings: Settings, timeout_ms: int = 2000) -> ClusterInfo | No
         time.sleep(0.2)
 
 
-def _cluster_info(settings: Settings, timeout_ms: int) -> ClusterInfo | None:
+def _ask(settings: Settings, timeout_ms: int, question: Callable[[KafkaAdminClient], T]) -> T | None:
+    """``question`` put to the cluster by an admin client of its own; None when it finds no answer."""
     with _quiet_kafka_logs():
         try:
             admin = _admin(settings, timeout_ms)
         except KafkaError:
             return None
         try:
-            cluster = admin.describe_cluster()
-            version = _any_version(admin, [b["broker_id"] for b in cluster["brokers"]])
-            if version is None:
-                return None
-            return ClusterInfo(str(cluster["cluster_id"]), len(cluster["brokers"]), version)
+            return question(admin)
         except (KafkaError, OSError, ValueError, IndexError, KeyError):
             return None
         finally:
             admin.close()
+
+
+def _cluster_info(settings: Settings, timeout_ms: int) -> ClusterInfo | None:
+    def described(admin: KafkaAdminClient) -> ClusterInfo | None:
+        cluster = admin.describe_cluster()
+        version = _any_version(admin, [b["broker_id"] for b in cluster["brokers"]])
+        return None if version is None else ClusterInfo(str(cluster["cluster_id"]), len(cluster["brokers"]), version)
+
+    return _ask(settings, timeout_ms, described)
 
 
 def _any_version(admin: KafkaAdminClient, brokers: list[int]) -> str | None:
@@ -106,19 +115,7 @@ class Health:
 
 def health(settings: Settings, timeout_ms: int = 2000) -> Health | None:
     """One look at every topic's partitions; None when no broker answers in time."""
-    with _quiet_kafka_logs():
-        try:
-            admin = _admin(settings, timeout_ms)
-        except KafkaError:
-            return None
-        try:
-            cluster = admin.describe_cluster()
-            topics = admin.describe_topics()
-        except (KafkaError, OSError, ValueError, KeyError):
-            return None
-        finally:
-            admin.close()
-    return replication(cluster["brokers"], topics)
+    return _ask(settings, timeout_ms, lambda admin: replication(admin.describe_cluster()["brokers"], admin.describe_topics()))
 
 
 def replication(brokers: list[dict], topics: list[dict]) -> Health:  # type: ignore[type-arg]

@@ -163,6 +163,10 @@ def _up_cluster(settings: Settings, layout: list[kafka.Node], pids: PidFiles, lo
     missing = [node for node in layout if pids.read(node.name) is None]
     if not missing:
         return "already running"
+    if len(missing) == len(layout) and all(is_listening(n.host, n.port) for n in layout) \
+            and admin.cluster_info(settings, timeout_ms=5000) is not None:
+        say(f"Kafka at {settings.kafka_bootstrap} is running already, not started by driftline: using it")
+        return "running already, not started by driftline"
     for node in missing:
         if is_listening(node.host, node.port):
             raise _port_taken(f"Kafka broker {node.node_id}", node.host, node.port, "DRIFTLINE_KAFKA_BOOTSTRAP")
