@@ -21,6 +21,7 @@ from streams.state.artifacts import ArtifactRefused
 from streams.state.checkpoint import CheckpointStore
 from streams.state.registry import ALIASED, Registry
 from streams.worker.process import WorkerProcess
+from tests.support.pipeline import end_offsets
 
 
 @dataclass
@@ -44,20 +45,6 @@ class Figures:
 
 
 CHECKPOINT_WAIT_S = 60.0  # the longest a trainer's last checkpoint may take once its offsets are committed
-
-
-def end_offset(settings: Settings, name: str) -> int:
-    """Records ever written to a one-partition topic (``examples``)."""
-    from kafka import TopicPartition
-
-    from streams.kafka import clients
-
-    consumer = clients.consumer(settings)
-    try:
-        tp = TopicPartition(settings.topic(name), 0)
-        return int(consumer.end_offsets([tp])[tp])
-    finally:
-        consumer.close()
 
 
 def alerts(settings: Settings, kind: str | None = None) -> list[dict]:  # type: ignore[type-arg]
@@ -134,7 +121,7 @@ def stream_problems(settings: Settings, sent: Sent, duplicate_bound: int, *,
         # committed before that: wait until the checkpoint covers the whole topic (one that skipped
         # examples covers it too, and is caught by its count below). Read at once, the last
         # batch's examples were once missing from it: 5,920 of 6,000, in CI.
-        end = end_offset(settings, "examples")
+        end = end_offsets(settings, "examples")
         deadline = time.monotonic() + CHECKPOINT_WAIT_S
         while (saved is None or saved.offset < end) and time.monotonic() < deadline:
             time.sleep(0.5)

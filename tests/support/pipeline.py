@@ -56,15 +56,24 @@ def read_all(settings: Settings, name: str, until: int, timeout: float = 240) ->
     return out
 
 
-def end_offsets(settings: Settings, name: str) -> int:
-    """Records ever written to a topic: the sum of its partitions' end offsets."""
-    consumer = clients.consumer(settings)
-    try:
-        topic = settings.topic(name)
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return sum(consumer.end_offsets(tps).values()) if tps else 0
-    finally:
-        consumer.close()
+def end_offsets(settings: Settings, name: str, timeout_s: float = 120) -> int:
+    """Records ever written to a topic: the sum of its partitions' end offsets.
+
+    A client that still knew a broker just restarted as a leader timed out on its question
+    (30 s, after a rolling restart): each try has a client of its own, until ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        consumer = clients.consumer(settings)
+        try:
+            topic = settings.topic(name)
+            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            return sum(consumer.end_offsets(tps).values()) if tps else 0
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+        finally:
+            consumer.close()
 
 
 def committed(settings: Settings, name: str) -> int:
