@@ -296,6 +296,13 @@ def _java_cmd(settings: Settings, jars: KafkaJars, log4j: Path, main: list[str],
     ]
 
 
+def formatted(node: Node) -> bool:
+    """Whether the node's storage was formatted already: Kafka's format writes the quorum's
+    bootstrap checkpoint, then ``meta.properties`` last (what ``--ignore-formatted`` looks for)."""
+    data = node.folder / "data"
+    return (data / "meta.properties").is_file() and (data / "bootstrap.checkpoint").is_file()
+
+
 def start(settings: Settings, jars: KafkaJars, logs: Path, which: list[Node] | None = None) -> list[ProcessRecord]:
     """Format the storage (once) and start the stack's brokers (``which`` of them, else all);
     return when each answers a metadata request. A cluster's nodes all start before any is waited
@@ -309,13 +316,14 @@ def start(settings: Settings, jars: KafkaJars, logs: Path, which: list[Node] | N
         for node in which if which is not None else layout:
             log = logs / f"{node.name}.log"
             server, log4j = write_config(settings, node, controllers)
-            fmt = _java_cmd(settings, jars, log4j,
-                            ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(server), "--ignore-formatted"],
-                            len(layout))
-            with log.open("ab") as out:
-                result = subprocess.run(fmt, stdout=out, stderr=subprocess.STDOUT, check=False)
-            if result.returncode != 0:
-                raise EnvironmentProblem(f"Kafka could not format its storage in {node.folder}; see {log}")
+            if not formatted(node):  # a JVM of its own: a broker started again skips it
+                fmt = _java_cmd(settings, jars, log4j,
+                                ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(server),
+                                 "--ignore-formatted"], len(layout))
+                with log.open("ab") as out:
+                    result = subprocess.run(fmt, stdout=out, stderr=subprocess.STDOUT, check=False)
+                if result.returncode != 0:
+                    raise EnvironmentProblem(f"Kafka could not format its storage in {node.folder}; see {log}")
             with log.open("ab") as out:
                 proc = subprocess.Popen(
                     _java_cmd(settings, jars, log4j, ["kafka.Kafka", str(server)], len(layout)),

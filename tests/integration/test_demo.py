@@ -69,16 +69,31 @@ def namespace_in(stderr: str) -> str:
 
 
 @pytest.mark.timeout(900)
-def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(stack_settings: Settings,
-                                                                              tmp_path: Path, chromium: str) -> None:
+def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_keeps_what_it_was_asked_to(
+        stack_settings: Settings, tmp_path: Path, chromium: str) -> None:
     """Over 60 s: 8,000 events at the demo's 400/s are 20 s of stream, the least that reliably
-    gets through drift detection and the promotion gate; then the replay for the report."""
-    done = subprocess.run([DRIFTLINE, "demo", "--events", str(EVENTS), "--rate", str(RATE)], env=stack_settings.as_env(),
-                          cwd=tmp_path, capture_output=True, text=True, timeout=800, check=False)
+    gets through drift detection and the promotion gate; then the replay for the report. Run with
+    --keep (one run of it serves both): the worker stops, and the namespace's registry answers
+    `driftline models list` under the printed prefix. A run that ends or is stopped otherwise
+    leaves nothing (the Ctrl-C and dying-worker tests below; `make demo` in the README tests)."""
+    done = subprocess.run([DRIFTLINE, "demo", "--events", str(EVENTS), "--rate", str(RATE), "--keep"],
+                          env=stack_settings.as_env(), cwd=tmp_path, capture_output=True, text=True, timeout=800,
+                          check=False)
     print(done.stdout)
+    namespace = namespace_in(done.stderr)
+    try:
+        check_the_short_demo(done, stack_settings, namespace, tmp_path, chromium)
+    finally:
+        from streams.replay.namespace import clean
+
+        clean(replace(stack_settings, topic_prefix=namespace))
+    assert_nothing_left(stack_settings, namespace)
+
+
+def check_the_short_demo(done: subprocess.CompletedProcess[str], stack_settings: Settings, namespace: str,
+                         tmp_path: Path, chromium: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-    namespace = namespace_in(done.stderr)
     assert namespace.startswith(f"{stack_settings.topic_prefix}-demo-")
     # progress lines while it ran (stdout is not a terminal), then the summary
     assert re.search(rf"^\[ *\d+s\] [a-z ]+: produced [\d,]+/{EVENTS:,} · scored ", done.stdout, re.MULTILINE), done.stdout
@@ -119,7 +134,13 @@ def test_a_short_demo_detects_the_drift_promotes_a_model_reports_and_cleans_up(s
     published = next(v for v in metrics["versions"] if v["version"] == final and v.get("metrics"))
     assert published["at_example"] > demo["drift_detected_at_example"], "the champion at the end learned after the drift"
     assert published["metrics"]["rolling_accuracy"] >= served["after the drift"] + 0.1, (published, served)
-    assert_nothing_left(stack_settings, namespace)
+    # kept: the worker stopped all the same, and the namespace's registry answers under its prefix
+    assert re.search(rf"DRIFTLINE_TOPIC_PREFIX={re.escape(namespace)}\b", done.stdout), done.stdout
+    assert workers_of(namespace) == []
+    env = {**stack_settings.as_env(), "DRIFTLINE_TOPIC_PREFIX": namespace}
+    listed = orjson.loads(subprocess.run([DRIFTLINE, "models", "list", "--json"], env=env, capture_output=True,
+                                         text=True, timeout=60, check=True).stdout)
+    assert 1 in {v["version"] for v in listed}
 
 
 @contextlib.contextmanager
@@ -182,25 +203,3 @@ def test_bad_usage_is_one_line_and_exit_2(stack_settings: Settings, tmp_path: Pa
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--rate" in done.stderr and "Traceback" not in done.stderr
-
-
-@pytest.mark.timeout(900)
-def test_keep_leaves_the_namespace_to_look_at(stack_settings: Settings, tmp_path: Path) -> None:
-    """Kept, the namespace's registry answers `driftline models list` under the printed prefix.
-    Over 60 s: the same short demo as above, run to its end with --keep."""
-    done = subprocess.run([DRIFTLINE, "demo", "--events", str(EVENTS), "--rate", str(RATE), "--keep", "--out", "kept"],
-                          env=stack_settings.as_env(), cwd=tmp_path, capture_output=True, text=True, timeout=800, check=False)
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
-    prefix = re.search(r"DRIFTLINE_TOPIC_PREFIX=(\S+)", done.stdout)
-    assert prefix, done.stdout + done.stderr
-    try:
-        assert (tmp_path / "kept" / "report.html").exists()
-        assert workers_of(prefix.group(1)) == []  # the worker stops even when the namespace is kept
-        env = {**stack_settings.as_env(), "DRIFTLINE_TOPIC_PREFIX": prefix.group(1)}
-        listed = orjson.loads(subprocess.run([DRIFTLINE, "models", "list", "--json"], env=env, capture_output=True,
-                                             text=True, timeout=60, check=True).stdout)
-        assert 1 in {v["version"] for v in listed}
-    finally:
-        from streams.replay.namespace import clean
-
-        clean(replace(stack_settings, topic_prefix=prefix.group(1)))

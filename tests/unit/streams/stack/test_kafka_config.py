@@ -2,7 +2,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from streams.settings import Settings
-from streams.stack.kafka import controller_ports, nodes, write_config
+from streams.stack.kafka import Node, controller_ports, formatted, nodes, write_config
 
 
 def _props(path: Path) -> dict[str, str]:
@@ -80,3 +80,16 @@ def test_cluster_ids_never_start_with_a_dash(monkeypatch) -> None:  # type: igno
     cid = kafka.new_cluster_id()
     assert not cid.startswith("-")
     assert len(cid) == 22
+
+
+def test_a_node_counts_as_formatted_only_once_both_of_formats_files_are_there(tmp_path: Path) -> None:
+    """A broker started again skips the format's JVM; a format cut short (no meta.properties,
+    which Kafka writes last) is run again."""
+    node = Node(1, "127.0.0.1", 9092, tmp_path / "kafka", "kafka")
+    data = node.folder / "data"
+    assert not formatted(node)
+    data.mkdir(parents=True)
+    (data / "bootstrap.checkpoint").write_bytes(b"")
+    assert not formatted(node)
+    (data / "meta.properties").write_text("version=1\n")
+    assert formatted(node)
