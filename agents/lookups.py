@@ -20,9 +20,6 @@ from streams.worker import metrics
 
 log = logging.getLogger(__name__)
 
-FETCH_WAIT_MS = 50  # how long the broker holds a fetch for new reference records: an update's delay at most
-
-
 def register(rt: Runtime) -> asyncio.Event:
     """Follow the spec's reference topics; the event returned is set once each was read to its end."""
     ready = asyncio.Event()
@@ -46,8 +43,7 @@ def register(rt: Runtime) -> asyncio.Event:
         specs = [TopicSpec(t, 1, (("cleanup.policy", "compact"),), rt.settings.replication_factor) for t in topics]
         # a reference topic not made yet is made, compacted; one made otherwise is read as it is
         await asyncio.to_thread(lambda: admin.ensure_topics(rt.settings, specs, any_partitions=True))
-        consumer = clients.aio_consumer(rt.settings, *topics, group_id=None, auto_offset_reset="earliest",
-                                        fetch_max_wait_ms=FETCH_WAIT_MS)
+        consumer = clients.aio_consumer(rt.settings, *topics, group_id=None, auto_offset_reset="earliest")
         await consumer.start()
         try:
             assigned = list(consumer.assignment())

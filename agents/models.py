@@ -94,8 +94,7 @@ def register(rt: Runtime) -> None:
     async def follow_models() -> None:
         consumer = clients.aio_consumer(rt.settings, rt.settings.topic("models"), group_id=None,
                                         auto_offset_reset="latest", max_partition_fetch_bytes=MODELS_MAX_BYTES,
-                                        fetch_max_bytes=MODELS_MAX_BYTES,
-                                        fetch_max_wait_ms=20)  # version events are rare: answer fast
+                                        fetch_max_bytes=MODELS_MAX_BYTES)
         await consumer.start()
         try:
             for version, why in await catch_up(consumer, lambda: load_current(rt)):

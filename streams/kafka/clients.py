@@ -95,9 +95,18 @@ def admin(settings: Settings, **config: Any) -> KafkaAdminClient:
     return KafkaAdminClient(**{"bootstrap_servers": servers(settings), **security(settings), **config})
 
 
+#: how long the broker holds a follower's fetch when nothing new is there: how often an idle follower
+#: asks, and how late a model version or a reference update can come (a record written meanwhile
+#: mostly answers the held fetch at once; here about one in three waited out the hold). At 20 ms one
+#: worker's model follower kept the broker answering about 30 empty fetches a second: 9 % of a core
+#: of the broker's and 5 % of the worker's, with no event flowing
+FOLLOW_WAIT_MS = 250
+
+
 def aio_consumer(settings: Settings, *topics: str, **config: Any) -> Any:
-    """An aiokafka consumer that commits nothing unless told."""
+    """An aiokafka consumer that commits nothing unless told, and follows its topics at
+    :data:`FOLLOW_WAIT_MS`."""
     from aiokafka import AIOKafkaConsumer
 
     return AIOKafkaConsumer(*topics, **{"bootstrap_servers": servers(settings), "enable_auto_commit": False,
-                                        **aio_security(settings), **config})
+                                        "fetch_max_wait_ms": FOLLOW_WAIT_MS, **aio_security(settings), **config})

@@ -112,6 +112,7 @@ def test_a_notebook_pipeline_is_shadowed_promoted_by_the_gate_and_rolled_back_by
     assert back is not None and back != version and registry.record(version).status == "retired"
     rolled = [a for a in alerts(settings, "model_rolled_back") if a.get("rolled_back") == version]
     assert rolled and rolled[-1]["changed_by"].endswith("(cli)")
+    wait_for(f"version {back} in service", lambda: worker.health()["model_version"] == back, 60)
     start = end_offsets(settings, "predictions")
     feed(settings, 300, seed=3)
     wait_for(f"predictions by version {back}",
@@ -170,6 +171,7 @@ def test_an_mlflow_model_directory_goes_in_as_a_candidate_and_serves_once_promot
     assert unknown.returncode == 2 and "unknown model version 999" in unknown.stderr
 
     assert cli(settings, "promote", str(version), "--reason", "reviewed").returncode == 0
+    wait_for(f"version {version} in service", lambda: fed.health()["model_version"] == version, 60)
     start = end_offsets(settings, "predictions")
     feed(settings, 300, seed=6)
     wait_for(f"predictions by version {version}",
