@@ -10,7 +10,10 @@ Here the hand-over is awaited directly while the flow runs, and raced as before 
 suspended. A hand-over during which a rebalance began (the flow is suspended when it returns) or
 passed (its message is of an older consumer generation) ends the fetch it came in, without
 moving the read offset: its records are stale, the streams skip them, and the read offsets are
-where the new assignment's seek puts them.
+where the new assignment's seek puts them. So does a hand-over waiting on a stream's full queue
+when a revoke clears it: the queue cancels the waiting put, and that ends the fetch, not the loop.
+(It once ended the loop: a worker whose agents were stuck on a broker that had gone, its queues
+full, read nothing more after the rebalance, and its tables' recovery waited for good.)
 
 The commit never passes a record that was not processed. A stream skips the records it is handed
 while a rebalance is under way (the flow stopped, or the record of an older consumer generation)
@@ -209,7 +212,14 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
                     if suspended():
                         await self.wait_first(deliver(message), self.suspend_flow.wait())
                     else:
-                        await deliver(message)
+                        try:
+                            await deliver(message)
+                        except asyncio.CancelledError:
+                            if _cancelling():
+                                raise
+                            # a revoke cleared the stream's full queue under the hand-over (the
+                            # queue cancels its waiting puts): the rest of this fetch is stale
+                            break
                         if suspended() or message.generation_id != app.consumer_generation_id:
                             break  # a rebalance began or passed while it waited: the rest of this fetch is stale
                     read_offsets[tp] = offset
@@ -231,6 +241,12 @@ class Consumer(driver.Consumer):  # type: ignore[misc]
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+
+
+def _cancelling() -> bool:
+    """Whether this task itself is being cancelled (not only a future it awaited: a queue's put)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class Producer(driver.Producer):  # type: ignore[misc]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from faust.types import TP as TopicPartition
 from intervaltree import IntervalTree
-from mode.utils.queues import FlowControlQueue
+from mode.utils.queues import FlowControlQueue, ThrowableQueue
 
 from streams.worker.transport import Consumer, FlowControl
 
@@ -345,3 +345,58 @@ def test_the_app_runs_without_fausts_stats_monitor(tmp_path: Any) -> None:
     services = list(app.on_init_dependencies())
     assert app.monitor not in set(app.sensors) and app.monitor not in services
     assert ours in set(app.sensors) and ours in services
+
+
+def test_a_hand_over_waiting_on_a_full_queue_that_a_revoke_clears_ends_its_fetch_not_the_loop() -> None:
+    """A stream's queue cancels its waiting puts when a revoke clears it. The loop once died of
+    that: after a broker came back, a worker whose queues were full read nothing more, and its
+    tables' recovery waited for good."""
+
+    async def run() -> tuple[Loop, int]:
+        flow = FlowControl()
+        flow.resume()
+        queue = ThrowableQueue(maxsize=1, flow_control=flow, clear_on_resume=True)  # as a stream's channel has it
+        queue.put_nowait("a record the agent has not taken")
+        loop = Loop([30, 31], read_offset=29)
+
+        async def into_the_full_queue(message: Any) -> None:
+            loop.delivered.append(message.offset)
+            await queue.put(message)
+
+        loop.callback = into_the_full_queue  # type: ignore[method-assign]
+
+        async def revoke_soon() -> None:
+            while not queue._putters:  # the hand-over waits for room
+                await asyncio.sleep(0)
+            flow.suspend()
+            flow.clear()  # the partitions are revoked: what their streams hold goes
+
+        revoking = asyncio.create_task(revoke_soon())
+        await Consumer._drain_messages(loop, SimpleNamespace(_stopped=asyncio.Event()))  # type: ignore[arg-type]
+        await revoking
+        return loop, queue.qsize()
+
+    loop, held = asyncio.run(run())
+    assert loop.delivered == [30] and held == 0  # 31 is not handed over: the fetch is stale
+    assert loop._read_offset["tp"] == 29  # read again from where the new assignment's seek puts it
+
+
+def test_the_loop_still_stops_when_its_own_task_is_cancelled_mid_hand_over() -> None:
+    async def run() -> bool:
+        loop = Loop([40])
+        loop.transport = SimpleNamespace(app=SimpleNamespace(should_stop=False))  # type: ignore[attr-defined]
+
+        async def forever(message: Any) -> None:
+            await asyncio.Event().wait()
+
+        loop.callback = forever  # type: ignore[method-assign]
+        task = asyncio.create_task(Consumer._drain_messages(loop, SimpleNamespace(_stopped=asyncio.Event())))  # type: ignore[arg-type]
+        await asyncio.sleep(0.01)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    assert asyncio.run(run())
