@@ -19,13 +19,14 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from streams.errors import EnvironmentProblem
 from streams.kafka.admin import cluster_info
 from streams.settings import Settings
+from streams.stack import class_data
 from streams.stack.procs import ProcessRecord, is_alive, start_ticks, stop
 
 POM = Path(__file__).with_name("kafka-pom.xml")
@@ -289,9 +290,10 @@ def _heap(settings: Settings, brokers: int) -> list[str]:
     return chosen.split()
 
 
-def _java_cmd(settings: Settings, jars: KafkaJars, log4j: Path, main: list[str], brokers: int = 1) -> list[str]:
+def _java_cmd(settings: Settings, jars: KafkaJars, log4j: Path, main: list[str], brokers: int = 1,
+              jvm: Sequence[str] = ()) -> list[str]:
     return [
-        java(), *LOCAL_JVM_OPTS, *_heap(settings, brokers), "-Djava.awt.headless=true",
+        java(), *LOCAL_JVM_OPTS, *jvm, *_heap(settings, brokers), "-Djava.awt.headless=true",
         f"-Dlog4j.configuration=file:{log4j}", "-cp", jars.classpath, *main,
     ]
 
@@ -311,22 +313,24 @@ def start(settings: Settings, jars: KafkaJars, logs: Path, which: list[Node] | N
     controllers = controller_ports(settings, layout)
     cluster_id = _cluster_id(settings.state_dir / "kafka")
     logs.mkdir(parents=True, exist_ok=True)
+    every, one = class_data.options(settings, java(), jars.classpath)
     started: list[tuple[Node, ProcessRecord, Path]] = []
     try:
-        for node in which if which is not None else layout:
+        for n, node in enumerate(which if which is not None else layout):
             log = logs / f"{node.name}.log"
             server, log4j = write_config(settings, node, controllers)
             if not formatted(node):  # a JVM of its own: a broker started again skips it
                 fmt = _java_cmd(settings, jars, log4j,
                                 ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(server),
-                                 "--ignore-formatted"], len(layout))
+                                 "--ignore-formatted"], len(layout), every)
                 with log.open("ab") as out:
                     result = subprocess.run(fmt, stdout=out, stderr=subprocess.STDOUT, check=False)
                 if result.returncode != 0:
                     raise EnvironmentProblem(f"Kafka could not format its storage in {node.folder}; see {log}")
             with log.open("ab") as out:
                 proc = subprocess.Popen(
-                    _java_cmd(settings, jars, log4j, ["kafka.Kafka", str(server)], len(layout)),
+                    _java_cmd(settings, jars, log4j, ["kafka.Kafka", str(server)], len(layout),
+                              [*every, *(one if n == 0 else [])]),
                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     start_new_session=True, cwd=node.folder,
                 )
