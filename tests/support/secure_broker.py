@@ -37,7 +37,8 @@ from kafka.errors import KafkaError
 
 from streams.errors import EnvironmentProblem
 from streams.settings import Settings
-from streams.stack.kafka import _java_cmd, ensure_jars, new_cluster_id
+from streams.stack import class_data
+from streams.stack.kafka import _java_cmd, ensure_jars, java, new_cluster_id
 from streams.stack.ports import free_port, is_listening
 from streams.stack.procs import is_alive, stop
 
@@ -227,14 +228,16 @@ def secure_broker(
     )
     # SCRAM users made at format time (KIP-900) can log in from the first start on
     scram = [arg for name, pw in every.items() for mech in SCRAM for arg in ("--add-scram", f"{mech}=[name={name},password={pw}]")]
-    fmt = _java_cmd(settings, jars, log4j, ["kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(server), *scram])
+    shared, _ = class_data.options(settings, java(), jars.classpath)  # the local broker's archive, when there is one
+    fmt = _java_cmd(settings, jars, log4j, ["kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(server), *scram],
+                    jvm=shared)
     with log.open("ab") as out:
         formatted = subprocess.run(fmt, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False, timeout=120)
     if formatted.returncode != 0:
         raise EnvironmentProblem(f"the secure broker could not format its storage in {folder}\n{_tail(log)}")
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            _java_cmd(settings, jars, log4j, ["kafka.Kafka", str(server)]),
+            _java_cmd(settings, jars, log4j, ["kafka.Kafka", str(server)], jvm=shared),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=folder,
         )
     try:
