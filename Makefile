@@ -51,7 +51,7 @@ test-reliability: setup
 	$(BIN)/pytest -n 2 --dist loadgroup --timeout $(PYTEST_TIMEOUT) -m reliability tests/reliability
 
 # docker-compose.yml run for real under podman-compose, with the images built here (issue 14);
-# .ci/run runs it after make test. Needs root (podman's storage and networks).
+# .ci/run runs it beside make test. Needs root (podman's storage and networks).
 test-containers: setup container-deps
 	$(BIN)/pytest -m containers tests/containers
 
