@@ -128,7 +128,9 @@ def stream_problems(settings: Settings, sent: Sent, duplicate_bound: int, *,
             saved = store.load()
     figures.learned = saved.state.position if saved is not None else 0
     if checkpoint_kept and figures.learned != len(examples):
-        problems.append(f"I2: the trainer learned {figures.learned} examples, the topic holds {len(examples)} distinct ones")
+        covered = "nothing" if saved is None else f"offsets below {saved.offset:,} of {end:,}"
+        problems.append(f"I2: the trainer learned {figures.learned} examples, the topic holds {len(examples)} distinct ones "
+                        f"(its checkpoint covers {covered})")
     return problems, figures
 
 
