@@ -118,8 +118,11 @@ def register(rt: Runtime) -> None:
     lock = asyncio.Lock()  # the trainer is learned or saved by one coroutine at a time
     examples_tp = TP(rt.settings.topic("examples"), 0)
 
-    def resume() -> tuple[Trainer, int | None]:
-        """The checkpoint's trainer and offset; else the registry's champion, from Faust's offset.
+    def resume(first: int) -> tuple[Trainer, int]:
+        """The checkpoint's trainer and offset; else the registry's champion from ``first``, where
+        Faust starts, checkpointed there before it learns. (A trainer that died after Faust
+        committed and before its first checkpoint left none, and the next went on from the commit:
+        the examples below it were never learned, 32 of 6,000 when a worker was lost for good.)
         First Redis is levelled with the models topic (this trainer is the one publisher now): a
         change a trainer logged and never wrote, or a number it took and never logged, before it died."""
         checkpoints.begin()
@@ -133,7 +136,10 @@ def register(rt: Runtime) -> None:
             log.info("trainer resumes from its checkpoint at examples offset %d (example %d)",
                      saved.offset, saved.state.position)
             return saved.state, saved.offset
-        return start_trainer(), None
+        trainer = start_trainer()
+        checkpoints.save(trainer, first)
+        log.info("trainer has no checkpoint: starts at examples offset %d, checkpointed there", first)
+        return trainer, first
 
     def registered_or_not(t: Trainer) -> int | None:
         """The registry's challenger when this trainer does not shadow it, else None. One a person
@@ -152,14 +158,14 @@ def register(rt: Runtime) -> None:
                 log.error("registered challenger %s not loaded for training: %s", version, exc)
         return version
 
-    async def resumed() -> tuple[Trainer, int | None, int | None]:
+    async def resumed(first: int) -> tuple[Trainer, int, int | None]:
         """:func:`resume`, waiting for a Redis that does not answer or refuses writes (taking the
         epoch is a write): learning waits, with an alert; scoring goes on. (A trainer that resumed
         after a rebalance while Redis refused writes used to die silently: nothing learned, no alert.)"""
         alerted = False
         while True:
             try:
-                found = await asyncio.to_thread(resume)
+                found = await asyncio.to_thread(resume, first)
                 challenger = await asyncio.to_thread(registered_or_not, found[0])
                 break
             except redis.RedisError as exc:
@@ -249,8 +255,13 @@ def register(rt: Runtime) -> None:
     async def learn_batch(events: list[Any]) -> None:
         if run.trainer is None or run.stale:
             # a start, or the partition came back: the checkpoint, not memory, says where to go on
-            trainer, next_offset, challenger = await resumed()
-            log.info("trainer at examples offset %d: resumes at %s", events[0].message.offset, next_offset)
+            first = events[0].message.offset
+            try:
+                trainer, next_offset, challenger = await resumed(first)
+            except Superseded as exc:  # another trainer began since this one did: it has the partition now
+                log.warning("%s: this worker does not train until the examples partition comes back", exc)
+                return
+            log.info("trainer at examples offset %d: resumes at %d", first, next_offset)
             run.start(trainer, next_offset)
             orphan = trainer.unwatched(challenger)
             if orphan is not None:

@@ -2,8 +2,10 @@
 
 A trainer that starts, or takes the ``examples`` partition over, loads the checkpoint and
 learns from the offset it names: every example is learned once, none is skipped, whatever
-crashed when. The trainer holds its input's acks until a checkpoint covers them, so Faust never
-commits past the checkpoint.
+crashed when. Faust may have committed past the checkpoint (it commits what the trainer acked,
+learned or not yet saved): the trainer seeks back to the checkpoint's offset. A trainer that
+finds no checkpoint writes one where it starts, before it learns, so even one that dies before
+its first save leaves the offset to go back to.
 
 Only one trainer may write. Each one that starts takes a new *epoch* (an ``INCR``), and a write
 goes through only while the epoch is still the newest (a Lua check-and-set): a trainer that lost

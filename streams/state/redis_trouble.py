@@ -38,9 +38,13 @@ def trouble(exc: BaseException) -> str:
     "refuses writes (command not allowed when used memory > 'maxmemory'.)"
     >>> trouble(redis.ConnectionError("Connection refused"))
     'does not answer (ConnectionError: Connection refused)'
+    >>> trouble(redis.exceptions.NoPermissionError("this user has no permissions to run the 'evalsha' command"))
+    "refuses this user a command (this user has no permissions to run the 'evalsha' command)"
     """
     if refuses_writes(exc):
         return f"refuses writes ({exc})"
+    if isinstance(exc, redis.exceptions.NoPermissionError):  # an ACL: it answered, and said no
+        return f"refuses this user a command ({exc})"
     return f"does not answer ({type(exc).__name__}: {exc})"
 
 
