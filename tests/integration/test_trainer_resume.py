@@ -48,15 +48,31 @@ def commit_examples(s: Settings, offset: int, timeout_s: float = 60) -> None:
             consumer.close()
 
 
+def trainer_only(stack_settings: Settings, tmp_path: Path) -> Worker:
+    """A worker running the trainer alone, on a namespace of its own, logging at INFO."""
+    s = replace(stack_settings, topic_prefix=f"resume{uuid.uuid4().hex[:8]}")
+    admin.ensure_topics(s, topic_specs(s))
+    return Worker(s, tmp_path, loglevel="INFO", agents="train")
+
+
+def learned_after_a_start(worker: Worker, end: int) -> int:
+    """Start the worker, wait until its trainer's checkpoint covers the examples below ``end``
+    (and no more), stop it: how many examples the checkpointed trainer learned."""
+    worker.start()
+    try:
+        last = checkpoint_covering(worker.settings, end)
+    finally:
+        worker.stop()
+    assert last.offset == end
+    return int(last.state.position)
+
+
 def test_a_trainer_whose_commit_ran_ahead_of_its_checkpoint_seeks_back_and_skips_nothing(
         stack_settings: Settings, tmp_path: Path) -> None:
     # a regression: a trainer restarted past its checkpoint went on from Faust's offset, and the
     # examples in between were never learned
-    s = replace(stack_settings, topic_prefix=f"resume{uuid.uuid4().hex[:8]}")
-    admin.ensure_topics(s, topic_specs(s))
-    worker = Worker(s, tmp_path, loglevel="INFO")
+    worker = trainer_only(stack_settings, tmp_path)
     s = worker.settings
-    worker.agents = "train"
     worker.start()
     try:
         produce_examples(s, range(100))
@@ -68,13 +84,7 @@ def test_a_trainer_whose_commit_ran_ahead_of_its_checkpoint_seeks_back_and_skips
     produce_examples(s, range(100, 200))
     commit_examples(s, 150)
     assert committed(s, "examples") == 150
-    worker.start()
-    try:
-        last = checkpoint_covering(s, 200)
-    finally:
-        worker.stop()
-    assert last.offset == 200
-    assert last.state.position == 200  # examples 100 to 149 were learned too, each once
+    assert learned_after_a_start(worker, 200) == 200  # examples 100 to 149 were learned too, each once
     assert "seeks back to 100" in worker.log.read_text()
 
 
@@ -86,11 +96,8 @@ def test_a_trainer_killed_before_its_first_checkpoint_leaves_nothing_unlearned(
     # refused (its Redis user may not run scripts, the checkpoint's check-and-set): the old trainer
     # learned on in memory and Faust committed; now it checkpoints where it starts before it
     # learns, and waits, with an alert, until it can.
-    s = replace(stack_settings, topic_prefix=f"first{uuid.uuid4().hex[:8]}")
-    admin.ensure_topics(s, topic_specs(s))
-    worker = Worker(s, tmp_path, loglevel="INFO")
+    worker = trainer_only(stack_settings, tmp_path)
     s = worker.settings
-    worker.agents = "train"
     client = redis.Redis.from_url(s.redis_connect_url)
     client.execute_command("ACL", "SETUSER", "default", "-@scripting")
     try:
@@ -103,10 +110,4 @@ def test_a_trainer_killed_before_its_first_checkpoint_leaves_nothing_unlearned(
         client.execute_command("ACL", "SETUSER", "default", "+@all")
         worker.stop()
     produce_examples(s, range(60, 80))
-    worker.start()
-    try:
-        last = checkpoint_covering(s, 80)
-    finally:
-        worker.stop()
-    assert last.offset == 80
-    assert last.state.position == 80  # each example learned once, those the killed trainer learned too
+    assert learned_after_a_start(worker, 80) == 80  # each example learned once, those the killed trainer learned too
