@@ -10,7 +10,7 @@ from kafka.errors import KafkaError
 
 from schemas import Accepted, decode
 from streams.errors import EnvironmentProblem
-from streams.kafka import clients
+from streams.kafka import admin, clients
 from streams.settings import Settings
 
 
@@ -21,6 +21,7 @@ def format_alert(alert: dict[str, object]) -> str:
 
 def print_alerts(settings: Settings, *, follow: bool, from_beginning: bool, as_json: bool) -> int:
     topic = settings.topic("alerts")
+    admin.require_broker(settings)
     try:
         consumer = clients.consumer(settings)
     except KafkaError as exc:

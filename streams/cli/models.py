@@ -21,7 +21,7 @@ from rich.table import Table
 from schemas import Alert, ModelVersion, encode
 from streams.cli.console import output_console
 from streams.errors import EnvironmentProblem, UsageError
-from streams.kafka import clients
+from streams.kafka import admin, clients
 from streams.outside import described
 from streams.register.check import Options
 from streams.settings import Settings
@@ -37,6 +37,7 @@ def open_registry(settings: Settings) -> Registry:
         registry.client.ping()
     except redis.RedisError as exc:
         raise EnvironmentProblem(described(exc, settings) or f"Redis at {settings.redis_url_shown}: {exc}") from None
+    admin.require_broker(settings)  # the rebuild reads the models topic
     models_log.rebuild(settings, registry)
     return registry
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from streams.kafka import clients
-from streams.kafka.admin import ensure_topics
+from streams.kafka.admin import ensure_topics, require_broker
 from streams.kafka.reader import read_topic
 from streams.kafka.topics import MODELS_MAX_BYTES, TopicSpec, durability
 from streams.settings import Settings, kafka_address
@@ -45,6 +45,7 @@ def append(settings: Settings, record: dict[str, Any]) -> None:
 
 def read_all(settings: Settings) -> list[dict[str, Any]]:
     """Every record, the latest of each id, oldest first."""
+    require_broker(settings)
     latest: dict[str, dict[str, Any]] = {}
     for r in read_topic(settings, NAME, missing_ok=True, max_bytes=MODELS_MAX_BYTES):
         if r.value is None:

@@ -66,6 +66,24 @@ def cluster_info(settings: Settings, timeout_ms: int = 2000) -> ClusterInfo | No
         time.sleep(0.2)
 
 
+#: how long a command waits for a first broker before it says none answers (kafka-python 3's own
+#: clients wait out a 30 s bootstrap timeout first: `models list` with Kafka away sat that long)
+ANSWER_MS = 3000
+
+
+def require_broker(settings: Settings, timeout_ms: int = ANSWER_MS) -> ClusterInfo:
+    """The cluster, or :class:`EnvironmentProblem` in one line when no broker answers within
+    ``timeout_ms``: what a command or a worker checks before its kafka-python clients would wait
+    out their own bootstrap timeout."""
+    info = cluster_info(settings, timeout_ms=timeout_ms)
+    if info is None:
+        # kafka-python raises the same bootstrap timeout for a refused login as for a broker away
+        hint = ("start one with `driftline stack up`" if settings.kafka_security_protocol == "PLAINTEXT" else
+                f"is it up, and does it take {settings.kafka_security_protocol} and these DRIFTLINE_KAFKA_* credentials?")
+        raise EnvironmentProblem(f"no Kafka broker answers at {settings.kafka_bootstrap} ({hint})")
+    return info
+
+
 def _ask(settings: Settings, timeout_ms: int, question: Callable[[KafkaAdminClient], T]) -> T | None:
     """``question`` put to the cluster by an admin client of its own; None when it finds no answer."""
     with _quiet_kafka_logs():

@@ -12,7 +12,7 @@ import orjson
 from kafka.errors import KafkaError
 
 from streams.errors import EnvironmentProblem
-from streams.kafka import clients
+from streams.kafka import admin, clients
 from streams.kafka.sources import open_source
 from streams.settings import Settings
 
@@ -33,6 +33,7 @@ def produce(settings: Settings, opts: ProduceOptions, progress: Callable[[int], 
     import random
 
     items = open_source(opts.source, seed=opts.seed, drift_at=opts.drift_at)
+    admin.require_broker(settings)
     try:
         producer = clients.producer(settings, linger_ms=5)
     except KafkaError as exc:

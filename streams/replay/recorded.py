@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 from schemas import Accepted, decode
 from streams.core.replay import Recorded, Schedule, Scheduled
 from streams.errors import UsageError
-from streams.kafka import clients
+from streams.kafka import admin, clients
 from streams.kafka.reader import read_topic
 from streams.settings import Settings
 
@@ -48,6 +48,7 @@ def _offsets(consumer: KafkaConsumer, tps: list[TopicPartition], bound: int | fl
 def read_range(settings: Settings, start: str | None, end: str | None, timeout_s: float = 30.0) -> list[Recorded]:
     """The raw and feedback records between ``start`` and ``end``, in time order."""
     lo, hi = parse_bound(start), parse_bound(end)
+    admin.require_broker(settings)
     consumer = clients.consumer(settings)
     try:
         tps = []

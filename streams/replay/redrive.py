@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from schemas import Accepted, DeadLetter, Reason, decode
 from streams.core.scoring import Scorer, Where
 from streams.core.spec import PipelineSpec
-from streams.kafka import clients
+from streams.kafka import admin, clients
 from streams.kafka.reader import read_topic
 from streams.settings import Settings
 
@@ -28,6 +28,7 @@ class Redrive:
 
 def redrive(settings: Settings, spec: PipelineSpec, timeout_s: float = 30.0) -> Redrive:
     """Re-check every dead letter from ``raw`` against ``spec``; send those that pass to ``raw``."""
+    admin.require_broker(settings)
     producer = clients.producer(settings)
     scorer = Scorer(spec, max_bytes=settings.max_event_bytes)
     out = Redrive()

@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.errors import EnvironmentProblem, UsageError
+from streams.errors import UsageError
 from streams.kafka import admin
 from streams.kafka.topics import topic_specs
 from streams.settings import Settings
@@ -137,8 +137,7 @@ def _check_redis_credentials(settings: Settings) -> None:
 
 def run(settings: Settings, agents: Sequence[str], loglevel: str = "WARNING") -> int:
     QuietWorker = _quiet_worker()
-    if admin.cluster_info(settings, timeout_ms=3000) is None:
-        raise EnvironmentProblem(f"no Kafka broker answers at {settings.kafka_bootstrap} (start one with `driftline stack up`)")
+    admin.require_broker(settings)
     _check_redis_credentials(settings)
     if settings.web_port:
         ensure_bindable(settings.web_bind, settings.web_port, "the worker's web server", "DRIFTLINE_WEB_PORT")
