@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def test_at_1000_events_a_second_the_change_is_detected_and_served_accuracy_reco
         trainer.stop()
 
     labels = feed.labels
-    served = {p["event_id"]: p["prediction"] for p in map(orjson.loads, (r.value for r in read_all(s, "predictions", EVENTS)))}
+    predictions = [orjson.loads(r.value) for r in read_all(s, "predictions", EVENTS)]
+    served = {p["event_id"]: p["prediction"] for p in predictions}
+    version = {p["event_id"]: p["model_version"] for p in predictions}
     assert set(served) == set(labels), "every event is predicted"
     learned = {orjson.loads(r.value)["event_id"] for r in read_all(s, "examples", EVENTS)}
     assert learned == set(labels), "every label ends as an example"
@@ -71,6 +74,9 @@ def test_at_1000_events_a_second_the_change_is_detected_and_served_accuracy_reco
         return statistics.fmean(served[e] == labels[e] for e in order[lo:hi])
 
     before, just_after, last = accuracy(change - WINDOW, change), accuracy(change, change + 500), accuracy(EVENTS - WINDOW, EVENTS)
+    # (ci13's one miss served 0.989 before the change, where every run since served 1.000: a version
+    # published at 8,100 examples scores 0.980 there, those from 10,100 on 1.000)
+    print("versions served before the change:", dict(Counter(version[e] for e in order[change - WINDOW:change])))
     print(f"served accuracy: {before:.3f} before the change, {just_after:.3f} just after, "
           f"{accuracy(HOLD - WINDOW, HOLD):.3f} before the hold, {last:.3f} after it")
     assert just_after < before - 0.2, f"the change must hurt the old model to test anything: {before:.3f} → {just_after:.3f}"
@@ -79,6 +85,9 @@ def test_at_1000_events_a_second_the_change_is_detected_and_served_accuracy_reco
     alerts = [orjson.loads(r.value) for r in read_all(s, "alerts", 1)]
     assert feed.changed_at is not None
     concept = [a for a in alerts if a["kind"] == "concept_drift" and a["ts"] > feed.changed_at]
-    told = [(a["kind"], a.get("at_example") or a.get("at_event"), round(a["ts"] - feed.changed_at, 1)) for a in alerts]
-    print("alerts (kind, at example or event, seconds after the change):", told)
-    assert concept, f"a concept drift alert after the change: {told}"
+    told = [(a["kind"], a.get("at_example") or a.get("at_event") or a.get("version"), round(a["ts"] - feed.changed_at, 1))
+            for a in alerts]
+    print("alerts (kind, at example or event or the version, seconds after the change):", told)
+    said = [line for line in trainer.log.read_text(errors="replace").splitlines()
+            if any(word in line for word in ("trainer", "WARNING", "ERROR", "CRITICAL", "evoke", "ssign"))]
+    assert concept, f"a concept drift alert after the change: {told}; the learning process said: {said[-40:]}"
