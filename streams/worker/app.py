@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import faust
+from mode.utils.times import want_seconds
 
 from streams.kafka import clients
-from streams.kafka.topics import MODELS_MAX_BYTES
+from streams.kafka.topics import MODELS_MAX_BYTES, TopicSpec, durability
 from streams.settings import Settings
 from streams.worker.stream import Stream
 from streams.worker.transport import App
@@ -52,3 +53,27 @@ def create_app(settings: Settings, *, name: str = "worker") -> faust.App:
         datadir=str(datadir),
         Stream=Stream,  # an idle batching agent sleeps (streams.worker.stream)
     )
+
+
+def changelog_specs(app: faust.App) -> list[TopicSpec]:
+    """The changelog topics of the app's own tables, as Faust makes them (compacted, the table's
+    partitions, the app's replication factor) and as durable as driftline's topics.
+
+    The worker makes them before it starts. Faust makes them only after its consumer has
+    subscribed, and the consumer learns of them at its next metadata refresh, often the first
+    broker restart. It then rebalances the whole group, and scoring stops for seconds then.
+    Global tables are left out: their changelog is a reference topic, made where it is read.
+    """
+    specs = []
+    for table in app.tables.values():
+        if isinstance(table, faust.GlobalTable):
+            continue
+        topic = table.changelog_topic
+        replicas = topic.replicas or app.conf.topic_replication_factor
+        cleanup = ",".join(policy for policy, on in (("compact", topic.compacting), ("delete", topic.deleting)) if on)
+        config = (("cleanup.policy", cleanup),) if cleanup else ()
+        if topic.retention:
+            config += (("retention.ms", str(int(want_seconds(topic.retention) * 1000))),)
+        specs.append(TopicSpec(topic.get_topic_name(), topic.partitions or app.conf.topic_partitions,
+                               config + tuple(topic.config.items()) + durability(replicas), replicas))
+    return specs

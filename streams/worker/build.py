@@ -18,7 +18,7 @@ from streams.settings import Settings
 from streams.specs.load import load_spec
 from streams.stack.ports import ensure_bindable
 from streams.worker import pauses
-from streams.worker.app import create_app
+from streams.worker.app import changelog_specs, create_app
 
 AGENTS = ("validate", "feedback", "join", "train", "models")
 LAG_WAIT_S = 3.0  # how long a /metrics scrape waits for a fresh lag (Prometheus waits 10 s by default)
@@ -141,8 +141,8 @@ def run(settings: Settings, agents: Sequence[str], loglevel: str = "WARNING") ->
     _check_redis_credentials(settings)
     if settings.web_port:
         ensure_bindable(settings.web_bind, settings.web_port, "the worker's web server", "DRIFTLINE_WEB_PORT")
-    admin.ensure_topics(settings, topic_specs(settings))
     app, _ = build(settings, agents)
+    admin.ensure_topics(settings, topic_specs(settings) + changelog_specs(app))
     # the worker's few kafka-python clients (the join's rebuild, the models log) raise what
     # matters to us; kafka-python 3 also logs its own socket closes at ERROR, with tracebacks
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
