@@ -35,7 +35,7 @@ import orjson
 from agents import lookups
 from agents.runtime import Runtime
 from schemas import DeadLetter, encode
-from streams.core.features import Unscorable, expired
+from streams.core.features import Unscorable, expired_run
 from streams.core.levels import DeadLetterRate
 from streams.core.scoring import Where
 from streams.kafka.partitioner import key_hash
@@ -44,7 +44,6 @@ from streams.state.seen_store import SeenStore
 from streams.worker import metrics
 
 ORIGIN = "driftline-origin"  # the header a re-keyed copy carries: its raw record's "partition:offset"
-SWEEP_MAX = 256  # idle entities dropped per batch at most (the rest go in later batches)
 PROBE_S = 5.0  # seconds between writes asking Redis whether it takes the event ids again
 
 
@@ -159,7 +158,7 @@ def register(rt: Runtime) -> None:
                 store._key_partition[key] = partition  # so Faust drops it when the partition goes
                 await out.add(changelog, value, key, partition=partition)
             if spec.keyed and newest:
-                await _sweep(rt, store, changelog, newest)
+                await _sweep(rt, store, changelog, newest, len(events))
             crossed = dead_rate.observe(len(events) - forwarded, dead)
             if crossed is not None:
                 await rt.alert(crossed.kind, "info" if crossed.recovered else "warning", raw_name, dead_rate.sentence(crossed),
@@ -199,24 +198,12 @@ async def dedup_alert(rt: Runtime, available: bool, error: BaseException | None 
                        writes_refused=error is not None and refuses_writes(error))
 
 
-async def _sweep(rt: Runtime, store: Any, changelog: str, now: float) -> None:
+async def _sweep(rt: Runtime, store: Any, changelog: str, now: float, batch: int) -> None:
     """Drop the least recently touched entities that are past the TTL, with a tombstone each."""
-    dropped = 0
-    for key in list(_oldest(store.data, SWEEP_MAX)):
-        if not expired(rt.spec, orjson.loads(store.data[key]), now):
-            break
+    stale = expired_run(rt.spec, store.data.items(), now, batch)
+    for key in stale:
         del store.data[key]
         partition = store._key_partition.pop(key, None)
         await rt.send(changelog, None, key=key, partition=partition, full_name=True)
-        dropped += 1
-    if dropped:
-        metrics.ENTITIES_EXPIRED.inc(dropped)
-
-
-def _oldest(data: dict[bytes, bytes], n: int) -> list[bytes]:
-    out = []
-    for key in data:
-        out.append(key)
-        if len(out) >= n:
-            break
-    return out
+    if stale:
+        metrics.ENTITIES_EXPIRED.inc(len(stale))

@@ -178,6 +178,27 @@ def expired(spec: PipelineSpec, state: EntityState, now: float) -> bool:
     return last is not None and now - last > spec.entity_ttl
 
 
+#: entities past the TTL dropped per batch beyond the batch's own count: the backlog a sweep works off
+SWEEP_BACKLOG = 256
+
+
+def expired_run(spec: PipelineSpec, oldest_first: Iterable[tuple[bytes, bytes]], now: float, batch: int) -> list[bytes]:
+    """The keys of the entities to drop after a batch of ``batch`` events: those at the head of
+    the states in recency order (key, JSON) that are past the TTL at event time ``now``.
+
+    At most ``batch + SWEEP_BACKLOG`` of them, so a batch costs a bounded sweep. A batch brings
+    at most ``batch`` new entities, so the expired ones never pile up, however large batches grow
+    on a fast stream (a fixed 256 a batch fell behind once batches passed it).
+    """
+    out: list[bytes] = []
+    limit = batch + SWEEP_BACKLOG
+    for key, value in oldest_first:
+        if len(out) >= limit or not expired(spec, orjson.loads(value), now):
+            break
+        out.append(key)
+    return out
+
+
 def featurize(spec: PipelineSpec, event: RawEvent, state: EntityState | None,
               position: tuple[int, int] | None = None) -> tuple[dict[str, Any], EntityState]:
     """The event's features, and the entity's state updated in place (or new for ``None``).

@@ -71,3 +71,26 @@ def test_an_entity_idle_past_its_ttl_starts_afresh() -> None:
     x, state = featurize(TIME_SPEC, event(0.0, 10.0), None)
     x, state = featurize(TIME_SPEC, event(86_400.0 + 1, 30.0), state)
     assert x["gap"] == -1.0 and x["amount_mean_hour"] == 30.0
+
+
+def test_the_ttl_sweep_keeps_up_with_batches_larger_than_its_backlog_share() -> None:
+    """Each entity seen once, batches of 1,000 new ones, a TTL of 2,000 s of event time: the store
+    holds the entities within the TTL and no more than a batch and the backlog share beyond. (A
+    fixed 256 drops a batch fell behind: 100,000 entities left 28,000 past the TTL in memory.)"""
+    from streams.core.features import SWEEP_BACKLOG, expired_run
+
+    spec = replace(SPEC, entity_ttl=2000.0)
+    store: dict[bytes, bytes] = {}  # in recency order, as the worker keeps it
+    batch, ts, most = 1000, 0.0, 0
+    for _ in range(60):
+        for _ in range(batch):
+            ts += 1.0
+            store[f"e{ts:.0f}".encode()] = orjson.dumps({"t": ts})
+        for key in expired_run(spec, store.items(), ts, batch):
+            del store[key]
+        most = max(most, len(store))
+    assert len(store) == 2001  # exactly those within the TTL (its end included), at the end
+    assert most <= 2000 + batch + SWEEP_BACKLOG
+    active = {b"kept": orjson.dumps({"t": ts})}  # one touched just now stops the run: none after it is looked at
+    assert expired_run(spec, [*active.items(), (b"old", orjson.dumps({"t": 0.0}))], ts, batch) == []
+    assert expired_run(spec, [(b"new", orjson.dumps({}))], ts, batch) == []  # no time seen yet: never expired
