@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownBrokerIdError
 
 from streams.errors import EnvironmentProblem
 from streams.kafka import clients
@@ -189,11 +189,26 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicSpec], timeout_ms: in
         try:
             return _ensure_topics(settings, specs, timeout_ms, any_partitions)
         except KafkaError as exc:
-            # a broker just lost is listed until the controller fences it (9 s), and a request
-            # sent there fails at once: asked again, the cluster answers without it
-            if not getattr(exc, "retriable", False) or time.monotonic() + 1 > deadline:
+            if not cluster_changing(exc) or time.monotonic() + 1 > deadline:
                 raise
             time.sleep(1)
+
+
+def cluster_changing(exc: KafkaError) -> bool:
+    """Whether a request failed because the cluster changes under it, so that asked again (a new
+    client: new metadata) it answers. A broker just lost is listed until the controller fences it
+    (9 s), and a request sent there fails at once. A metadata response may name as the controller
+    a broker that its broker list lacks: one starting (or fenced, on a busy machine), which
+    kafka-python reports as ``UnknownBrokerIdError`` (it failed `driftline stack up --brokers 3`
+    once, in CI).
+
+    >>> from kafka.errors import NotControllerError, TopicAlreadyExistsError, UnknownBrokerIdError
+    >>> cluster_changing(UnknownBrokerIdError(3)), cluster_changing(NotControllerError())
+    (True, True)
+    >>> cluster_changing(TopicAlreadyExistsError())
+    False
+    """
+    return bool(getattr(exc, "retriable", False)) or isinstance(exc, UnknownBrokerIdError)
 
 
 def _ensure_topics(settings: Settings, specs: list[TopicSpec], timeout_ms: int, any_partitions: bool) -> list[str]:
