@@ -118,7 +118,7 @@ $(STAMP): pyproject.toml requirements.lock $(PLUGIN_EXAMPLE)/pyproject.toml
 # and aiokafka stay at their == pins). After it, `make setup` installs the new versions; the unit
 # tests check the lock against pyproject.toml. Make it with the oldest Python 3.11 at hand (Debian 12's
 # python3 is 3.11.2: make lock PYTHON=/usr/bin/python3), so that pip picks versions that install there:
-# one made with 3.11.7 held a package needing 3.11.5, and make demo failed there (test_locked_pythons.py).
+# one made with 3.11.7 held a package needing 3.11.5, and make demo failed there (tests/unit/test_declared_imports.py).
 UPGRADE ?=
 .PHONY: lock
 lock:

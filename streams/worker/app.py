@@ -62,12 +62,9 @@ def changelog_specs(app: faust.App) -> list[TopicSpec]:
     The worker makes them before it starts. Faust makes them only after its consumer has
     subscribed, and the consumer learns of them at its next metadata refresh, often the first
     broker restart. It then rebalances the whole group, and scoring stops for seconds then.
-    Global tables are left out: their changelog is a reference topic, made where it is read.
     """
     specs = []
     for table in app.tables.values():
-        if isinstance(table, faust.GlobalTable):
-            continue
         topic = table.changelog_topic
         replicas = topic.replicas or app.conf.topic_replication_factor
         cleanup = ",".join(policy for policy, on in (("compact", topic.compacting), ("delete", topic.deleting)) if on)

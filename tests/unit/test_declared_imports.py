@@ -16,8 +16,11 @@ import re
 import sys
 import tomllib
 from collections.abc import Iterable
-from importlib.metadata import packages_distributions
+from importlib.metadata import distributions, packages_distributions
 from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 OURS = {"streams", "agents", "schemas", "tests", "benchmarks"}
@@ -120,3 +123,25 @@ def test_the_lock_holds_every_declared_package_at_its_pinned_version() -> None:
         if pinned:
             assert lock[name] == pinned[1], (f"pyproject.toml pins {requirement!r}, requirements.lock has {lock[name]}: "
                                              "run `make lock`")
+
+
+def oldest_python() -> Version:
+    """The oldest Python release ``[project] requires-python`` admits (``>=3.11``: 3.11.0)."""
+    spec = PYPROJECT["project"]["requires-python"]
+    floors = [Version(s.version) for s in SpecifierSet(spec) if s.operator == ">="]
+    assert floors, f"requires-python {spec!r} names no lower bound"
+    return Version(".".join(str(n) for n in (*max(floors).release, 0, 0)[:3]))
+
+
+def test_every_locked_package_admits_the_oldest_python_the_project_does() -> None:
+    """The lock was once made with Python 3.11.7 and held pymdown-extensions 13.1.2, which needs
+    3.11.5: `make demo` failed at its install where python3 is Debian 12's 3.11.2, while CI, on
+    3.11.7, was green. Each locked package's ``Requires-Python``, as installed here, is checked."""
+    oldest, pins = oldest_python(), locked()
+    refused = []
+    for dist in distributions():
+        name, needs = normalized(dist.metadata["Name"]), dist.metadata.get("Requires-Python")
+        if pins.get(name) == dist.version and needs and not SpecifierSet(needs).contains(oldest):
+            refused.append(f"{name}=={dist.version} needs Python {needs}")
+    assert not refused, f"the lock does not install on Python {oldest}: {'; '.join(refused)}"
+    assert oldest == Version("3.11.0")

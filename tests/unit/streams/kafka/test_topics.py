@@ -29,7 +29,7 @@ def test_topics_and_faust_changelogs_get_the_replication_factor_from_settings(tm
 def test_the_worker_makes_its_tables_changelogs_as_faust_would_and_as_durable_as_its_topics(tmp_path: Path) -> None:
     """The changelogs are made before the worker starts (its consumer learned of one Faust made
     at its start only at the first broker restart, and rebalanced the group then): compacted, the
-    table's partitions, the cluster's replication and durability; a global table's is not ours."""
+    table's partitions, the cluster's replication and durability."""
     from streams.worker.app import changelog_specs, create_app
 
     settings = Settings.from_env({"DRIFTLINE_REPLICATION_FACTOR": "3", "DRIFTLINE_PARTITIONS": "6",
@@ -37,7 +37,6 @@ def test_the_worker_makes_its_tables_changelogs_as_faust_would_and_as_durable_as
     app = create_app(settings)
     app.Table("entity-state", partitions=6)
     app.Table("kept-a-day", partitions=6).tumbling(60, expires=86_400)  # windows: compacted and deleted
-    app.GlobalTable("reference", changelog_topic=app.topic("p.lookup"))
     specs = {s.name: s for s in changelog_specs(app)}
     assert set(specs) == {"p-worker-entity-state-changelog", "p-worker-kept-a-day-changelog"}
     entity = specs["p-worker-entity-state-changelog"]
